@@ -1,0 +1,186 @@
+//! What `#[channel]` generates against: the [`Channel`] trait, the AsyncAPI metadata
+//! types, payload decoding and reply handling.
+
+use std::fmt::Display;
+use std::future::Future;
+
+use serde::Deserialize;
+use serde::de::IntoDeserializer;
+use serde_json::value::RawValue;
+
+use crate::context::Context;
+use crate::message::{Message, MessageMeta};
+use crate::validate::{ErrorItem, validate_payload};
+
+/// A consumer's routing table and metadata. Implemented by `#[channel]`; never by hand.
+pub trait Channel: Sized + Send + 'static {
+    /// The actions this consumer handles, in handler order.
+    const ACTIONS: &'static [&'static str];
+
+    /// AsyncAPI metadata of the channel and its operations.
+    fn meta() -> ChannelMeta;
+
+    /// Decodes `payload` for `action` and runs its handler.
+    fn dispatch<'a>(
+        &'a mut self,
+        cx: &'a mut Context<Self>,
+        action: &'a str,
+        payload: Option<&'a RawValue>,
+    ) -> impl Future<Output = Dispatch> + Send + 'a;
+}
+
+/// Metadata of a consumer: the AsyncAPI channel.
+#[derive(Debug, Clone)]
+pub struct ChannelMeta {
+    /// Channel name (`#[channel(name = ...)]`).
+    pub name: &'static str,
+    /// Rust type name of the consumer.
+    pub type_name: &'static str,
+    /// Channel description (attribute or doc comment).
+    pub description: Option<&'static str>,
+    /// Channel tags.
+    pub tags: &'static [&'static str],
+    /// One operation per `#[ws_handler]`, in declaration order.
+    pub operations: Vec<OperationMeta>,
+}
+
+/// Metadata of one `#[ws_handler]`: an AsyncAPI `receive` operation.
+#[derive(Debug, Clone)]
+pub struct OperationMeta {
+    /// Method name of the handler.
+    pub handler: &'static str,
+    /// Short summary.
+    pub summary: Option<&'static str>,
+    /// Longer description (attribute or doc comment).
+    pub description: Option<&'static str>,
+    /// Operation tags.
+    pub tags: &'static [&'static str],
+    /// The message the handler receives.
+    pub input: MessageMeta,
+    /// The messages it replies with or broadcasts.
+    pub outputs: Vec<MessageMeta>,
+}
+
+/// How the handling of one frame ended.
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum Dispatch {
+    /// The handler ran and its reply, if any, was queued.
+    Done,
+    /// No handler for this action.
+    Unknown,
+    /// The payload did not validate.
+    Invalid(Vec<ErrorItem>),
+    /// The handler returned `Err` (or its reply could not be sent).
+    Failed(HandlerError),
+}
+
+/// Decodes the payload of a frame into `M`, or lists every validation error.
+#[doc(hidden)]
+pub fn decode<M: Message>(payload: Option<&RawValue>) -> Result<M, Dispatch> {
+    let decoded = match payload {
+        Some(raw) => serde_json::from_str::<M::Payload>(raw.get()),
+        None => M::Payload::deserialize(().into_deserializer())
+            .map_err(|e: serde::de::value::Error| <serde_json::Error as serde::de::Error>::custom(e)),
+    };
+    decoded.map(M::from_payload).map_err(|error| Dispatch::Invalid(validate_payload::<M>(payload, &error)))
+}
+
+/// Sends what a handler returned and says how the handling ended.
+#[doc(hidden)]
+pub async fn reply<C, R: IntoReply>(cx: &mut Context<C>, returned: R) -> Dispatch {
+    match returned.send(cx).await {
+        Ok(()) => Dispatch::Done,
+        Err(failure) => Dispatch::Failed(failure),
+    }
+}
+
+/// The messages a handler return type carries, for the metadata.
+#[doc(hidden)]
+pub fn reply_outputs<R: IntoReply>() -> Vec<MessageMeta> {
+    let mut outputs = Vec::new();
+    R::outputs(&mut outputs);
+    outputs
+}
+
+/// `const` string equality, for the generated duplicate-action check.
+#[doc(hidden)]
+pub const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// What a `#[ws_handler]` may return: a message (sent to the client as the reply),
+/// `Option` of a message, `()` (nothing to send), or `Result<_, E>` of those, where
+/// an `Err` becomes the error frame `Failed to process message for <action>`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be returned by a `#[ws_handler]`",
+    label = "not a handler reply",
+    note = "return a message, `Option<M>`, `()`, or `Result<_, E>` of those, where `E: Display`"
+)]
+pub trait IntoReply: Send {
+    /// Sends the reply through the connection, or returns the handler's error.
+    fn send<C>(self, cx: &mut Context<C>) -> impl Future<Output = Result<(), HandlerError>> + Send;
+
+    /// Appends the messages this type carries, for the metadata.
+    fn outputs(outputs: &mut Vec<MessageMeta>);
+}
+
+/// A handler's `Err`, kept as text for the log; never sent to the client.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct HandlerError(String);
+
+impl<M: Message> IntoReply for M {
+    async fn send<C>(self, cx: &mut Context<C>) -> Result<(), HandlerError> {
+        cx.send_message(self).await.map_err(|e| HandlerError(e.to_string()))
+    }
+
+    fn outputs(outputs: &mut Vec<MessageMeta>) {
+        outputs.push(M::meta());
+    }
+}
+
+impl IntoReply for () {
+    async fn send<C>(self, _cx: &mut Context<C>) -> Result<(), HandlerError> {
+        Ok(())
+    }
+
+    fn outputs(_outputs: &mut Vec<MessageMeta>) {}
+}
+
+impl<M: Message> IntoReply for Option<M> {
+    async fn send<C>(self, cx: &mut Context<C>) -> Result<(), HandlerError> {
+        match self {
+            Some(message) => message.send(cx).await,
+            None => Ok(()),
+        }
+    }
+
+    fn outputs(outputs: &mut Vec<MessageMeta>) {
+        M::outputs(outputs);
+    }
+}
+
+impl<T: IntoReply, E: Display + Send> IntoReply for Result<T, E> {
+    async fn send<C>(self, cx: &mut Context<C>) -> Result<(), HandlerError> {
+        match self {
+            Ok(reply) => reply.send(cx).await,
+            Err(error) => Err(HandlerError(error.to_string())),
+        }
+    }
+
+    fn outputs(outputs: &mut Vec<MessageMeta>) {
+        T::outputs(outputs);
+    }
+}

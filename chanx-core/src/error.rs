@@ -1,0 +1,31 @@
+//! The library's error type.
+
+/// Errors of chanx operations.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The connection is closed (or closing): nothing more can be sent to it.
+    #[error("the connection is closed")]
+    ConnectionClosed,
+    /// A message could not be serialised to JSON.
+    #[error("failed to encode a `{action}` message: {source}")]
+    Encode {
+        /// The action of the message.
+        action: &'static str,
+        /// serde_json's reason.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// Any other failure, for hooks and handlers that return `chanx::Result`.
+    #[error(transparent)]
+    Other(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl Error {
+    /// Wraps any error, for hooks and handlers that return [`Result`].
+    pub fn other(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Error::Other(error.into())
+    }
+}
+
+/// `Result` with chanx's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

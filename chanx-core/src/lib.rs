@@ -1,0 +1,46 @@
+//! Runtime of chanx, a typed WebSocket framework for tokio and axum.
+//!
+//! Use it through the `chanx` crate, which re-exports this one with the macros.
+
+// The macros expand to `::chanx::__private` paths; inside this crate that is us.
+extern crate self as chanx;
+
+mod channel;
+mod consumer;
+mod context;
+mod error;
+mod frame;
+mod message;
+mod runtime;
+mod server;
+pub mod testing;
+mod validate;
+
+pub use channel::{Channel, ChannelMeta, HandlerError, IntoReply, OperationMeta};
+pub use consumer::{AuthError, Consumer, Disconnect, FromConnection};
+pub use context::{ConnectionInfo, Context, Sender};
+pub use error::{Error, Result};
+pub use message::{
+    AuthenticationMessage, AuthenticationPayload, CompleteMessage, ErrorMessage, EventCompleteMessage,
+    GroupCompleteMessage, Message, MessageMeta, PingMessage, PongMessage,
+};
+pub use server::{Settings, Shutdown};
+pub use validate::{ErrorItem, Loc};
+
+/// Items the macro expansions use. Not public API: it may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use std::borrow::Cow;
+
+    pub use schemars;
+    pub use serde;
+    pub use serde_json::value::RawValue;
+
+    pub use crate::channel::{
+        Channel, ChannelMeta, Dispatch, OperationMeta, decode, reply, reply_outputs, str_eq,
+    };
+    pub use crate::context::Context;
+    pub use crate::message::{
+        Message, deserialize_message, message_schema, message_schema_name, serialize_message,
+    };
+}

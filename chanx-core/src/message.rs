@@ -1,0 +1,230 @@
+//! Typed messages: the [`Message`] trait, the stock framework messages and the
+//! helpers that `#[message]` expands to.
+
+use std::borrow::Cow;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::de::{DeserializeOwned, Error as _, IntoDeserializer};
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+
+use chanx_macros::message;
+
+/// A typed WebSocket message, identified on the wire by its `action` string.
+///
+/// Do not implement this trait by hand: put `#[message(action = "...")]` on a struct
+/// whose only field is `payload`, on a newtype around the payload, or on a unit
+/// struct for a message without payload. The attribute also implements
+/// `Serialize`, `Deserialize` and `JsonSchema` for the flat frame
+/// `{"action": ..., "payload": ...}`.
+///
+/// ```
+/// use chanx::prelude::*;
+///
+/// #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+/// pub struct MessagePayload {
+///     pub message: String,
+/// }
+///
+/// /// System echo response message.
+/// #[message(action = "system_echo")]
+/// pub struct SystemEchoMessage {
+///     pub payload: MessagePayload,
+/// }
+///
+/// assert_eq!(SystemEchoMessage::ACTION, "system_echo");
+/// let echo = SystemEchoMessage { payload: MessagePayload { message: "hi".into() } };
+/// assert_eq!(
+///     serde_json::to_string(&echo).unwrap(),
+///     r#"{"action":"system_echo","payload":{"message":"hi"}}"#
+/// );
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a chanx message",
+    label = "not a chanx message",
+    note = "declare it with `#[message(action = \"...\")]` on a struct whose only field is `payload`"
+)]
+pub trait Message: Send + Sized + 'static {
+    /// The `action` string that identifies this message on the wire.
+    const ACTION: &'static str;
+    /// The Rust type name, used to name the message in schemas and documents.
+    const NAME: &'static str;
+    /// The doc comment of the message type, if any.
+    const DESCRIPTION: Option<&'static str>;
+    /// The type of the `payload` field (`()` for messages without payload).
+    type Payload: Serialize + DeserializeOwned + JsonSchema + Send;
+
+    /// Borrows the payload.
+    fn payload(&self) -> &Self::Payload;
+    /// Builds the message from its payload.
+    fn from_payload(payload: Self::Payload) -> Self;
+    /// Takes the payload out of the message.
+    fn into_payload(self) -> Self::Payload;
+
+    /// Describes this message for the AsyncAPI metadata.
+    fn meta() -> MessageMeta {
+        MessageMeta {
+            name: Self::NAME,
+            action: Self::ACTION,
+            description: Self::DESCRIPTION,
+            schema: message_schema::<Self>,
+        }
+    }
+}
+
+/// Metadata of one message type: what the AsyncAPI document says of it.
+#[derive(Debug, Clone, Copy)]
+pub struct MessageMeta {
+    /// Rust type name of the message.
+    pub name: &'static str,
+    /// Wire `action` of the message.
+    pub action: &'static str,
+    /// Doc comment of the message type.
+    pub description: Option<&'static str>,
+    /// Builds the JSON Schema of the whole frame (`action` and `payload`).
+    pub schema: fn(&mut SchemaGenerator) -> Schema,
+}
+
+/// Serialises a message as the flat frame `{"action": ..., "payload": ...}`.
+#[doc(hidden)]
+pub fn serialize_message<M: Message, S: Serializer>(msg: &M, serializer: S) -> Result<S::Ok, S::Error> {
+    let mut frame = serializer.serialize_struct(M::NAME, 2)?;
+    frame.serialize_field("action", M::ACTION)?;
+    frame.serialize_field("payload", msg.payload())?;
+    frame.end()
+}
+
+/// Deserialises a message from the flat frame, checking its `action`.
+#[doc(hidden)]
+pub fn deserialize_message<'de, M: Message, D: Deserializer<'de>>(deserializer: D) -> Result<M, D::Error> {
+    #[derive(Deserialize)]
+    struct Frame<'a> {
+        #[serde(borrow)]
+        action: Cow<'a, str>,
+        #[serde(default)]
+        payload: Option<Value>,
+    }
+    let frame = Frame::deserialize(deserializer)?;
+    if frame.action != M::ACTION {
+        return Err(D::Error::custom(format_args!(
+            "expected action `{}`, found `{}`",
+            M::ACTION,
+            frame.action
+        )));
+    }
+    let payload = match frame.payload {
+        Some(value) => M::Payload::deserialize(value),
+        None => M::Payload::deserialize(().into_deserializer()),
+    };
+    payload.map(M::from_payload).map_err(D::Error::custom)
+}
+
+/// JSON Schema of a message frame: `action` is a required constant, `payload` the
+/// payload's own schema (required unless the payload accepts `null`).
+#[doc(hidden)]
+pub fn message_schema<M: Message>(generator: &mut SchemaGenerator) -> Schema {
+    let payload = generator.subschema_for::<M::Payload>();
+    let payload_optional = payload_accepts_null::<M>();
+    let required: &[&str] = if payload_optional { &["action"] } else { &["action", "payload"] };
+    let mut schema = json_schema!({
+        "type": "object",
+        "title": M::NAME,
+        "properties": {
+            "action": { "type": "string", "const": M::ACTION, "default": M::ACTION },
+            "payload": payload,
+        },
+        "required": required,
+    });
+    if let Some(description) = M::DESCRIPTION {
+        schema.insert("description".into(), description.into());
+    }
+    schema
+}
+
+/// Whether a frame of `M` may leave out its payload (or send `null`).
+pub(crate) fn payload_accepts_null<M: Message>() -> bool {
+    M::Payload::deserialize(().into_deserializer()).map_err(|e: serde::de::value::Error| e).is_ok()
+}
+
+/// Implements [`JsonSchema`] for a message; used by `#[message]`.
+#[doc(hidden)]
+pub fn message_schema_name<M: Message>() -> Cow<'static, str> {
+    Cow::Borrowed(M::NAME)
+}
+
+/// Client request for a `pong`: a connectivity check.
+#[message(action = "ping")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PingMessage;
+
+/// Reply to `ping`.
+#[message(action = "pong")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PongMessage;
+
+/// Error frame: a list of validation errors, `{"detail": ...}` for a handler failure,
+/// or a topic error.
+#[message(action = "error")]
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorMessage {
+    /// The error description; see the wire protocol for its three shapes.
+    pub payload: Value,
+}
+
+/// Sent after each handled client frame when completion frames are on.
+#[message(action = "complete")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CompleteMessage;
+
+/// Sent after each group broadcast frame when completion frames are on.
+#[message(action = "group_complete")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupCompleteMessage;
+
+/// Sent after each handled server-side event when completion frames are on.
+#[message(action = "event_complete")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EventCompleteMessage;
+
+/// Payload of [`AuthenticationMessage`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AuthenticationPayload {
+    /// HTTP-like status of the authentication (`200` when accepted).
+    pub status_code: u16,
+    /// Reason phrase of the status (`"Forbidden"`).
+    pub status_text: String,
+    /// Details, such as `{"detail": "..."}`.
+    pub data: Value,
+}
+
+/// Result of authentication, sent before the server closes a refused connection.
+#[message(action = "authentication")]
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthenticationMessage {
+    /// Status and details.
+    pub payload: AuthenticationPayload,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unit_message_round_trips_without_payload() {
+        assert_eq!(serde_json::to_string(&PongMessage).unwrap(), r#"{"action":"pong","payload":null}"#);
+        let ping: PingMessage = serde_json::from_str(r#"{"action":"ping"}"#).unwrap();
+        assert_eq!(ping, PingMessage);
+        assert!(serde_json::from_str::<PingMessage>(r#"{"action":"pong"}"#).is_err());
+    }
+
+    #[test]
+    fn schema_has_required_action_const() {
+        let schema = schemars::schema_for!(AuthenticationMessage);
+        let value = schema.as_value();
+        assert_eq!(value["properties"]["action"]["const"], "authentication");
+        assert_eq!(value["required"], serde_json::json!(["action", "payload"]));
+        let ping = schemars::schema_for!(PingMessage);
+        assert_eq!(ping.as_value()["required"], serde_json::json!(["action"]));
+    }
+}

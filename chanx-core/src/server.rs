@@ -1,0 +1,215 @@
+//! axum integration: a consumer as a route, app-wide [`Settings`], and graceful
+//! [`Shutdown`].
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocketUpgrade};
+use axum::extract::{FromRequestParts, RawPathParams, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get};
+use futures_util::{SinkExt, StreamExt, future};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::consumer::{Consumer, FromConnection};
+use crate::context::{ConnectionInfo, Outgoing};
+use crate::runtime::{self, Incoming};
+
+/// App-wide settings of chanx consumers, provided to the router as an axum
+/// `Extension`; consumers of a router without one use the defaults.
+///
+/// ```
+/// use axum::{Extension, Router};
+/// use chanx::Settings;
+///
+/// let settings = Settings::default().send_completion(true).max_message_size(64 * 1024);
+/// let app: Router = Router::new().layer(Extension(settings));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub(crate) send_completion: bool,
+    pub(crate) max_message_size: usize,
+    pub(crate) outbound_capacity: usize,
+    pub(crate) shutdown: Shutdown,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            send_completion: false,
+            max_message_size: 1024 * 1024,
+            outbound_capacity: 256,
+            shutdown: Shutdown::default(),
+        }
+    }
+}
+
+impl Settings {
+    /// Sends `complete` after each handled client frame (default: off). A consumer's
+    /// [`Consumer::SEND_COMPLETION`] overrides it.
+    pub fn send_completion(mut self, on: bool) -> Self {
+        self.send_completion = on;
+        self
+    }
+
+    /// The largest inbound message, in bytes (default 1 MiB). A larger one closes the
+    /// connection with 1009 and a reason stating the limit.
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// How many frames may wait in a connection's outbound queue (default 256); a
+    /// sender waits while it is full.
+    pub fn outbound_capacity(mut self, frames: usize) -> Self {
+        self.outbound_capacity = frames.max(1);
+        self
+    }
+
+    /// Ties the connections to a [`Shutdown`] handle: triggering it closes every open
+    /// connection with 1001.
+    pub fn shutdown(mut self, shutdown: Shutdown) -> Self {
+        self.shutdown = shutdown;
+        self
+    }
+}
+
+/// Graceful shutdown of WebSocket connections: trigger it, and every open connection
+/// gets a 1001 close frame, runs `on_disconnect`, and ends.
+///
+/// ```no_run
+/// # async fn run(app: axum::Router, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+/// /// use chanx::{Settings, Shutdown};
+///
+/// let shutdown = Shutdown::new();
+/// let app = app.layer(Extension(Settings::default().shutdown(shutdown.clone())));
+/// let on_ctrl_c = shutdown.clone();
+/// tokio::spawn(async move {
+///     let _ = tokio::signal::ctrl_c().await;
+///     on_ctrl_c.trigger();
+/// });
+/// axum::serve(listener, app).with_graceful_shutdown(shutdown.triggered()).await?;
+/// shutdown.connections_closed().await;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Shutdown {
+    pub(crate) token: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl Shutdown {
+    /// A handle that has not been triggered.
+    pub fn new() -> Self {
+        Shutdown::default()
+    }
+
+    /// Starts the shutdown: open connections are closed with 1001.
+    pub fn trigger(&self) {
+        self.token.cancel();
+    }
+
+    /// Completes once [`trigger`](Shutdown::trigger) was called; pass it to axum's
+    /// `with_graceful_shutdown`.
+    pub fn triggered(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.token.clone().cancelled_owned()
+    }
+
+    /// Completes once every connection served with this handle has ended.
+    pub async fn connections_closed(&self) {
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+}
+
+/// A process-unique prefix for channel names, random per process.
+static CHANNEL_PREFIX: LazyLock<String> =
+    LazyLock::new(|| format!("chanx.{:016x}", RandomState::new().hash_one(std::process::id())));
+static CHANNEL_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A channel name no other connection (in this or another process) has.
+pub(crate) fn new_channel_name() -> String {
+    format!("{}!{}", *CHANNEL_PREFIX, CHANNEL_COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The axum route of consumer `C` with router state `S`.
+pub(crate) fn route<C, S>() -> MethodRouter<S>
+where
+    C: Consumer + FromConnection<S>,
+    S: Clone + Send + Sync + 'static,
+{
+    get(upgrade::<C, S>)
+}
+
+async fn upgrade<C, S>(State(state): State<S>, request: Request) -> Response
+where
+    C: Consumer + FromConnection<S>,
+    S: Clone + Send + Sync + 'static,
+{
+    let (mut parts, _body) = request.into_parts();
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let path_params = match RawPathParams::from_request_parts(&mut parts, &state).await {
+        Ok(params) => params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+        Err(_) => Vec::new(),
+    };
+    let settings = parts.extensions.get::<Settings>().cloned().unwrap_or_default();
+    let info = ConnectionInfo {
+        channel_name: new_channel_name(),
+        path: parts.uri.path().to_owned(),
+        path_params,
+        query: parts.uri.query().and_then(|q| serde_urlencoded::from_str(q).ok()).unwrap_or_default(),
+        headers: parts.headers,
+    };
+    let consumer = C::from_connection(&info, &state);
+    let guard = settings.shutdown.tracker.token();
+    upgrade.max_message_size(settings.max_message_size).max_frame_size(settings.max_message_size).on_upgrade(
+        move |socket| async move {
+            let (sink, stream) = socket.split();
+            let reader = stream.filter_map(|frame| future::ready(incoming(frame)));
+            let writer = sink.with(|frame| future::ready(Ok::<_, axum::Error>(outgoing(frame))));
+            runtime::serve(consumer, info, reader, Box::pin(writer), &settings).await;
+            drop(guard);
+        },
+    )
+}
+
+/// Maps an axum frame to the runtime's; pings and pongs are answered by axum itself.
+fn incoming(frame: Result<WsMessage, axum::Error>) -> Option<Incoming> {
+    match frame {
+        Ok(WsMessage::Text(text)) => Some(Incoming::Text(text)),
+        Ok(WsMessage::Binary(_)) => Some(Incoming::Binary),
+        Ok(WsMessage::Ping(_) | WsMessage::Pong(_)) => None,
+        Ok(WsMessage::Close(close)) => Some(Incoming::Close(close.map(|c| c.code))),
+        Err(error) if is_too_big(&error) => Some(Incoming::TooBig),
+        Err(error) => Some(Incoming::Failed(error.to_string())),
+    }
+}
+
+/// Whether a read failed because the message is over the size limit.
+fn is_too_big(error: &axum::Error) -> bool {
+    // axum wraps tungstenite's error without exposing its type in its API; its
+    // capacity error reads "Space limit exceeded: ...".
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = source {
+        if current.to_string().starts_with("Space limit exceeded") {
+            return true;
+        }
+        source = current.source();
+    }
+    false
+}
+
+fn outgoing(frame: Outgoing) -> WsMessage {
+    match frame {
+        Outgoing::Text(text) => WsMessage::Text(text),
+        Outgoing::Pong(data) => WsMessage::Pong(data),
+        Outgoing::Close(code, reason) => WsMessage::Close(Some(CloseFrame { code, reason })),
+    }
+}

@@ -1,0 +1,313 @@
+//! An in-process test client: connects to a consumer without binding a port.
+//!
+//! The connection runs the same runtime as a served one (hooks, decoding, errors,
+//! completion frames); only the socket is replaced by in-memory queues.
+//!
+//! ```
+//! use chanx::prelude::*;
+//! use chanx::testing::TestClient;
+//!
+//! #[derive(Default)]
+//! pub struct PingConsumer;
+//!
+//! #[channel]
+//! impl PingConsumer {
+//!     #[ws_handler]
+//!     async fn handle_ping(&mut self, _msg: PingMessage) -> PongMessage {
+//!         PongMessage
+//!     }
+//! }
+//!
+//! impl Consumer for PingConsumer {}
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), chanx::testing::TestError> {
+//! let mut client = TestClient::builder().send_completion(true).connect::<PingConsumer>();
+//! client.send_message(&PingMessage).await?;
+//! let replies = client.receive_all_messages("complete").await?;
+//! assert_eq!(replies, vec![serde_json::json!({"action": "pong", "payload": null})]);
+//! client.receive_nothing().await?;
+//! # Ok(())
+//! # }
+//! ```
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::stream;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio_util::sync::PollSender;
+
+use crate::consumer::{Consumer, FromConnection};
+use crate::context::{ConnectionInfo, Outgoing};
+use crate::message::Message;
+use crate::runtime::{self, Incoming};
+use crate::server::{Settings, new_channel_name};
+
+/// Errors of the test client.
+#[derive(Debug, thiserror::Error)]
+pub enum TestError {
+    /// Nothing arrived in time.
+    #[error("no frame arrived within {0:?}")]
+    Timeout(Duration),
+    /// The server closed the connection.
+    #[error("the connection is closed (code {code}: {reason})")]
+    Closed {
+        /// Close code sent by the server.
+        code: u16,
+        /// Close reason sent by the server.
+        reason: String,
+    },
+    /// The connection ended without a close frame.
+    #[error("the connection ended without a close frame")]
+    Ended,
+    /// A frame arrived where none was expected.
+    #[error("expected nothing, received {0}")]
+    Unexpected(String),
+    /// A frame could not be decoded.
+    #[error("cannot decode frame {frame}: {source}")]
+    Decode {
+        /// The frame text.
+        frame: String,
+        /// serde_json's reason.
+        source: serde_json::Error,
+    },
+}
+
+/// Completion frames, which [`TestClient::receive_all_messages`] leaves out.
+const COMPLETIONS: [&str; 3] = ["complete", "group_complete", "event_complete"];
+
+/// Configures a test connection: request data, app state and settings.
+#[derive(Debug)]
+pub struct TestClientBuilder<S = ()> {
+    info: ConnectionInfo,
+    state: S,
+    settings: Settings,
+    timeout: Duration,
+}
+
+impl Default for TestClientBuilder<()> {
+    fn default() -> Self {
+        let info = ConnectionInfo { path: "/".into(), ..ConnectionInfo::default() };
+        TestClientBuilder { info, state: (), settings: Settings::default(), timeout: Duration::from_secs(5) }
+    }
+}
+
+impl<S> TestClientBuilder<S> {
+    /// The request path the consumer sees.
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.info.path = path.into();
+        self
+    }
+
+    /// A route path parameter, e.g. `("room_name", "lobby")`.
+    pub fn path_param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.info.path_params.push((name.into(), value.into()));
+        self
+    }
+
+    /// A query-string parameter.
+    pub fn query_param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.info.query.push((name.into(), value.into()));
+        self
+    }
+
+    /// A request header. Panics on an invalid name or value (a test's own input).
+    pub fn header(mut self, name: &'static str, value: &str) -> Self {
+        let value =
+            HeaderValue::from_str(value).unwrap_or_else(|e| panic!("invalid header value {value:?}: {e}"));
+        self.info.headers.insert(HeaderName::from_static(name), value);
+        self
+    }
+
+    /// All request headers at once.
+    pub fn headers(mut self, headers: HeaderMap) -> Self {
+        self.info.headers = headers;
+        self
+    }
+
+    /// The app state the consumer is built from ([`FromConnection`]).
+    pub fn state<T>(self, state: T) -> TestClientBuilder<T> {
+        TestClientBuilder { info: self.info, state, settings: self.settings, timeout: self.timeout }
+    }
+
+    /// The app settings (completion frames, size limit, ...).
+    pub fn settings(mut self, settings: Settings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// Shortcut for turning completion frames on or off.
+    pub fn send_completion(mut self, on: bool) -> Self {
+        self.settings = self.settings.send_completion(on);
+        self
+    }
+
+    /// How long a receive waits before [`TestError::Timeout`] (default 5 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Opens the connection to consumer `C`; its hooks start running at once.
+    /// Must be called inside a tokio runtime.
+    pub fn connect<C>(mut self) -> TestClient
+    where
+        C: Consumer + FromConnection<S>,
+    {
+        self.info.channel_name = new_channel_name();
+        let (to_server, mut from_client) = mpsc::channel::<Incoming>(64);
+        let (to_client, from_server) = mpsc::channel::<Outgoing>(self.settings.outbound_capacity);
+        let consumer = C::from_connection(&self.info, &self.state);
+        let reader = stream::poll_fn(move |cx| from_client.poll_recv(cx));
+        let writer = PollSender::new(to_client);
+        let settings = self.settings.clone();
+        tokio::spawn(async move {
+            runtime::serve(consumer, self.info, reader, writer, &settings).await;
+        });
+        TestClient {
+            to_server,
+            from_server,
+            max_message_size: self.settings.max_message_size,
+            timeout: self.timeout,
+            barrier: 0,
+        }
+    }
+}
+
+/// A client connected in-process to one consumer.
+#[derive(Debug)]
+pub struct TestClient {
+    to_server: mpsc::Sender<Incoming>,
+    from_server: mpsc::Receiver<Outgoing>,
+    max_message_size: usize,
+    timeout: Duration,
+    barrier: u64,
+}
+
+impl TestClient {
+    /// A builder for a connection with request data, state or settings.
+    pub fn builder() -> TestClientBuilder<()> {
+        TestClientBuilder::default()
+    }
+
+    /// Connects to `C` with default settings and no state.
+    pub fn connect<C: Consumer + FromConnection<()>>() -> TestClient {
+        TestClient::builder().connect::<C>()
+    }
+
+    /// Sends a typed message.
+    pub async fn send_message<M: Message + Serialize>(&self, message: &M) -> Result<(), TestError> {
+        let text = serde_json::to_string(message)
+            .map_err(|source| TestError::Decode { frame: M::ACTION.into(), source })?;
+        self.send_text(text).await
+    }
+
+    /// Sends any JSON value as a text frame.
+    pub async fn send_json(&self, value: &Value) -> Result<(), TestError> {
+        self.send_text(value.to_string()).await
+    }
+
+    /// Sends a raw text frame (it need not be JSON). A text over the size limit is
+    /// refused as a real socket would refuse it.
+    pub async fn send_text(&self, text: impl Into<String>) -> Result<(), TestError> {
+        let text = text.into();
+        let frame =
+            if text.len() > self.max_message_size { Incoming::TooBig } else { Incoming::Text(text.into()) };
+        self.push(frame).await
+    }
+
+    /// Sends a binary frame.
+    pub async fn send_binary(&self) -> Result<(), TestError> {
+        self.push(Incoming::Binary).await
+    }
+
+    /// Closes the connection from the client side with `code`.
+    pub async fn close(&self, code: u16) -> Result<(), TestError> {
+        self.push(Incoming::Close(Some(code))).await
+    }
+
+    /// Drops the connection without a close frame, as a crashed client would.
+    pub fn disconnect(self) {}
+
+    /// The next frame, as JSON.
+    pub async fn receive_json(&mut self) -> Result<Value, TestError> {
+        loop {
+            match self.next_frame().await? {
+                Outgoing::Text(text) => {
+                    return serde_json::from_str(text.as_str())
+                        .map_err(|source| TestError::Decode { frame: text.as_str().to_owned(), source });
+                }
+                Outgoing::Pong(_) => continue,
+                Outgoing::Close(code, reason) => {
+                    return Err(TestError::Closed { code, reason: reason.as_str().into() });
+                }
+            }
+        }
+    }
+
+    /// The next frame, decoded as message `M`.
+    pub async fn receive_message<M: Message + serde::de::DeserializeOwned>(
+        &mut self,
+    ) -> Result<M, TestError> {
+        let value = self.receive_json().await?;
+        serde_json::from_value(value.clone())
+            .map_err(|source| TestError::Decode { frame: value.to_string(), source })
+    }
+
+    /// Every frame up to and including the first whose action is `stop_action`,
+    /// leaving out completion frames (`complete`, `group_complete`, `event_complete`).
+    pub async fn receive_all_messages(&mut self, stop_action: &str) -> Result<Vec<Value>, TestError> {
+        let mut messages = Vec::new();
+        loop {
+            let value = self.receive_json().await?;
+            let action = value.get("action").and_then(Value::as_str).unwrap_or_default().to_owned();
+            if !COMPLETIONS.contains(&action.as_str()) {
+                messages.push(value);
+            }
+            if action == stop_action {
+                return Ok(messages);
+            }
+        }
+    }
+
+    /// Asserts that the server has sent nothing more so far: the connection handles
+    /// frames in order, so a WebSocket ping answered with nothing before its pong
+    /// proves that every earlier frame produced no further output. No sleeping.
+    pub async fn receive_nothing(&mut self) -> Result<(), TestError> {
+        self.barrier += 1;
+        let token = Bytes::from(self.barrier.to_string());
+        self.push(Incoming::Ping(token.clone())).await?;
+        match self.next_frame().await? {
+            Outgoing::Pong(data) if data == token => Ok(()),
+            Outgoing::Pong(_) => Err(TestError::Unexpected("a stale pong".into())),
+            Outgoing::Text(text) => Err(TestError::Unexpected(text.as_str().to_owned())),
+            Outgoing::Close(code, reason) => Err(TestError::Closed { code, reason: reason.as_str().into() }),
+        }
+    }
+
+    /// Waits for the server's close frame, skipping other frames; returns its code and
+    /// reason.
+    pub async fn wait_closed(&mut self) -> Result<(u16, String), TestError> {
+        loop {
+            if let Outgoing::Close(code, reason) = self.next_frame().await? {
+                return Ok((code, reason.as_str().to_owned()));
+            }
+        }
+    }
+
+    async fn push(&self, frame: Incoming) -> Result<(), TestError> {
+        self.to_server.send(frame).await.map_err(|_| TestError::Ended)
+    }
+
+    async fn next_frame(&mut self) -> Result<Outgoing, TestError> {
+        match tokio::time::timeout(self.timeout, self.from_server.recv()).await {
+            Ok(Some(frame)) => Ok(frame),
+            Ok(None) => Err(TestError::Ended),
+            Err(_) => Err(TestError::Timeout(self.timeout)),
+        }
+    }
+}

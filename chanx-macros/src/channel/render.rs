@@ -1,0 +1,143 @@
+//! Render the model: the routing `match`, the metadata and the compile-time checks.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{ItemImpl, LitStr};
+
+use super::model::{Arg, Channel, Handler};
+
+pub fn channel(item: &ItemImpl, model: &Channel) -> TokenStream {
+    let p = quote!(::chanx::__private);
+    let self_ty = &model.self_ty;
+    let actions = model.handlers.iter().map(|h| {
+        let ty = &h.message;
+        quote_spanned!(ty.span()=> <#ty as #p::Message>::ACTION)
+    });
+    let arms = model.handlers.iter().map(|h| dispatch_arm(h, &p));
+    let operations = model.handlers.iter().map(|h| operation(h, &p));
+    let distinct = distinct_actions(model, &p);
+    let name = &model.name;
+    let type_name = &model.type_name;
+    let description = option_str(model.description.as_deref());
+    let tags = &model.tags;
+    quote! {
+        #item
+
+        impl #p::Channel for #self_ty {
+            const ACTIONS: &'static [&'static str] = &[#(#actions),*];
+
+            fn meta() -> #p::ChannelMeta {
+                #p::ChannelMeta {
+                    name: #name,
+                    type_name: #type_name,
+                    description: #description,
+                    tags: &[#(#tags),*],
+                    operations: ::std::vec![#(#operations),*],
+                }
+            }
+
+            #[allow(unreachable_code)]
+            fn dispatch<'a>(
+                &'a mut self,
+                cx: &'a mut #p::Context<Self>,
+                action: &'a str,
+                payload: ::core::option::Option<&'a #p::RawValue>,
+            ) -> impl ::core::future::Future<Output = #p::Dispatch> + ::core::marker::Send + 'a {
+                async move {
+                    match action {
+                        #(#arms)*
+                        _ => #p::Dispatch::Unknown,
+                    }
+                }
+            }
+        }
+
+        #distinct
+    }
+}
+
+fn dispatch_arm(handler: &Handler, p: &TokenStream) -> TokenStream {
+    let ty = &handler.message;
+    let method = &handler.ident;
+    let args = handler.args.iter().map(|arg| match arg {
+        Arg::Message(ty) => quote_spanned!(ty.span()=> message),
+        Arg::Context(ty) => quote_spanned!(ty.span()=> &mut *cx),
+    });
+    let ret = &handler.ret;
+    let returned = quote_spanned!(ret.span()=> returned);
+    quote_spanned! {ty.span()=>
+        <#ty as #p::Message>::ACTION => match #p::decode::<#ty>(payload) {
+            ::core::result::Result::Ok(message) => {
+                let returned = self.#method(#(#args),*).await;
+                #p::reply(cx, #returned).await
+            }
+            ::core::result::Result::Err(invalid) => invalid,
+        },
+    }
+}
+
+fn operation(handler: &Handler, p: &TokenStream) -> TokenStream {
+    let ty = &handler.message;
+    let method = handler.ident.to_string();
+    let summary = option_lit(handler.summary.as_ref());
+    let description = option_str(handler.description.as_deref());
+    let tags = &handler.tags;
+    let outputs = match &handler.output {
+        Some(types) => {
+            let metas = types.iter().map(|t| quote_spanned!(t.span()=> <#t as #p::Message>::meta()));
+            quote!(::std::vec![#(#metas),*])
+        }
+        None => {
+            let ret = &handler.ret;
+            quote_spanned!(ret.span()=> #p::reply_outputs::<#ret>())
+        }
+    };
+    quote! {
+        #p::OperationMeta {
+            handler: #method,
+            summary: #summary,
+            description: #description,
+            tags: &[#(#tags),*],
+            input: <#ty as #p::Message>::meta(),
+            outputs: #outputs,
+        }
+    }
+}
+
+/// One compile-time check per pair of handlers: their messages' actions differ.
+fn distinct_actions(model: &Channel, p: &TokenStream) -> TokenStream {
+    let mut checks = Vec::new();
+    for (i, later) in model.handlers.iter().enumerate() {
+        for earlier in &model.handlers[..i] {
+            let (a, b) = (&earlier.message, &later.message);
+            let text = format!(
+                "two handlers for the same action: `{}` and `{}` receive messages with equal `action`",
+                earlier.ident, later.ident
+            );
+            checks.push(quote_spanned! {b.span()=>
+                if #p::str_eq(<#a as #p::Message>::ACTION, <#b as #p::Message>::ACTION) {
+                    ::core::panic!(#text);
+                }
+            });
+        }
+    }
+    if checks.is_empty() {
+        return TokenStream::new();
+    }
+    quote!(const _: () = { #(#checks)* };)
+}
+
+fn option_str(value: Option<&str>) -> TokenStream {
+    match value {
+        Some(text) => quote!(::core::option::Option::Some(#text)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+fn option_lit(value: Option<&LitStr>) -> TokenStream {
+    match value {
+        Some(text) => quote!(::core::option::Option::Some(#text)),
+        None => quote!(::core::option::Option::None),
+    }
+}

@@ -1,0 +1,22 @@
+//! # chanx
+//!
+//! A typed WebSocket framework for tokio and axum, wire-compatible with the Python
+//! framework Chanx. Declare messages with [`message`], consumers with [`channel`] and
+//! [`ws_handler`], mount them as axum routes, and test them with [`testing`].
+//!
+//! See the README for a tour; [`prelude`] imports what an app needs.
+
+pub use chanx_core::*;
+pub use chanx_macros::{channel, message, payload, ws_handler};
+
+/// What an app needs: `use chanx::prelude::*;`.
+pub mod prelude {
+    pub use chanx_core::__private::schemars::JsonSchema;
+    pub use chanx_core::__private::serde::{Deserialize, Serialize};
+    pub use chanx_core::{
+        AuthError, AuthenticationMessage, CompleteMessage, Consumer, Context, Disconnect, ErrorMessage,
+        EventCompleteMessage, FromConnection, GroupCompleteMessage, Message, PingMessage, PongMessage,
+        Sender, Settings,
+    };
+    pub use chanx_macros::{channel, message, payload, ws_handler};
+}

@@ -1,0 +1,109 @@
+//! Test fixtures shared by the integration tests: the System Echo app, a probe
+//! consumer that exercises every runtime path, and a real WebSocket client.
+#![allow(dead_code)]
+
+#[path = "../../examples/system_echo/app.rs"]
+pub mod app;
+pub mod probe;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message as Ws;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long a test waits for one frame before failing.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Serves `app` on an ephemeral loopback port.
+pub async fn serve(app: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+    let addr = listener.local_addr().expect("local address");
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("server runs") });
+    addr
+}
+
+/// A real WebSocket client (tokio-tungstenite).
+pub struct Client {
+    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Client {
+    pub async fn connect(addr: SocketAddr, path: &str) -> Client {
+        let url = format!("ws://{addr}{path}");
+        let (socket, _) = tokio_tungstenite::connect_async(url).await.expect("websocket handshake");
+        Client { socket }
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.socket.send(Ws::text(text)).await.expect("send a text frame");
+    }
+
+    pub async fn send_json(&mut self, value: Value) {
+        self.send_text(&value.to_string()).await;
+    }
+
+    pub async fn send_binary(&mut self, data: &[u8]) {
+        self.socket.send(Ws::binary(data.to_vec())).await.expect("send a binary frame");
+    }
+
+    /// The next frame of any kind (pings and pongs skipped), or `None` at the end.
+    async fn next(&mut self) -> Option<Ws> {
+        loop {
+            let frame = tokio::time::timeout(WAIT, self.socket.next()).await.expect("a frame within the wait");
+            match frame {
+                Some(Ok(Ws::Ping(_) | Ws::Pong(_))) => continue,
+                Some(Ok(frame)) => return Some(frame),
+                Some(Err(_)) | None => return None,
+            }
+        }
+    }
+
+    /// The next text frame as JSON; fails on anything else.
+    pub async fn recv(&mut self) -> Value {
+        match self.next().await {
+            Some(Ws::Text(text)) => serde_json::from_str(&text).expect("server frames are JSON"),
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+
+    /// Receives frames up to the first with `action`, inclusive.
+    pub async fn recv_until(&mut self, action: &str) -> Vec<Value> {
+        let mut frames = Vec::new();
+        loop {
+            let frame = self.recv().await;
+            let done = frame["action"] == action;
+            frames.push(frame);
+            if done {
+                return frames;
+            }
+        }
+    }
+
+    /// The server's close frame (code, reason), skipping nothing else.
+    pub async fn recv_close(&mut self) -> (u16, String) {
+        match self.next().await {
+            Some(Ws::Close(Some(CloseFrame { code, reason }))) => (code.into(), reason.to_string()),
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+
+    pub async fn close(&mut self) {
+        self.socket.close(None).await.expect("close handshake");
+    }
+
+    /// Drops the TCP connection without a close frame.
+    pub fn abort(self) {
+        drop(self.socket);
+    }
+}
+
+/// The connection answers a ping: it survived whatever came before.
+pub async fn assert_alive(client: &mut Client) {
+    client.send_text(r#"{"action":"ping"}"#).await;
+    assert_eq!(client.recv().await, serde_json::json!({"action": "pong", "payload": null}));
+}
