@@ -6,6 +6,8 @@
 //!
 //! See the README for a tour; [`prelude`] imports what an app needs.
 
+#![warn(missing_docs)]
+
 pub use chanx_core::*;
 pub use chanx_macros::{channel, message, payload, ws_handler};
 

@@ -3,6 +3,7 @@
 
 use std::fmt::Display;
 use std::future::Future;
+use std::marker::PhantomData;
 
 use serde::Deserialize;
 use serde::de::IntoDeserializer;
@@ -86,22 +87,87 @@ pub fn decode<M: Message>(payload: Option<&RawValue>) -> Result<M, Dispatch> {
     decoded.map(M::from_payload).map_err(|error| Dispatch::Invalid(validate_payload::<M>(payload, &error)))
 }
 
-/// Sends what a handler returned and says how the handling ended.
+/// Sends what a handler returned and says how the handling ended:
+/// `(&&Replier::<R>::NEW).reply(cx, returned)`. As with [`Outputs`], a return type
+/// that is no reply falls back to [`NoReply`], so that the only compile error is the
+/// one of [`assert_reply`], on the handler's return type.
 #[doc(hidden)]
-pub async fn reply<C, R: IntoReply>(cx: &mut Context<C>, returned: R) -> Dispatch {
-    match returned.send(cx).await {
-        Ok(()) => Dispatch::Done,
-        Err(failure) => Dispatch::Failed(failure),
+pub struct Replier<R>(PhantomData<fn() -> R>);
+
+impl<R> Replier<R> {
+    /// The reply step for return type `R`.
+    pub const NEW: Self = Replier(PhantomData);
+}
+
+/// The reply step of a valid reply type.
+#[doc(hidden)]
+pub trait Reply<R> {
+    /// Sends the reply; a handler `Err` becomes [`Dispatch::Failed`].
+    fn reply<C>(&self, cx: &mut Context<C>, returned: R) -> impl Future<Output = Dispatch> + Send;
+}
+
+impl<R: IntoReply> Reply<R> for &Replier<R> {
+    async fn reply<C>(&self, cx: &mut Context<C>, returned: R) -> Dispatch {
+        match returned.send(cx).await {
+            Ok(()) => Dispatch::Done,
+            Err(failure) => Dispatch::Failed(failure),
+        }
     }
 }
 
-/// The messages a handler return type carries, for the metadata.
+/// The fallback for a type that is no reply (a compile error, see [`assert_reply`]).
 #[doc(hidden)]
-pub fn reply_outputs<R: IntoReply>() -> Vec<MessageMeta> {
-    let mut outputs = Vec::new();
-    R::outputs(&mut outputs);
-    outputs
+pub trait NoReply<R> {
+    /// Never runs: the crate does not compile when this is chosen.
+    fn reply<C>(&self, _cx: &mut Context<C>, _returned: R) -> std::future::Ready<Dispatch> {
+        std::future::ready(Dispatch::Done)
+    }
 }
+
+impl<R> NoReply<R> for Replier<R> {}
+
+/// The one compile-time check of a handler's return type.
+#[doc(hidden)]
+pub const fn assert_reply<R: IntoReply>() {}
+
+/// The messages a handler's return type `R` carries, for the metadata:
+/// `(&&Outputs::<R>::NEW).reply_outputs()`. Method resolution picks
+/// [`ReplyOutputs`] when `R: IntoReply` and falls back to [`NoReplyOutputs`]
+/// otherwise, so a bad return type gives one compile error (from the dispatch code),
+/// not two.
+#[doc(hidden)]
+pub struct Outputs<R>(PhantomData<fn() -> R>);
+
+impl<R> Outputs<R> {
+    /// The probe for return type `R`.
+    pub const NEW: Self = Outputs(PhantomData);
+}
+
+/// The outputs of a valid reply type.
+#[doc(hidden)]
+pub trait ReplyOutputs {
+    /// The messages the reply type carries.
+    fn reply_outputs(&self) -> Vec<MessageMeta>;
+}
+
+impl<R: IntoReply> ReplyOutputs for &Outputs<R> {
+    fn reply_outputs(&self) -> Vec<MessageMeta> {
+        let mut outputs = Vec::new();
+        R::outputs(&mut outputs);
+        outputs
+    }
+}
+
+/// The fallback for a type that is no reply (already a compile error elsewhere).
+#[doc(hidden)]
+pub trait NoReplyOutputs {
+    /// Nothing.
+    fn reply_outputs(&self) -> Vec<MessageMeta> {
+        Vec::new()
+    }
+}
+
+impl<R> NoReplyOutputs for Outputs<R> {}
 
 /// `const` string equality, for the generated duplicate-action check.
 #[doc(hidden)]

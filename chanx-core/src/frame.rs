@@ -48,14 +48,12 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<&'de Raw
 
 /// Parses and checks the envelope of a text frame.
 pub(crate) fn parse(text: &str) -> Result<Envelope<'_>, Rejection> {
-    let raw: RawEnvelope<'_> = serde_json::from_str(text).map_err(|e| {
-        Rejection::Frame(vec![match e.classify() {
-            serde_json::error::Category::Data => {
-                ErrorItem::frame("model_type", "Input should be a valid dictionary or instance of Envelope")
-            }
-            _ => ErrorItem::frame("json_invalid", format!("Invalid JSON: {e}")),
-        }])
-    })?;
+    let raw: RawEnvelope<'_> =
+        serde_json::from_str(text).map_err(|e| Rejection::Frame(vec![not_an_envelope(text, e)]))?;
+    if !text.trim_start().starts_with('{') {
+        // serde would read a struct from an array too; the wire wants an object.
+        return Err(Rejection::Frame(vec![not_an_object()]));
+    }
     let mut errors = Vec::new();
     if let Some(reference) = raw.reference
         && !reference.get().starts_with('"')
@@ -88,6 +86,18 @@ pub(crate) fn parse(text: &str) -> Result<Envelope<'_>, Rejection> {
         return Err(Rejection::NotSubscribed(topic.into_owned()));
     }
     Ok(Envelope { action: raw.action, payload: raw.payload, reference: raw.reference })
+}
+
+/// The error for a frame that is not a JSON object with valid envelope keys.
+fn not_an_envelope(text: &str, error: serde_json::Error) -> ErrorItem {
+    match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+        Ok(_) => not_an_object(),
+        Err(_) => ErrorItem::frame("json_invalid", format!("Invalid JSON: {error}")),
+    }
+}
+
+fn not_an_object() -> ErrorItem {
+    ErrorItem::frame("model_type", "Input should be a valid dictionary or instance of Envelope")
 }
 
 /// `version` must be an integer (or a string holding one, as pydantic accepts).

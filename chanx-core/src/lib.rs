@@ -2,6 +2,8 @@
 //!
 //! Use it through the `chanx` crate, which re-exports this one with the macros.
 
+#![warn(missing_docs)]
+
 // The macros expand to `::chanx::__private` paths; inside this crate that is us.
 extern crate self as chanx;
 
@@ -37,7 +39,8 @@ pub mod __private {
     pub use serde_json::value::RawValue;
 
     pub use crate::channel::{
-        Channel, ChannelMeta, Dispatch, OperationMeta, decode, reply, reply_outputs, str_eq,
+        Channel, ChannelMeta, Dispatch, NoReply, NoReplyOutputs, OperationMeta, Outputs, Replier, Reply,
+        ReplyOutputs, assert_reply, decode, str_eq,
     };
     pub use crate::context::Context;
     pub use crate::message::{

@@ -82,7 +82,8 @@ impl Settings {
 ///
 /// ```no_run
 /// # async fn run(app: axum::Router, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-/// /// use chanx::{Settings, Shutdown};
+/// use axum::Extension;
+/// use chanx::{Settings, Shutdown};
 ///
 /// let shutdown = Shutdown::new();
 /// let app = app.layer(Extension(Settings::default().shutdown(shutdown.clone())));

@@ -207,7 +207,7 @@ impl<'s> Walker<'s> {
         }
     }
 
-    fn bounds(&mut self, schema: &Map<String, Value>, value: &Value, loc: &mut Vec<Loc>) {
+    fn bounds(&mut self, schema: &Map<String, Value>, value: &Value, loc: &[Loc]) {
         let Some(number) = value.as_f64() else { return };
         if let Some(min) = schema.get("minimum").filter(|m| m.as_f64().is_some_and(|m| number < m)) {
             self.push("greater_than_equal", loc, format!("Input should be greater than or equal to {min}"));
@@ -217,7 +217,7 @@ impl<'s> Walker<'s> {
         }
     }
 
-    fn length(&mut self, schema: &Map<String, Value>, value: &Value, loc: &mut Vec<Loc>) {
+    fn length(&mut self, schema: &Map<String, Value>, value: &Value, loc: &[Loc]) {
         let Some(text) = value.as_str() else { return };
         let chars = text.chars().count() as u64;
         if let Some(min) = schema.get("minLength").and_then(Value::as_u64).filter(|m| chars < *m) {

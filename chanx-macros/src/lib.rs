@@ -2,6 +2,8 @@
 //! (`chanx::message`, `chanx::channel`, `chanx::ws_handler`), which also provides the
 //! runtime that the generated code calls through `::chanx::__private`.
 
+#![warn(missing_docs)]
+
 mod attr;
 mod channel;
 mod message;
@@ -34,7 +36,8 @@ pub fn payload(args: TokenStream, item: TokenStream) -> TokenStream {
 /// handler's message and the AsyncAPI metadata.
 ///
 /// Keys: `name = "..."` (default: the type name in snake_case without a `Consumer`
-/// suffix), `description = "..."` (default: the doc comment), `tags("a", "b")`.
+/// suffix), `description = "..."` (default: the impl block's doc comment),
+/// `tags("a", "b")`.
 #[proc_macro_attribute]
 pub fn channel(args: TokenStream, item: TokenStream) -> TokenStream {
     channel::expand(args.into(), item.into()).into()

@@ -102,17 +102,17 @@ fn render(item: &ItemStruct, action: &LitStr, field: &PayloadField) -> TokenStre
     };
     let (payload_ty, borrow, build, take) = match field {
         PayloadField::Named(ty) => {
-            (ty.to_token_stream(), quote!(&self.payload), quote!(Self { payload }), quote!(self.payload))
+            (ty.to_token_stream(), quote!(&self.payload), quote!(Self { payload }), quote!({ self.payload }))
         }
         PayloadField::Newtype(ty) => {
-            (ty.to_token_stream(), quote!(&self.0), quote!(Self(payload)), quote!(self.0))
+            (ty.to_token_stream(), quote!(&self.0), quote!(Self(payload)), quote!({ self.0 }))
         }
         PayloadField::Unit => {
             let build = match &item.fields {
                 Fields::Unit => quote!(Self),
                 _ => quote!(Self {}),
             };
-            (quote!(()), quote!(&()), quote!({ let () = payload; #build }), quote!(()))
+            (quote!(()), quote!(&()), quote!({ let () = payload; #build }), quote!({}))
         }
     };
     let p = quote!(::chanx::__private);
@@ -133,9 +133,7 @@ fn render(item: &ItemStruct, action: &LitStr, field: &PayloadField) -> TokenStre
                 #build
             }
 
-            fn into_payload(self) -> Self::Payload {
-                #take
-            }
+            fn into_payload(self) -> Self::Payload #take
         }
 
         impl #p::serde::Serialize for #ident {

@@ -54,7 +54,8 @@ impl Client {
     /// The next frame of any kind (pings and pongs skipped), or `None` at the end.
     async fn next(&mut self) -> Option<Ws> {
         loop {
-            let frame = tokio::time::timeout(WAIT, self.socket.next()).await.expect("a frame within the wait");
+            let frame =
+                tokio::time::timeout(WAIT, self.socket.next()).await.expect("a frame within the wait");
             match frame {
                 Some(Ok(Ws::Ping(_) | Ws::Pong(_))) => continue,
                 Some(Ok(frame)) => return Some(frame),
@@ -92,8 +93,9 @@ impl Client {
         }
     }
 
-    pub async fn close(&mut self) {
-        self.socket.close(None).await.expect("close handshake");
+    pub async fn close(&mut self, code: u16) {
+        let frame = CloseFrame { code: code.into(), reason: "bye".into() };
+        self.socket.close(Some(frame)).await.expect("close handshake");
     }
 
     /// Drops the TCP connection without a close frame.

@@ -37,7 +37,7 @@ pub fn channel(item: &ItemImpl, model: &Channel) -> TokenStream {
                 }
             }
 
-            #[allow(unreachable_code)]
+            #[allow(unreachable_code, unreachable_patterns)]
             fn dispatch<'a>(
                 &'a mut self,
                 cx: &'a mut #p::Context<Self>,
@@ -65,12 +65,21 @@ fn dispatch_arm(handler: &Handler, p: &TokenStream) -> TokenStream {
         Arg::Context(ty) => quote_spanned!(ty.span()=> &mut *cx),
     });
     let ret = &handler.ret;
-    let returned = quote_spanned!(ret.span()=> returned);
+    // A bad return type is reported once, by `assert_reply` on the return type; the
+    // reply step then falls back instead of failing a second time.
+    let reply = quote_spanned! {ret.span()=>
+        {
+            const _: () = #p::assert_reply::<#ret>();
+            #[allow(unused_imports)]
+            use #p::{NoReply as _, Reply as _};
+            (&&#p::Replier::<#ret>::NEW).reply(cx, returned).await
+        }
+    };
     quote_spanned! {ty.span()=>
         <#ty as #p::Message>::ACTION => match #p::decode::<#ty>(payload) {
             ::core::result::Result::Ok(message) => {
                 let returned = self.#method(#(#args),*).await;
-                #p::reply(cx, #returned).await
+                #reply
             }
             ::core::result::Result::Err(invalid) => invalid,
         },
@@ -88,9 +97,15 @@ fn operation(handler: &Handler, p: &TokenStream) -> TokenStream {
             let metas = types.iter().map(|t| quote_spanned!(t.span()=> <#t as #p::Message>::meta()));
             quote!(::std::vec![#(#metas),*])
         }
+        // A return type that is no reply is reported by the dispatch code; here it
+        // falls back to "no outputs" instead of giving a second error.
         None => {
             let ret = &handler.ret;
-            quote_spanned!(ret.span()=> #p::reply_outputs::<#ret>())
+            quote!({
+                #[allow(unused_imports)]
+                use #p::{NoReplyOutputs as _, ReplyOutputs as _};
+                (&&#p::Outputs::<#ret>::NEW).reply_outputs()
+            })
         }
     };
     quote! {

@@ -1,0 +1,97 @@
+//! The in-process test client (`chanx::testing`): no port, same runtime.
+
+mod common;
+
+use chanx::testing::{TestClient, TestError};
+use chanx::{Disconnect, Settings};
+use common::app::{MessagePayload, SystemEchoMessage, SystemMessageConsumer, UserMessage};
+use common::probe::{ProbeConsumer, ProbeState};
+use serde_json::json;
+use tokio::sync::mpsc;
+
+fn user_message(text: &str) -> UserMessage {
+    UserMessage { payload: MessagePayload { message: text.into() } }
+}
+
+#[tokio::test]
+async fn connect_send_and_receive_typed_messages() {
+    let mut client = TestClient::connect::<SystemMessageConsumer>();
+    let welcome: SystemEchoMessage = client.receive_message().await.expect("welcome");
+    assert_eq!(welcome.payload.message, "🔧 System: Connection established!");
+    client.send_message(&user_message("hi")).await.expect("send");
+    let echo: SystemEchoMessage = client.receive_message().await.expect("echo");
+    assert_eq!(echo.payload.message, "🔧 System Echo: hi");
+    client.receive_nothing().await.expect("nothing more");
+}
+
+#[tokio::test]
+async fn receive_all_messages_stops_at_complete_and_drops_completions() {
+    let mut client = TestClient::builder().send_completion(true).connect::<SystemMessageConsumer>();
+    client.receive_json().await.expect("welcome");
+    client.send_message(&user_message("a")).await.expect("send");
+    client.send_message(&chanx::PingMessage).await.expect("send");
+    let first = client.receive_all_messages("complete").await.expect("first reply");
+    assert_eq!(first, vec![json!({"action": "system_echo", "payload": {"message": "🔧 System Echo: a"}})]);
+    let second = client.receive_all_messages("pong").await.expect("second reply");
+    assert_eq!(second, vec![json!({"action": "pong", "payload": null})]);
+    // The `complete` after the pong is still queued, so this must fail.
+    assert!(matches!(client.receive_nothing().await, Err(TestError::Unexpected(_))));
+}
+
+#[tokio::test]
+async fn errors_and_raw_frames_in_process() {
+    let mut client = TestClient::connect::<SystemMessageConsumer>();
+    client.receive_json().await.expect("welcome");
+    client.send_text("not json").await.expect("send");
+    assert_eq!(client.receive_json().await.expect("error")["payload"][0]["type"], "json_invalid");
+    client.send_binary().await.expect("send");
+    assert_eq!(client.receive_json().await.expect("error")["payload"][0]["type"], "json_invalid");
+    client.send_json(&json!({"action": "user_message", "payload": {"message": 1}})).await.expect("send");
+    let error = client.receive_json().await.expect("error");
+    assert_eq!(error["payload"][0]["loc"], json!(["user_message", "payload", "message"]));
+}
+
+#[tokio::test]
+async fn state_path_parameters_and_close_codes() {
+    let (disconnects, mut reports) = mpsc::unbounded_channel();
+    let mut client = TestClient::builder()
+        .state(ProbeState { disconnects })
+        .path_param("room", "lobby")
+        .query_param("who", "ann")
+        .connect::<ProbeConsumer>();
+    client.send_json(&json!({"action": "whereami"})).await.expect("send");
+    assert_eq!(
+        client.receive_json().await.expect("here"),
+        json!({"action": "here", "payload": ["lobby", "ann"]})
+    );
+    client.send_json(&json!({"action": "close_me", "payload": 4100})).await.expect("send");
+    assert_eq!(client.wait_closed().await.expect("closed"), (4100, "closing on request".to_owned()));
+    assert_eq!(reports.recv().await, Some(Disconnect::ServerClosed { code: 4100 }));
+}
+
+#[tokio::test]
+async fn refused_authentication_and_client_side_endings() {
+    let (disconnects, mut reports) = mpsc::unbounded_channel();
+    let state = ProbeState { disconnects };
+    let mut refused =
+        TestClient::builder().state(state.clone()).query_param("token", "bad").connect::<ProbeConsumer>();
+    assert_eq!(refused.receive_json().await.expect("status")["payload"]["status_code"], 403);
+    assert_eq!(refused.wait_closed().await.expect("closed").0, 4403);
+    assert_eq!(reports.recv().await, Some(Disconnect::ServerClosed { code: 4403 }));
+
+    let client = TestClient::builder().state(state.clone()).connect::<ProbeConsumer>();
+    client.close(1000).await.expect("close");
+    assert_eq!(reports.recv().await, Some(Disconnect::ClientClosed { code: Some(1000) }));
+
+    TestClient::builder().state(state).connect::<ProbeConsumer>().disconnect();
+    assert_eq!(reports.recv().await, Some(Disconnect::Lost));
+}
+
+#[tokio::test]
+async fn oversized_text_is_refused_with_1009() {
+    let settings = Settings::default().max_message_size(16);
+    let mut client = TestClient::builder().settings(settings).connect::<SystemMessageConsumer>();
+    client.receive_json().await.expect("welcome");
+    client.send_message(&user_message("far more than sixteen bytes")).await.expect("send");
+    assert_eq!(client.wait_closed().await.expect("closed").0, 1009);
+}
