@@ -95,3 +95,27 @@ async fn oversized_text_is_refused_with_1009() {
     client.send_message(&user_message("far more than sixteen bytes")).await.expect("send");
     assert_eq!(client.wait_closed().await.expect("closed").0, 1009);
 }
+
+/// Completion forced on by the consumer, whatever the app says.
+#[derive(Default)]
+pub struct AlwaysComplete;
+
+#[chanx::channel]
+impl AlwaysComplete {
+    #[chanx::ws_handler]
+    async fn ping(&mut self, _msg: chanx::PingMessage) -> chanx::PongMessage {
+        chanx::PongMessage
+    }
+}
+
+impl chanx::Consumer for AlwaysComplete {
+    const SEND_COMPLETION: Option<bool> = Some(true);
+}
+
+#[tokio::test]
+async fn a_consumer_overrides_the_app_completion_setting() {
+    let mut client = TestClient::builder().send_completion(false).connect::<AlwaysComplete>();
+    client.send_message(&chanx::PingMessage).await.expect("send");
+    assert_eq!(client.receive_json().await.expect("pong")["action"], "pong");
+    assert_eq!(client.receive_json().await.expect("complete")["action"], "complete");
+}

@@ -80,3 +80,22 @@ fn address(mut args: impl Iterator<Item = String>, env: Option<String>) -> Resul
     }
     Ok(addr.or(env).unwrap_or_else(|| DEFAULT_ADDR.to_owned()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::address;
+
+    fn parse(args: &[&str], env: Option<&str>) -> Result<String, String> {
+        address(args.iter().map(|a| a.to_string()), env.map(str::to_owned))
+    }
+
+    #[test]
+    fn flag_beats_environment_beats_default() {
+        assert_eq!(parse(&[], None).as_deref(), Ok("127.0.0.1:8000"));
+        assert_eq!(parse(&[], Some("0.0.0.0:9")).as_deref(), Ok("0.0.0.0:9"));
+        assert_eq!(parse(&["--addr", "127.0.0.1:1"], Some("0.0.0.0:9")).as_deref(), Ok("127.0.0.1:1"));
+        assert_eq!(parse(&["--addr=127.0.0.1:2"], None).as_deref(), Ok("127.0.0.1:2"));
+        assert!(parse(&["--addr"], None).is_err());
+        assert!(parse(&["--port", "1"], None).is_err());
+    }
+}
