@@ -9,7 +9,7 @@
 #![warn(missing_docs)]
 
 pub use chanx_core::*;
-pub use chanx_macros::{channel, message, payload, ws_handler};
+pub use chanx_macros::{channel, event_handler, message, payload, ws_handler};
 
 /// What an app needs: `use chanx::prelude::*;`.
 pub mod prelude {
@@ -20,5 +20,5 @@ pub mod prelude {
         EventCompleteMessage, FromConnection, GroupCompleteMessage, Message, PingMessage, PongMessage,
         Sender, Settings,
     };
-    pub use chanx_macros::{channel, message, payload, ws_handler};
+    pub use chanx_macros::{channel, event_handler, message, payload, ws_handler};
 }

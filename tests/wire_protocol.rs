@@ -369,3 +369,52 @@ async fn many_concurrent_connections_get_their_own_replies_in_order() {
         client.await.expect("client task");
     }
 }
+
+#[tokio::test]
+async fn inputs_where_serde_and_pydantic_differ_follow_pydantic() {
+    let mut client = system_client(app::router()).await;
+    // serde would read a struct from an array; the wire wants an object.
+    expect_errors(
+        &mut client,
+        r#"{"action":"user_message","payload":["hello"]}"#,
+        &[("model_type", json!(["user_message", "payload"]))],
+    )
+    .await;
+    // Repeated keys: the last value wins, at the top level and in the payload.
+    client
+        .send_text(r#"{"action":"ping","action":"user_message","payload":{"message":"a","message":"b"}}"#)
+        .await;
+    assert_eq!(client.recv().await, echo_of("b"));
+    // A null action is an invalid tag, and the expected tags are listed.
+    let reply = expect_errors(&mut client, r#"{"action":null}"#, &[("union_tag_invalid", json!([]))]).await;
+    assert!(reply["payload"][0]["msg"].as_str().is_some_and(|m| m.contains("'ping', 'user_message'")));
+    expect_errors(&mut client, r#"{"action":5}"#, &[("union_tag_invalid", json!([]))]).await;
+    // `version` is lax like pydantic's int, but not about fractions.
+    client.send_text(r#"{"action":"ping","version":"1"}"#).await;
+    assert_eq!(client.recv().await["action"], "pong");
+    expect_errors(
+        &mut client,
+        r#"{"action":"ping","version":1.5}"#,
+        &[("int_from_float", json!(["version"]))],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_cannot_block_shutdown() {
+    let shutdown = Shutdown::new();
+    let settings =
+        Settings::default().shutdown(shutdown.clone()).close_timeout(std::time::Duration::from_millis(200));
+    let addr = serve(app::router().layer(Extension(settings))).await;
+    let mut client = Client::connect(addr, "/ws/system").await;
+    let big = json!({"action": "user_message", "payload": {"message": "x".repeat(256 * 1024)}}).to_string();
+    // Enough echoes to fill the socket buffers and the outbound queue: the handler
+    // ends up waiting on a queue nobody drains.
+    for _ in 0..200 {
+        client.send_text(&big).await;
+    }
+    shutdown.trigger();
+    tokio::time::timeout(common::WAIT, shutdown.connections_closed())
+        .await
+        .expect("every connection ends although one client never reads");
+}

@@ -18,11 +18,27 @@ pub trait Channel: Sized + Send + 'static {
     /// The actions this consumer handles, in handler order.
     const ACTIONS: &'static [&'static str];
 
+    /// Groups every connection joins when it opens (`#[channel(groups(...))]`).
+    const GROUPS: &'static [&'static str];
+
+    /// The alias of the channel layer this consumer uses (`#[channel(layer = ...)]`);
+    /// `None` for the app's default layer.
+    const LAYER: Option<&'static str>;
+
     /// AsyncAPI metadata of the channel and its operations.
     fn meta() -> ChannelMeta;
 
     /// Decodes `payload` for `action` and runs its handler.
     fn dispatch<'a>(
+        &'a mut self,
+        cx: &'a mut Context<Self>,
+        action: &'a str,
+        payload: Option<&'a RawValue>,
+    ) -> impl Future<Output = Dispatch> + Send + 'a;
+
+    /// Decodes a server-side event for `action` and runs its `#[event_handler]`, or
+    /// says that it passes through to the client.
+    fn dispatch_event<'a>(
         &'a mut self,
         cx: &'a mut Context<Self>,
         action: &'a str,
@@ -41,11 +57,21 @@ pub struct ChannelMeta {
     pub description: Option<&'static str>,
     /// Channel tags.
     pub tags: &'static [&'static str],
-    /// One operation per `#[ws_handler]`, in declaration order.
+    /// Groups joined on connect.
+    pub groups: &'static [&'static str],
+    /// Alias of the channel layer (`None`: the default layer).
+    pub layer: Option<&'static str>,
+    /// One `receive` operation per `#[ws_handler]`, in declaration order.
     pub operations: Vec<OperationMeta>,
+    /// One `send` operation per `#[event_handler]`: its input is the event, its
+    /// outputs what reaches the client.
+    pub events: Vec<OperationMeta>,
+    /// Events forwarded to the client unchanged.
+    pub passthrough: Vec<MessageMeta>,
 }
 
-/// Metadata of one `#[ws_handler]`: an AsyncAPI `receive` operation.
+/// Metadata of one `#[ws_handler]` (an AsyncAPI `receive` operation) or
+/// `#[event_handler]` (a `send` operation).
 #[derive(Debug, Clone)]
 pub struct OperationMeta {
     /// Method name of the handler.
@@ -74,17 +100,25 @@ pub enum Dispatch {
     Invalid(Vec<ErrorItem>),
     /// The handler returned `Err` (or its reply could not be sent).
     Failed(HandlerError),
+    /// A passthrough event: forward its frame to the client unchanged.
+    Passthrough,
 }
 
 /// Decodes the payload of a frame into `M`, or lists every validation error.
 #[doc(hidden)]
 pub fn decode<M: Message>(payload: Option<&RawValue>) -> Result<M, Dispatch> {
-    let decoded = match payload {
-        Some(raw) => serde_json::from_str::<M::Payload>(raw.get()),
+    let raw = payload.map(RawValue::get);
+    let decoded = match raw {
+        Some(text) => serde_json::from_str::<M::Payload>(text),
         None => M::Payload::deserialize(().into_deserializer())
             .map_err(|e: serde::de::value::Error| <serde_json::Error as serde::de::Error>::custom(e)),
     };
-    decoded.map(M::from_payload).map_err(|error| Dispatch::Invalid(validate_payload::<M>(payload, &error)))
+    match decoded {
+        // serde reads a struct from an array too; only the schema can tell whether an
+        // array is welcome.
+        Ok(payload) if !raw.is_some_and(|text| text.starts_with('[')) => Ok(M::from_payload(payload)),
+        Ok(_) | Err(_) => validate_payload::<M>(raw).map(M::from_payload).map_err(Dispatch::Invalid),
+    }
 }
 
 /// Sends what a handler returned and says how the handling ended:
@@ -207,9 +241,16 @@ pub trait IntoReply: Send {
 #[error("{0}")]
 pub struct HandlerError(String);
 
+impl HandlerError {
+    /// A failure described by `error`, for [`IntoReply`] implementations.
+    pub fn new(error: impl Display) -> Self {
+        HandlerError(error.to_string())
+    }
+}
+
 impl<M: Message> IntoReply for M {
     async fn send<C>(self, cx: &mut Context<C>) -> Result<(), HandlerError> {
-        cx.send_message(self).await.map_err(|e| HandlerError(e.to_string()))
+        cx.send_message(self).await.map_err(HandlerError::new)
     }
 
     fn outputs(outputs: &mut Vec<MessageMeta>) {
@@ -242,7 +283,7 @@ impl<T: IntoReply, E: Display + Send> IntoReply for Result<T, E> {
     async fn send<C>(self, cx: &mut Context<C>) -> Result<(), HandlerError> {
         match self {
             Ok(reply) => reply.send(cx).await,
-            Err(error) => Err(HandlerError(error.to_string())),
+            Err(error) => Err(HandlerError::new(error)),
         }
     }
 

@@ -1,5 +1,6 @@
 //! The connection as a handler sees it: [`Context`], [`Sender`] and [`ConnectionInfo`].
 
+use std::future::IntoFuture;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -10,12 +11,15 @@ use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
 use crate::frame;
+use crate::layer::{BoxFuture, Kind, LayerHandle, LayerMessage};
 use crate::message::Message;
 
 /// A frame on its way to the client.
 #[derive(Debug)]
 pub(crate) enum Outgoing {
     Text(Utf8Bytes),
+    /// A group broadcast: written as it is, then `group_complete` if completion is on.
+    Broadcast(Utf8Bytes),
     Pong(Bytes),
     Close(u16, Utf8Bytes),
 }
@@ -69,6 +73,24 @@ fn encode<M: Message>(message: &M, reference: Option<&str>) -> Result<Outgoing> 
         .map_err(|source| Error::Encode { action: M::ACTION, source })
 }
 
+/// Whether an endpoint may send `code` in a close frame (RFC 6455, section 7.4).
+fn sendable_close_code(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
+}
+
+/// A close frame, its reason cut to the 123 bytes a control frame can carry.
+fn close_frame(code: u16, mut reason: String) -> Outgoing {
+    const MAX_REASON: usize = 123;
+    if reason.len() > MAX_REASON {
+        let mut end = MAX_REASON;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+    }
+    Outgoing::Close(code, Utf8Bytes::from(reason))
+}
+
 /// A cloneable handle that pushes messages to one connection, usable from spawned
 /// tasks after the handler returned. Pushed frames never carry `ref`.
 #[derive(Debug, Clone)]
@@ -106,14 +128,80 @@ impl Sender {
 pub struct Context<C> {
     info: Arc<ConnectionInfo>,
     sender: Sender,
+    layer: LayerHandle,
+    channel: Arc<str>,
+    pub(crate) groups: Vec<String>,
+    /// This connection's own copies of its broadcasts, sent after the current step
+    /// (handler reply and `complete`), as Chanx orders them.
+    pub(crate) own_copies: Vec<Utf8Bytes>,
     pub(crate) reference: Option<Box<str>>,
     pub(crate) close_code: Option<u16>,
     consumer: PhantomData<fn() -> C>,
 }
 
 impl<C> Context<C> {
-    pub(crate) fn new(info: Arc<ConnectionInfo>, sender: Sender) -> Self {
-        Context { info, sender, reference: None, close_code: None, consumer: PhantomData }
+    pub(crate) fn new(info: Arc<ConnectionInfo>, sender: Sender, layer: LayerHandle) -> Self {
+        Context {
+            channel: Arc::from(info.channel_name()),
+            info,
+            sender,
+            layer,
+            groups: Vec::new(),
+            own_copies: Vec::new(),
+            reference: None,
+            close_code: None,
+            consumer: PhantomData,
+        }
+    }
+
+    /// Adds this connection to a group (no-op if it is a member already). Every group
+    /// is left when the connection ends.
+    pub async fn join_group(&mut self, group: impl Into<String>) -> Result<()> {
+        let group = group.into();
+        if self.groups.contains(&group) {
+            return Ok(());
+        }
+        self.layer.layer().group_add(&group, &self.channel).await?;
+        self.groups.push(group);
+        Ok(())
+    }
+
+    /// Removes this connection from a group (no-op if it is not a member).
+    pub async fn leave_group(&mut self, group: &str) -> Result<()> {
+        let Some(position) = self.groups.iter().position(|g| g == group) else { return Ok(()) };
+        self.groups.swap_remove(position);
+        self.layer.layer().group_discard(group, &self.channel).await?;
+        Ok(())
+    }
+
+    /// The groups this connection is in.
+    pub fn groups(&self) -> &[String] {
+        &self.groups
+    }
+
+    /// Broadcasts a message to this connection's groups (or `.groups([...])`), the
+    /// sender included unless `.exclude_current()`. Receivers get the message exactly
+    /// as built (no `ref`), then `group_complete` when completion is on.
+    ///
+    /// ```
+    /// # use chanx::prelude::*;
+    /// # async fn notify(cx: &mut Context<()>) -> chanx::Result<()> {
+    /// cx.broadcast_message(PongMessage).exclude_current().await?;
+    /// cx.broadcast_message(PongMessage).groups(["room_lobby"]).await
+    /// # }
+    /// ```
+    pub fn broadcast_message<M: Message>(&mut self, message: M) -> Broadcast<'_, C> {
+        Broadcast {
+            message: LayerMessage::encode(Kind::Broadcast, &message),
+            cx: self,
+            groups: None,
+            exclude: false,
+        }
+    }
+
+    /// The channel layer this consumer uses, to send events or broadcast elsewhere.
+    pub fn layer(&self) -> &LayerHandle {
+        &self.layer
     }
 
     /// Sends a message to this connection's client.
@@ -131,12 +219,28 @@ impl<C> Context<C> {
 
     /// Closes the connection with a WebSocket close code and reason, once the current
     /// handler returns. Nothing is sent after the close frame.
+    ///
+    /// The code must be one an endpoint may send (1000-1003, 1007-1014, 3000-4999);
+    /// the reason is cut to the 123 bytes a close frame can carry.
     pub async fn close(&mut self, code: u16, reason: impl Into<String>) -> Result<()> {
+        if !sendable_close_code(code) {
+            return Err(Error::InvalidCloseCode(code));
+        }
         if self.close_code.is_some() {
             return Ok(());
         }
         self.close_code = Some(code);
-        self.sender.send_frame(Outgoing::Close(code, Utf8Bytes::from(reason.into()))).await
+        self.sender.send_frame(close_frame(code, reason.into())).await
+    }
+
+    /// Like [`close`](Context::close), without waiting on a full queue.
+    pub(crate) fn close_now(&mut self, code: u16, reason: &str) {
+        if self.close_code.is_none() {
+            self.close_code = Some(code);
+            // A full queue belongs to a client that does not read; a closed one to a
+            // client that is gone. Either way nobody would read this close frame.
+            let _ = self.sender.tx.try_send(close_frame(code, reason.to_owned()));
+        }
     }
 
     /// A cloneable handle for pushing messages to this connection from other tasks.
@@ -171,5 +275,66 @@ impl<C> Context<C> {
 
     pub(crate) fn raw_sender(&self) -> &Sender {
         &self.sender
+    }
+}
+
+/// A pending broadcast from a connection; `.await` it.
+#[must_use = "a broadcast does nothing until awaited"]
+pub struct Broadcast<'a, C> {
+    cx: &'a mut Context<C>,
+    message: std::result::Result<LayerMessage, crate::layer::LayerError>,
+    groups: Option<Vec<String>>,
+    exclude: bool,
+}
+
+impl<C> Broadcast<'_, C> {
+    /// Sends to these groups instead of the connection's own.
+    pub fn groups<I, G>(mut self, groups: I) -> Self
+    where
+        I: IntoIterator<Item = G>,
+        G: Into<String>,
+    {
+        self.groups = Some(groups.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Skips the sending connection.
+    pub fn exclude_current(mut self) -> Self {
+        self.exclude = true;
+        self
+    }
+}
+
+impl<'a, C> IntoFuture for Broadcast<'a, C> {
+    type Output = Result<()>;
+    type IntoFuture = BoxFuture<'a, Result<()>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let Broadcast { cx, message, groups, exclude } = self;
+            let mut message = message?;
+            let groups = groups.unwrap_or_else(|| cx.groups.clone());
+            // The layer never delivers to the sender; its own copy is queued after the
+            // current step so that it follows the reply and `complete`.
+            let own_copy = !exclude && groups.iter().any(|g| cx.groups.contains(g));
+            message.exclude = Some(cx.channel.clone());
+            let frame = own_copy.then(|| message.frame.clone());
+            cx.layer.layer().group_send(&groups, message).await?;
+            cx.own_copies.extend(frame);
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn close_reasons_fit_a_control_frame() {
+        let Outgoing::Close(_, reason) = close_frame(4000, "é".repeat(100)) else { panic!("a close frame") };
+        assert_eq!(reason.len(), 122, "cut at a character boundary below 123 bytes");
+        assert!(sendable_close_code(4000) && sendable_close_code(1000));
+        assert!(!sendable_close_code(1005) && !sendable_close_code(1006) && !sendable_close_code(999));
     }
 }

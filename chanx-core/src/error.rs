@@ -15,6 +15,12 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// A close code an endpoint may not send (allowed: 1000-1003, 1007-1014, 3000-4999).
+    #[error("close code {0} cannot be sent by a server")]
+    InvalidCloseCode(u16),
+    /// A channel-layer operation failed.
+    #[error(transparent)]
+    Layer(#[from] crate::layer::LayerError),
     /// Any other failure, for hooks and handlers that return `chanx::Result`.
     #[error(transparent)]
     Other(Box<dyn std::error::Error + Send + Sync>),

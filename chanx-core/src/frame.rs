@@ -1,6 +1,7 @@
 //! The wire format: decoding the inbound envelope, encoding outbound frames.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use axum::extract::ws::Utf8Bytes;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -11,6 +12,7 @@ use crate::validate::{ErrorItem, Loc};
 /// An inbound frame whose envelope is valid. Everything borrows the frame text.
 #[derive(Debug)]
 pub(crate) struct Envelope<'a> {
+    /// `Some` whenever the key is present, `null` included.
     pub action: Option<&'a RawValue>,
     /// `Some` whenever the key is present, `null` included.
     pub payload: Option<&'a RawValue>,
@@ -29,7 +31,7 @@ pub(crate) enum Rejection {
 
 #[derive(Deserialize)]
 struct RawEnvelope<'a> {
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "present")]
     action: Option<&'a RawValue>,
     #[serde(borrow, default, deserialize_with = "present")]
     payload: Option<&'a RawValue>,
@@ -48,8 +50,12 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<&'de Raw
 
 /// Parses and checks the envelope of a text frame.
 pub(crate) fn parse(text: &str) -> Result<Envelope<'_>, Rejection> {
-    let raw: RawEnvelope<'_> =
-        serde_json::from_str(text).map_err(|e| Rejection::Frame(vec![not_an_envelope(text, e)]))?;
+    let raw: RawEnvelope<'_> = match serde_json::from_str(text) {
+        Ok(raw) => raw,
+        Err(error) => {
+            last_key_wins(text).ok_or_else(|| Rejection::Frame(vec![not_an_envelope(text, error)]))?
+        }
+    };
     if !text.trim_start().starts_with('{') {
         // serde would read a struct from an array too; the wire wants an object.
         return Err(Rejection::Frame(vec![not_an_object()]));
@@ -88,6 +94,20 @@ pub(crate) fn parse(text: &str) -> Result<Envelope<'_>, Rejection> {
     Ok(Envelope { action: raw.action, payload: raw.payload, reference: raw.reference })
 }
 
+/// The envelope of an object that repeats a key, the last value winning as in Python
+/// (the fast path refuses duplicate fields).
+fn last_key_wins(text: &str) -> Option<RawEnvelope<'_>> {
+    let map: HashMap<Cow<'_, str>, &RawValue> = serde_json::from_str(text).ok()?;
+    let present = |key: &str| map.get(key).copied().filter(|raw| raw.get() != "null");
+    Some(RawEnvelope {
+        action: map.get("action").copied(),
+        payload: map.get("payload").copied(),
+        reference: present("ref"),
+        version: present("version"),
+        topic: present("topic"),
+    })
+}
+
 /// The error for a frame that is not a JSON object with valid envelope keys.
 fn not_an_envelope(text: &str, error: serde_json::Error) -> ErrorItem {
     match serde_json::from_str::<serde::de::IgnoredAny>(text) {
@@ -100,21 +120,27 @@ fn not_an_object() -> ErrorItem {
     ErrorItem::frame("model_type", "Input should be a valid dictionary or instance of Envelope")
 }
 
-/// `version` must be an integer (or a string holding one, as pydantic accepts).
+/// `version` must be an integer, or what pydantic's lax mode takes for one: a float
+/// without fraction, a numeric string, a boolean.
 fn check_version(raw: &RawValue) -> Result<(), ErrorItem> {
-    let text = raw.get();
     let loc = vec![Loc::from("version")];
-    if text.parse::<i64>().is_ok() {
-        return Ok(());
-    }
-    match string(raw) {
-        Some(s) if s.trim().parse::<i64>().is_ok() => Ok(()),
-        Some(_) => Err(ErrorItem::new(
+    let value: serde_json::Value = serde_json::from_str(raw.get()).unwrap_or_default();
+    let whole = |n: f64| n.is_finite() && n.fract() == 0.0;
+    match &value {
+        serde_json::Value::Bool(_) => Ok(()),
+        serde_json::Value::Number(n) if n.is_i64() || n.is_u64() || n.as_f64().is_some_and(whole) => Ok(()),
+        serde_json::Value::Number(_) => Err(ErrorItem::new(
+            "int_from_float",
+            loc,
+            "Input should be a valid integer, got a number with a fractional part",
+        )),
+        serde_json::Value::String(s) if s.trim().parse::<f64>().is_ok_and(whole) => Ok(()),
+        serde_json::Value::String(_) => Err(ErrorItem::new(
             "int_parsing",
             loc,
             "Input should be a valid integer, unable to parse string as an integer",
         )),
-        None => Err(ErrorItem::new("int_type", loc, "Input should be a valid integer")),
+        _ => Err(ErrorItem::new("int_type", loc, "Input should be a valid integer")),
     }
 }
 
@@ -130,20 +156,18 @@ pub(crate) fn string(raw: &RawValue) -> Option<Cow<'_, str>> {
 }
 
 /// The action of an envelope, or the error that replaces the handler's answer.
-pub(crate) fn action<'a>(envelope: &Envelope<'a>) -> Result<Cow<'a, str>, ErrorItem> {
-    let raw = envelope.action.ok_or_else(|| {
-        ErrorItem::frame("union_tag_not_found", "Unable to find the 'action' field (the message tag)")
-    })?;
+pub(crate) fn action<'a>(envelope: &Envelope<'a>, expected: &[&str]) -> Result<Cow<'a, str>, ErrorItem> {
+    let Some(raw) = envelope.action else {
+        return Err(ErrorItem::frame(
+            "union_tag_not_found",
+            "Unable to extract tag using discriminator 'action'",
+        ));
+    };
     match string(raw) {
         Some(action) => Ok(action),
-        None if raw.get() == "null" => Err(ErrorItem::frame(
-            "union_tag_not_found",
-            "Unable to find the 'action' field (the message tag)",
-        )),
-        None => Err(ErrorItem::frame(
-            "union_tag_invalid",
-            format!("Input tag {} found using 'action' is not a string", raw.get()),
-        )),
+        // Named as Python names it, so that the text matches Chanx's.
+        None if raw.get() == "null" => Err(unknown_action("None", expected)),
+        None => Err(unknown_action(raw.get(), expected)),
     }
 }
 
@@ -225,6 +249,23 @@ mod tests {
         assert_eq!(rejected(r#"{"action":"ping","ref":5}"#)[0].kind, "string_type");
         assert_eq!(rejected(r#"{"action":"ping","version":"abc"}"#)[0].kind, "int_parsing");
         assert!(parse(r#"{"action":"ping","version":"2"}"#).is_ok());
+        assert!(parse(r#"{"action":"ping","version":1.0}"#).is_ok());
+        assert_eq!(rejected(r#"{"action":"ping","version":1.5}"#)[0].kind, "int_from_float");
+        assert_eq!(rejected(r#"{"action":"ping","version":[]}"#)[0].kind, "int_type");
+    }
+
+    #[test]
+    fn repeated_keys_keep_the_last_value() {
+        let envelope = parse(r#"{"action":"ping","action":"user_message","payload":1}"#).unwrap();
+        assert_eq!(action(&envelope, &[]).unwrap(), "user_message");
+    }
+
+    #[test]
+    fn a_null_action_is_an_invalid_tag() {
+        let envelope = parse(r#"{"action":null}"#).unwrap();
+        let error = action(&envelope, &["ping"]).unwrap_err();
+        assert_eq!(error.kind, "union_tag_invalid");
+        assert!(error.msg.contains("'None'") && error.msg.contains("'ping'"), "{}", error.msg);
     }
 
     #[test]
@@ -237,7 +278,7 @@ mod tests {
     #[test]
     fn escaped_action_is_decoded() {
         let envelope = parse(r#"{"action":"a\u0062"}"#).unwrap();
-        assert_eq!(action(&envelope).unwrap(), "ab");
+        assert_eq!(action(&envelope, &[]).unwrap(), "ab");
     }
 
     #[test]

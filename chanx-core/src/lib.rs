@@ -12,6 +12,7 @@ mod consumer;
 mod context;
 mod error;
 mod frame;
+pub mod layer;
 mod message;
 mod runtime;
 mod server;
@@ -20,7 +21,7 @@ mod validate;
 
 pub use channel::{Channel, ChannelMeta, HandlerError, IntoReply, OperationMeta};
 pub use consumer::{AuthError, Consumer, Disconnect, FromConnection};
-pub use context::{ConnectionInfo, Context, Sender};
+pub use context::{Broadcast, ConnectionInfo, Context, Sender};
 pub use error::{Error, Result};
 pub use message::{
     AuthenticationMessage, AuthenticationPayload, CompleteMessage, ErrorMessage, EventCompleteMessage,

@@ -1,5 +1,7 @@
-//! The connection loop: authenticate, welcome, handle frames in arrival order, and
-//! always run `on_disconnect`; plus the writer task that owns the socket's sink.
+//! The connection loop: register with the channel layer, authenticate, join groups,
+//! welcome, then handle client frames and server-side events one at a time, and
+//! always run `on_disconnect` and leave every group; plus the writer task that owns
+//! the socket's sink.
 
 use std::any::Any;
 use std::fmt::Display;
@@ -19,6 +21,7 @@ use crate::channel::Dispatch;
 use crate::consumer::{Consumer, Disconnect};
 use crate::context::{ConnectionInfo, Context, Outgoing, Sender};
 use crate::frame::{self, Rejection};
+use crate::layer::{Inbox, LAGGING, LayerMessage};
 use crate::server::Settings;
 use crate::validate::ErrorItem;
 
@@ -30,6 +33,9 @@ pub(crate) enum Incoming {
     Ping(Bytes),
     Close(Option<u16>),
     TooBig,
+    /// The client broke the WebSocket protocol: close with this code (1007 for text
+    /// that is not UTF-8, 1002 otherwise).
+    Invalid(u16, String),
     Failed(String),
 }
 
@@ -37,6 +43,21 @@ pub(crate) enum Incoming {
 const GOING_AWAY: u16 = 1001;
 const TOO_BIG: u16 = 1009;
 const INTERNAL_ERROR: u16 = 1011;
+
+/// Written after each broadcast frame when completion is on.
+const GROUP_COMPLETE: &str = r#"{"action":"group_complete","payload":null}"#;
+
+/// Server-side events waiting for the consumer, per connection.
+const EVENT_QUEUE: usize = 64;
+
+/// What a connection's loop needs besides the consumer and the socket.
+struct Connection<'a, C> {
+    cx: Context<C>,
+    events: mpsc::Receiver<LayerMessage>,
+    lagging: CancellationToken,
+    completion: bool,
+    settings: &'a Settings,
+}
 
 /// Serves one connection to its end.
 pub(crate) async fn serve<C, R, W>(
@@ -57,145 +78,289 @@ pub(crate) async fn serve<C, R, W>(
         consumer = std::any::type_name::<C>()
     );
     async move {
+        let completion = C::SEND_COMPLETION.unwrap_or(settings.send_completion);
         let (tx, rx) = mpsc::channel(settings.outbound_capacity);
         let done = CancellationToken::new();
-        let writer = tokio::spawn(write_loop(writer, rx, done.clone()).in_current_span());
-        let mut cx = Context::<C>::new(Arc::new(info), Sender::new(tx));
-        let reason = open(&mut consumer, &mut cx, reader, settings).await;
+        let mut writer = tokio::spawn(write_loop(writer, rx, done.clone(), completion).in_current_span());
+        let (layer, unknown_layer) = match settings.layers.get(C::LAYER) {
+            Ok(layer) => (layer, None),
+            Err(error) => (settings.layers.default_layer(), Some(error)),
+        };
+        let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
+        let lagging = CancellationToken::new();
+        let inbox = Inbox::new(tx.clone(), events_tx, lagging.clone(), settings.overflow);
+        let cx = Context::<C>::new(Arc::new(info), Sender::new(tx), layer);
+        let mut connection = Connection { cx, events, lagging, completion, settings };
+        let mut reader = reader;
+        let reason = match unknown_layer {
+            None => connection.run(&mut consumer, inbox, &mut reader).await,
+            Some(error) => {
+                tracing::error!(%error, "cannot serve this consumer");
+                connection.server_close(INTERNAL_ERROR, "Internal error").await
+            }
+        };
         tracing::debug!(?reason, "disconnected");
+        let Connection { mut cx, .. } = connection;
         if let Err(panic) = AssertUnwindSafe(consumer.on_disconnect(&mut cx, &reason)).catch_unwind().await {
             tracing::error!(panic = panic_text(&panic), "on_disconnect panicked");
         }
+        leave_all(&mut cx).await;
         done.cancel();
         drop(cx);
-        if let Err(error) = writer.await {
-            tracing::error!(%error, "connection writer failed");
+        // A client that stopped reading cannot hold the connection's task forever.
+        if tokio::time::timeout(settings.close_timeout, &mut writer).await.is_err() {
+            tracing::debug!("the client does not read; dropping the connection");
+            writer.abort();
+        } else if matches!(reason, Disconnect::ServerClosed { .. }) {
+            linger(&mut reader, settings.close_timeout).await;
         }
     }
     .instrument(span)
     .await
 }
 
-/// Runs the hooks and the receive loop; returns how the connection ended.
-async fn open<C, R>(consumer: &mut C, cx: &mut Context<C>, mut reader: R, settings: &Settings) -> Disconnect
-where
-    C: Consumer,
-    R: Stream<Item = Incoming> + Unpin + Send,
-{
-    match AssertUnwindSafe(consumer.authenticate(cx)).catch_unwind().await {
-        Ok(Ok(())) => {}
-        Ok(Err(refusal)) => {
-            let code = refusal.close_code();
-            tracing::info!(status = refusal.status_code(), "authentication refused");
-            // If the client is already gone there is nobody to tell.
-            let _ = cx.raw_sender().send_message(refusal.into_message()).await;
-            return server_close(cx, code, "Authentication failed").await;
+/// After the server's close frame, reads (and drops) until the client's close, so
+/// that the close frame is not lost to a TCP reset of unread data.
+async fn linger<R: Stream<Item = Incoming> + Unpin>(reader: &mut R, limit: std::time::Duration) {
+    let until_close = async {
+        while let Some(incoming) = reader.next().await {
+            if matches!(incoming, Incoming::Close(_) | Incoming::Failed(_)) {
+                break;
+            }
         }
-        Err(panic) => {
-            tracing::error!(panic = panic_text(&panic), "authenticate panicked");
-            return server_close(cx, INTERNAL_ERROR, "Internal error").await;
-        }
-    }
-    let welcome = AssertUnwindSafe(consumer.post_authentication(cx)).catch_unwind().await;
-    let failure = match welcome {
-        Ok(Ok(())) => None,
-        Ok(Err(error)) => Some(error.to_string()),
-        Err(panic) => Some(panic_text(&panic).to_owned()),
     };
-    if let Some(failure) = failure {
-        tracing::error!(error = failure, "post_authentication failed");
-        return server_close(cx, INTERNAL_ERROR, "Internal error").await;
-    }
-    if let Some(code) = cx.close_code {
-        return Disconnect::ServerClosed { code };
-    }
+    let _ = tokio::time::timeout(limit, until_close).await;
+}
 
-    let completion = C::SEND_COMPLETION.unwrap_or(settings.send_completion);
-    let mut shutdown = pin!(settings.shutdown.token.clone().cancelled_owned());
-    loop {
-        let incoming = tokio::select! {
-            biased;
-            incoming = reader.next() => incoming,
-            () = &mut shutdown => return server_close(cx, GOING_AWAY, "Server shutting down").await,
+/// Leaves every group and forgets the connection in the layer.
+async fn leave_all<C>(cx: &mut Context<C>) {
+    let channel = cx.channel_name().to_owned();
+    for group in std::mem::take(&mut cx.groups) {
+        if let Err(error) = cx.layer().layer().group_discard(&group, &channel).await {
+            tracing::warn!(%error, group, "failed to leave a group");
+        }
+    }
+    cx.layer().layer().unregister(&channel).await;
+}
+
+impl<C: Consumer> Connection<'_, C> {
+    /// Runs the hooks and the receive loop; returns how the connection ended.
+    async fn run<R>(&mut self, consumer: &mut C, inbox: Inbox, reader: &mut R) -> Disconnect
+    where
+        R: Stream<Item = Incoming> + Unpin + Send,
+    {
+        let cx = &mut self.cx;
+        if let Err(error) = cx.layer().layer().register(cx.channel_name(), inbox).await {
+            tracing::error!(%error, "cannot register with the channel layer");
+            return self.server_close(INTERNAL_ERROR, "Internal error").await;
+        }
+        match AssertUnwindSafe(consumer.authenticate(cx)).catch_unwind().await {
+            Ok(Ok(())) if cx.close_code.is_some() => {
+                return Disconnect::ServerClosed { code: cx.close_code.unwrap_or(INTERNAL_ERROR) };
+            }
+            Ok(Ok(())) => {}
+            Ok(Err(refusal)) => {
+                let code = refusal.close_code();
+                tracing::info!(status = refusal.status_code(), "authentication refused");
+                // If the client is already gone there is nobody to tell.
+                let _ = cx.raw_sender().send_message(refusal.into_message()).await;
+                return self.server_close(code, "Authentication failed").await;
+            }
+            Err(panic) => {
+                tracing::error!(panic = panic_text(&panic), "authenticate panicked");
+                return self.server_close(INTERNAL_ERROR, "Internal error").await;
+            }
+        }
+        for group in C::GROUPS {
+            if let Err(error) = cx.join_group(*group).await {
+                tracing::error!(%error, group, "cannot join a group");
+                return self.server_close(INTERNAL_ERROR, "Internal error").await;
+            }
+        }
+        let welcome = AssertUnwindSafe(consumer.post_authentication(cx)).catch_unwind().await;
+        let failure = match welcome {
+            Ok(Ok(())) => None,
+            Ok(Err(error)) => Some(error.to_string()),
+            Err(panic) => Some(panic_text(&panic).to_owned()),
         };
+        if let Some(failure) = failure {
+            tracing::error!(error = failure, "post_authentication failed");
+            return self.server_close(INTERNAL_ERROR, "Internal error").await;
+        }
+        self.send_own_copies().await;
+        if let Some(code) = self.cx.close_code {
+            return Disconnect::ServerClosed { code };
+        }
+
+        let shutdown_token = self.settings.shutdown.token.clone();
+        let mut shutdown = pin!(shutdown_token.clone().cancelled_owned());
+        let mut lagging = pin!(self.lagging.clone().cancelled_owned());
+        loop {
+            // Checked first on every turn, so that a client flooding frames cannot
+            // delay either.
+            if shutdown_token.is_cancelled() {
+                return self.server_close(GOING_AWAY, "Server shutting down").await;
+            }
+            if self.lagging.is_cancelled() {
+                tracing::info!("outbound queue full: closing a client that does not keep up");
+                return self.server_close(LAGGING, "Too slow: outbound queue full").await;
+            }
+            // A step (one frame or event) is abandoned if shutdown or lagging strikes
+            // while it waits, e.g. on the full queue of a client that stopped reading.
+            tokio::select! {
+                ended = async {
+                    tokio::select! {
+                        incoming = reader.next() => self.on_incoming(consumer, incoming).await,
+                        Some(event) = self.events.recv() => {
+                            self.on_event(consumer, event).await;
+                            None
+                        }
+                    }
+                } => {
+                    if let Some(reason) = ended {
+                        return reason;
+                    }
+                }
+                () = &mut shutdown => {}
+                () = &mut lagging => {}
+            }
+            if let Some(code) = self.cx.close_code {
+                return Disconnect::ServerClosed { code };
+            }
+        }
+    }
+
+    /// Handles one client frame; `Some` when the connection ends.
+    async fn on_incoming(&mut self, consumer: &mut C, incoming: Option<Incoming>) -> Option<Disconnect> {
+        let Some(incoming) = incoming else { return Some(Disconnect::Lost) };
         match incoming {
-            Some(Incoming::Text(text)) => {
-                handle_text(consumer, cx, &text, completion).await;
-                if let Some(code) = cx.close_code {
-                    return Disconnect::ServerClosed { code };
-                }
+            Incoming::Text(text) => {
+                self.on_text(consumer, &text).await;
+                self.send_own_copies().await;
             }
-            Some(Incoming::Binary) => {
+            Incoming::Binary => {
                 let error = ErrorItem::frame("json_invalid", "Invalid JSON: binary frames are not supported");
-                send_error(cx, &[error], None).await;
+                send_raw(&self.cx, "error", &[error], None).await;
             }
-            Some(Incoming::Ping(data)) => {
-                // Answered through the queue so that the pong follows earlier replies.
-                let _ = cx.raw_sender().send_frame(Outgoing::Pong(data)).await;
+            // Answered through the queue so that the pong follows earlier replies.
+            Incoming::Ping(data) => {
+                let _ = self.cx.raw_sender().send_frame(Outgoing::Pong(data)).await;
             }
-            Some(Incoming::Close(code)) => return Disconnect::ClientClosed { code },
-            Some(Incoming::TooBig) => {
-                let reason = format!("Message too big: the limit is {} bytes", settings.max_message_size);
-                tracing::info!(limit = settings.max_message_size, "frame over the size limit");
-                return server_close(cx, TOO_BIG, reason).await;
+            Incoming::Close(code) => return Some(Disconnect::ClientClosed { code }),
+            Incoming::TooBig => {
+                let limit = self.settings.max_message_size;
+                tracing::info!(limit, "frame over the size limit");
+                let reason = format!("Message too big: the limit is {limit} bytes");
+                return Some(self.server_close(TOO_BIG, reason).await);
             }
-            Some(Incoming::Failed(error)) => {
+            Incoming::Failed(error) => {
                 tracing::debug!(%error, "connection lost");
-                return Disconnect::Lost;
+                return Some(Disconnect::Lost);
             }
-            None => return Disconnect::Lost,
+            Incoming::Invalid(code, error) => {
+                tracing::debug!(%error, "protocol violation");
+                return Some(self.server_close(code, error).await);
+            }
+        }
+        None
+    }
+
+    /// Handles one text frame: decode, dispatch, answer, complete.
+    async fn on_text(&mut self, consumer: &mut C, text: &str) {
+        let cx = &mut self.cx;
+        let envelope = match frame::parse(text) {
+            Ok(envelope) => envelope,
+            Err(Rejection::Frame(errors)) => return send_raw(cx, "error", &errors, None).await,
+            Err(Rejection::NotSubscribed(topic)) => {
+                let detail = format!("Not subscribed to '{topic}'");
+                if let Ok(frame) = frame::encode_topic_error("not_subscribed", &detail, &topic) {
+                    let _ = cx.raw_sender().send_frame(Outgoing::Text(frame)).await;
+                }
+                return;
+            }
+        };
+        cx.reference = envelope.reference.map(|r| Box::from(r.get()));
+        let outcome = match frame::action(&envelope, C::ACTIONS) {
+            Err(error) => Err(vec![error]),
+            Ok(action) => {
+                let dispatched =
+                    AssertUnwindSafe(consumer.dispatch(cx, &action, envelope.payload)).catch_unwind().await;
+                match dispatched {
+                    Ok(Dispatch::Done | Dispatch::Passthrough) => Ok(()),
+                    Ok(Dispatch::Unknown) => Err(vec![frame::unknown_action(&action, C::ACTIONS)]),
+                    Ok(Dispatch::Invalid(errors)) => Err(errors),
+                    Ok(Dispatch::Failed(error)) => {
+                        tracing::error!(%action, %error, "handler failed");
+                        send_failure(cx, &action).await;
+                        Ok(())
+                    }
+                    Err(panic) => {
+                        tracing::error!(%action, panic = panic_text(&panic), "handler panicked");
+                        send_failure(cx, &action).await;
+                        Ok(())
+                    }
+                }
+            }
+        };
+        let reference = cx.reference.take();
+        if let Err(errors) = outcome {
+            send_raw(cx, "error", &errors, reference.as_deref()).await;
+        }
+        if self.completion {
+            send_raw(cx, "complete", &(), reference.as_deref()).await;
         }
     }
-}
 
-async fn server_close<C>(cx: &mut Context<C>, code: u16, reason: impl Into<String>) -> Disconnect {
-    // A closed queue means the client is gone already; the close frame has no reader.
-    let _ = cx.close(code, reason).await;
-    Disconnect::ServerClosed { code }
-}
-
-/// Handles one text frame: decode, dispatch, answer, complete.
-async fn handle_text<C: Consumer>(consumer: &mut C, cx: &mut Context<C>, text: &str, completion: bool) {
-    let envelope = match frame::parse(text) {
-        Ok(envelope) => envelope,
-        Err(Rejection::Frame(errors)) => return send_error(cx, &errors, None).await,
-        Err(Rejection::NotSubscribed(topic)) => {
-            let detail = format!("Not subscribed to '{topic}'");
-            if let Ok(frame) = frame::encode_topic_error("not_subscribed", &detail, &topic) {
-                let _ = cx.raw_sender().send_frame(Outgoing::Text(frame)).await;
+    /// Handles one server-side event: its handler's reply, or the event itself for a
+    /// passthrough event, then `event_complete`. Nothing goes out for an event no
+    /// handler takes.
+    async fn on_event(&mut self, consumer: &mut C, event: LayerMessage) {
+        let cx = &mut self.cx;
+        let envelope = match frame::parse(event.frame.as_str()) {
+            Ok(envelope) => envelope,
+            Err(rejection) => {
+                return tracing::error!(?rejection, action = %event.action, "malformed event dropped");
             }
-            return;
-        }
-    };
-    cx.reference = envelope.reference.map(|r| Box::from(r.get()));
-    let outcome = match frame::action(&envelope) {
-        Err(error) => Err(vec![error]),
-        Ok(action) => {
-            let dispatched =
-                AssertUnwindSafe(consumer.dispatch(cx, &action, envelope.payload)).catch_unwind().await;
-            match dispatched {
-                Ok(Dispatch::Done) => Ok(()),
-                Ok(Dispatch::Unknown) => Err(vec![frame::unknown_action(&action, C::ACTIONS)]),
-                Ok(Dispatch::Invalid(errors)) => Err(errors),
-                Ok(Dispatch::Failed(error)) => {
-                    tracing::error!(%action, %error, "handler failed");
-                    send_failure(cx, &action).await;
-                    Ok(())
-                }
-                Err(panic) => {
-                    tracing::error!(%action, panic = panic_text(&panic), "handler panicked");
-                    send_failure(cx, &action).await;
-                    Ok(())
-                }
+        };
+        let dispatched = AssertUnwindSafe(consumer.dispatch_event(cx, &event.action, envelope.payload))
+            .catch_unwind()
+            .await;
+        match dispatched {
+            Ok(Dispatch::Done) => {}
+            Ok(Dispatch::Passthrough) => {
+                let _ = cx.raw_sender().send_frame(Outgoing::Text(event.frame.clone())).await;
+            }
+            Ok(Dispatch::Unknown) => {
+                return tracing::warn!(action = %event.action, "no handler for this event; dropped");
+            }
+            Ok(Dispatch::Invalid(errors)) => {
+                tracing::error!(action = %event.action, ?errors, "event payload does not match its type")
+            }
+            Ok(Dispatch::Failed(error)) => {
+                tracing::error!(action = %event.action, %error, "event handler failed")
+            }
+            Err(panic) => {
+                tracing::error!(action = %event.action, panic = panic_text(&panic), "event handler panicked")
             }
         }
-    };
-    let reference = cx.reference.take();
-    if let Err(errors) = outcome {
-        send_error(cx, &errors, reference.as_deref()).await;
+        if self.completion {
+            send_raw(&self.cx, "event_complete", &(), None).await;
+        }
+        self.send_own_copies().await;
     }
-    if completion {
-        send_raw(cx, "complete", &(), reference.as_deref()).await;
+
+    /// Queues this connection's own copies of what it broadcast during the last step.
+    async fn send_own_copies(&mut self) {
+        for frame in std::mem::take(&mut self.cx.own_copies) {
+            let _ = self.cx.raw_sender().send_frame(Outgoing::Broadcast(frame)).await;
+        }
+    }
+
+    /// Queues a close frame without waiting: a full queue means the client does not
+    /// read, and it is dropped after the close timeout anyway.
+    async fn server_close(&mut self, code: u16, reason: impl Into<String>) -> Disconnect {
+        self.cx.close_now(code, &reason.into());
+        Disconnect::ServerClosed { code }
     }
 }
 
@@ -206,10 +371,6 @@ async fn send_failure<C>(cx: &Context<C>, action: &str) {
     }
     let detail = Detail { detail: format!("Failed to process message for {action}") };
     send_raw(cx, "error", &detail, cx.reference.as_deref()).await;
-}
-
-async fn send_error<C>(cx: &Context<C>, errors: &[ErrorItem], reference: Option<&str>) {
-    send_raw(cx, "error", errors, reference).await;
 }
 
 /// Sends a framework frame; a closed connection has nobody to read it, so it is dropped.
@@ -236,8 +397,12 @@ fn panic_text(panic: &Box<dyn Any + Send>) -> &str {
 }
 
 /// Owns the socket's sink: writes queued frames in batches, one flush per batch.
-async fn write_loop<W>(mut sink: W, mut rx: mpsc::Receiver<Outgoing>, done: CancellationToken)
-where
+async fn write_loop<W>(
+    mut sink: W,
+    mut rx: mpsc::Receiver<Outgoing>,
+    done: CancellationToken,
+    completion: bool,
+) where
     W: Sink<Outgoing> + Unpin,
     W::Error: Display,
 {
@@ -267,7 +432,18 @@ where
         let mut closed = false;
         for frame in batch.drain(..) {
             closed = matches!(frame, Outgoing::Close(..));
-            if let Err(error) = sink.feed(frame).await {
+            let written = match frame {
+                Outgoing::Broadcast(text) => {
+                    let mut written = sink.feed(Outgoing::Text(text)).await.map_err(|e| e.to_string());
+                    if written.is_ok() && completion {
+                        let done = Outgoing::Text(Utf8Bytes::from_static(GROUP_COMPLETE));
+                        written = sink.feed(done).await.map_err(|e| e.to_string());
+                    }
+                    written
+                }
+                other => sink.feed(other).await.map_err(|e| e.to_string()),
+            };
+            if let Err(error) = written {
                 tracing::debug!(%error, "write failed; the client is gone");
                 return;
             }

@@ -5,6 +5,7 @@ use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocketUpgrade};
 use axum::extract::{FromRequestParts, RawPathParams, Request, State};
@@ -16,6 +17,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::consumer::{Consumer, FromConnection};
 use crate::context::{ConnectionInfo, Outgoing};
+use crate::layer::{Layers, Overflow};
 use crate::runtime::{self, Incoming};
 
 /// App-wide settings of chanx consumers, provided to the router as an axum
@@ -33,6 +35,9 @@ pub struct Settings {
     pub(crate) send_completion: bool,
     pub(crate) max_message_size: usize,
     pub(crate) outbound_capacity: usize,
+    pub(crate) overflow: Overflow,
+    pub(crate) close_timeout: Duration,
+    pub(crate) layers: Layers,
     pub(crate) shutdown: Shutdown,
 }
 
@@ -42,6 +47,9 @@ impl Default for Settings {
             send_completion: false,
             max_message_size: 1024 * 1024,
             outbound_capacity: 256,
+            overflow: Overflow::default(),
+            close_timeout: Duration::from_secs(5),
+            layers: Layers::default(),
             shutdown: Shutdown::default(),
         }
     }
@@ -67,6 +75,33 @@ impl Settings {
     pub fn outbound_capacity(mut self, frames: usize) -> Self {
         self.outbound_capacity = frames.max(1);
         self
+    }
+
+    /// What happens to a connection whose outbound queue is full when a broadcast or
+    /// event arrives (default: [`Overflow::Close`], close code 1013).
+    pub fn overflow(mut self, overflow: Overflow) -> Self {
+        self.overflow = overflow;
+        self
+    }
+
+    /// How long a closing connection may take to write its last frames before it is
+    /// dropped (default 5 s); bounds what a client that stopped reading can hold.
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.close_timeout = timeout;
+        self
+    }
+
+    /// The channel layers (default: one in-memory layer). Share one `Layers` value
+    /// between the settings and the code that sends events.
+    pub fn layers(mut self, layers: Layers) -> Self {
+        self.layers = layers;
+        self
+    }
+
+    /// The channel layers in use, e.g. to hand a [`LayerHandle`](crate::layer::LayerHandle)
+    /// to a worker.
+    pub fn channel_layers(&self) -> &Layers {
+        &self.layers
     }
 
     /// Ties the connections to a [`Shutdown`] handle: triggering it closes every open
@@ -188,28 +223,31 @@ fn incoming(frame: Result<WsMessage, axum::Error>) -> Option<Incoming> {
         Ok(WsMessage::Binary(_)) => Some(Incoming::Binary),
         Ok(WsMessage::Ping(_) | WsMessage::Pong(_)) => None,
         Ok(WsMessage::Close(close)) => Some(Incoming::Close(close.map(|c| c.code))),
-        Err(error) if is_too_big(&error) => Some(Incoming::TooBig),
-        Err(error) => Some(Incoming::Failed(error.to_string())),
+        Err(error) => Some(read_error(&error)),
     }
 }
 
-/// Whether a read failed because the message is over the size limit.
-fn is_too_big(error: &axum::Error) -> bool {
-    // axum wraps tungstenite's error without exposing its type in its API; its
-    // capacity error reads "Space limit exceeded: ...".
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(current) = source {
-        if current.to_string().starts_with("Space limit exceeded") {
-            return true;
-        }
-        source = current.source();
+/// Classifies a failed read. axum wraps tungstenite's error without exposing its type
+/// in its API, so its message is read: "Space limit exceeded: ..." for an oversized
+/// message, "UTF-8 encoding error" for invalid text, "WebSocket protocol error: ..." for
+/// a protocol violation (but a peer that just vanished, "... without closing
+/// handshake", is a lost connection).
+fn read_error(error: &axum::Error) -> Incoming {
+    let text = error.to_string();
+    if text.contains("Space limit exceeded") {
+        Incoming::TooBig
+    } else if text.contains("UTF-8") {
+        Incoming::Invalid(1007, "Invalid UTF-8 in a text frame".into())
+    } else if text.contains("protocol error") && !text.contains("without closing handshake") {
+        Incoming::Invalid(1002, "WebSocket protocol error".into())
+    } else {
+        Incoming::Failed(text)
     }
-    false
 }
 
 fn outgoing(frame: Outgoing) -> WsMessage {
     match frame {
-        Outgoing::Text(text) => WsMessage::Text(text),
+        Outgoing::Text(text) | Outgoing::Broadcast(text) => WsMessage::Text(text),
         Outgoing::Pong(data) => WsMessage::Pong(data),
         Outgoing::Close(code, reason) => WsMessage::Close(Some(CloseFrame { code, reason })),
     }

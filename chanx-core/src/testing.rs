@@ -237,7 +237,7 @@ impl TestClient {
     pub async fn receive_json(&mut self) -> Result<Value, TestError> {
         loop {
             match self.next_frame().await? {
-                Outgoing::Text(text) => {
+                Outgoing::Text(text) | Outgoing::Broadcast(text) => {
                     return serde_json::from_str(text.as_str())
                         .map_err(|source| TestError::Decode { frame: text.as_str().to_owned(), source });
                 }
@@ -284,7 +284,9 @@ impl TestClient {
         match self.next_frame().await? {
             Outgoing::Pong(data) if data == token => Ok(()),
             Outgoing::Pong(_) => Err(TestError::Unexpected("a stale pong".into())),
-            Outgoing::Text(text) => Err(TestError::Unexpected(text.as_str().to_owned())),
+            Outgoing::Text(text) | Outgoing::Broadcast(text) => {
+                Err(TestError::Unexpected(text.as_str().to_owned()))
+            }
             Outgoing::Close(code, reason) => Err(TestError::Closed { code, reason: reason.as_str().into() }),
         }
     }

@@ -5,8 +5,7 @@
 //! with pydantic's error types. So when decoding fails (the slow path only), the
 //! payload is checked against the message's own JSON Schema (from schemars).
 
-use serde::Serialize;
-use serde_json::value::RawValue;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::message::Message;
@@ -51,34 +50,33 @@ impl ErrorItem {
     }
 }
 
-/// Lists every validation error of a payload that `M::Payload` failed to decode.
-pub(crate) fn validate_payload<M: Message>(
-    payload: Option<&RawValue>,
-    error: &serde_json::Error,
-) -> Vec<ErrorItem> {
+/// The slow path of decoding: checks the payload against its schema, listing every
+/// error; decodes it if the schema finds none (through a JSON value, where repeated
+/// keys keep the last value, as in Python).
+pub(crate) fn validate_payload<M: Message>(payload: Option<&str>) -> Result<M::Payload, Vec<ErrorItem>> {
     let mut loc = vec![Loc::from(M::ACTION), Loc::from("payload")];
     let Some(raw) = payload else {
-        return vec![ErrorItem::new("missing", loc, "Field required")];
+        return Err(vec![ErrorItem::new("missing", loc, "Field required")]);
     };
-    let value: Value = match serde_json::from_str(raw.get()) {
-        Ok(value) => value,
-        Err(_) => Value::Null,
-    };
+    let value: Value = serde_json::from_str(raw)
+        .map_err(|e| vec![ErrorItem::new("value_error", loc.clone(), format!("Value error, {e}"))])?;
     let root = schemars::generate::SchemaSettings::draft2020_12()
         .into_generator()
         .into_root_schema_for::<M::Payload>();
     let root = root.as_value();
-    let mut walker = Walker { defs: root.get("$defs").and_then(Value::as_object), errors: Vec::new() };
+    let mut walker = Walker { root, defs: root.get("$defs").and_then(Value::as_object), errors: Vec::new() };
     walker.walk(root, &value, &mut loc, None);
-    if walker.errors.is_empty() {
-        // The schema accepted what serde refused (a custom deserialiser, say): report
-        // serde's own reason at the payload.
-        walker.errors.push(ErrorItem::new("value_error", loc, error.to_string()));
+    if !walker.errors.is_empty() {
+        return Err(walker.errors);
     }
-    walker.errors
+    // The schema accepts it; what serde still refuses (a custom deserialiser, a
+    // number out of range) is reported at the payload with serde's reason.
+    M::Payload::deserialize(value)
+        .map_err(|e| vec![ErrorItem::new("value_error", loc, format!("Value error, {e}"))])
 }
 
 struct Walker<'s> {
+    root: &'s Value,
     defs: Option<&'s Map<String, Value>>,
     errors: Vec<ErrorItem>,
 }
@@ -88,6 +86,11 @@ impl<'s> Walker<'s> {
         let Some(schema) = schema.as_object() else { return };
         let title = schema.get("title").and_then(Value::as_str).or(title);
         if let Some(target) = schema.get("$ref").and_then(Value::as_str) {
+            // `#` is the root: a type that contains itself.
+            if target == "#" {
+                self.walk(self.root, value, loc, title);
+                return;
+            }
             let name = target.rsplit('/').next().unwrap_or(target);
             if let Some(resolved) = self.defs.and_then(|defs| defs.get(name)) {
                 self.walk(resolved, value, loc, Some(name));
@@ -140,7 +143,7 @@ impl<'s> Walker<'s> {
     fn union(&mut self, branches: &'s [Value], value: &Value, loc: &mut Vec<Loc>, title: Option<&'s str>) {
         let mut best: Option<Vec<ErrorItem>> = None;
         for branch in branches {
-            let mut trial = Walker { defs: self.defs, errors: Vec::new() };
+            let mut trial = Walker { root: self.root, defs: self.defs, errors: Vec::new() };
             trial.walk(branch, value, loc, title);
             if trial.errors.is_empty() {
                 return;
@@ -209,6 +212,13 @@ impl<'s> Walker<'s> {
 
     fn bounds(&mut self, schema: &Map<String, Value>, value: &Value, loc: &[Loc]) {
         let Some(number) = value.as_f64() else { return };
+        if let Some((min, max)) = schema.get("format").and_then(Value::as_str).and_then(integer_range)
+            && (number < min || number > max)
+        {
+            let msg = format!("Input should be between {min} and {max} ({})", schema["format"]);
+            self.push("int_range", loc, msg);
+            return;
+        }
         if let Some(min) = schema.get("minimum").filter(|m| m.as_f64().is_some_and(|m| number < m)) {
             self.push("greater_than_equal", loc, format!("Input should be greater than or equal to {min}"));
         }
@@ -231,6 +241,19 @@ impl<'s> Walker<'s> {
     fn push(&mut self, kind: &'static str, loc: &[Loc], msg: impl Into<String>) {
         self.errors.push(ErrorItem::new(kind, loc.to_vec(), msg));
     }
+}
+
+/// The range of an integer `format` that schemars writes for Rust's integer types.
+fn integer_range(format: &str) -> Option<(f64, f64)> {
+    Some(match format {
+        "int8" => (i8::MIN.into(), i8::MAX.into()),
+        "int16" => (i16::MIN.into(), i16::MAX.into()),
+        "int32" => (i32::MIN.into(), i32::MAX.into()),
+        "uint8" => (0.0, u8::MAX.into()),
+        "uint16" => (0.0, u16::MAX.into()),
+        "uint32" => (0.0, u32::MAX.into()),
+        _ => return None,
+    })
 }
 
 /// Whether `value` is of JSON Schema type `ty`, as serde would accept it.
@@ -289,5 +312,56 @@ pub(crate) fn one_of(items: &[String]) -> String {
         [] => String::new(),
         [only] => only.clone(),
         [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chanx_macros::message;
+    use schemars::JsonSchema;
+    use serde::{Deserialize, Serialize};
+
+    use super::*;
+
+    #[derive(Debug, Serialize, Deserialize, JsonSchema)]
+    struct Node {
+        name: String,
+        children: Vec<Node>,
+        weight: u8,
+    }
+
+    #[message(action = "tree")]
+    struct Tree(Node);
+
+    fn errors(payload: &str) -> Vec<(&'static str, Vec<Loc>)> {
+        match validate_payload::<Tree>(Some(payload)) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.into_iter().map(|e| (e.kind, e.loc)).collect(),
+        }
+    }
+
+    fn loc(path: &[&str]) -> Vec<Loc> {
+        path.iter().map(|p| p.parse().map(Loc::Index).unwrap_or_else(|_| Loc::from(*p))).collect()
+    }
+
+    #[test]
+    fn recursive_types_are_walked_to_the_bad_field() {
+        let payload = r#"{"name":"a","weight":1,"children":[{"name":5,"weight":1,"children":[]}]}"#;
+        assert_eq!(
+            errors(payload),
+            vec![("string_type", loc(&["tree", "payload", "children", "0", "name"]))]
+        );
+    }
+
+    #[test]
+    fn every_error_in_field_order_with_integer_ranges() {
+        assert_eq!(
+            errors(r#"{"weight":300,"children":{}}"#),
+            vec![
+                ("missing", loc(&["tree", "payload", "name"])),
+                ("list_type", loc(&["tree", "payload", "children"])),
+                ("int_range", loc(&["tree", "payload", "weight"])),
+            ]
+        );
     }
 }

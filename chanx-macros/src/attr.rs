@@ -86,3 +86,15 @@ pub fn set_once<T>(slot: &mut Option<T>, value: T, meta: &ParseNestedMeta, error
         *slot = Some(value);
     }
 }
+
+/// Parses `key = "text"`; a value that is not a string literal is recorded and
+/// skipped, so that the keys after it are still checked.
+pub fn lit_str(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Option<LitStr>> {
+    match meta.value()?.parse::<Expr>()? {
+        Expr::Lit(ExprLit { lit: Lit::Str(text), .. }) => Ok(Some(text)),
+        other => {
+            errors.push(syn::Error::new_spanned(other, "expected a string literal"));
+            Ok(None)
+        }
+    }
+}

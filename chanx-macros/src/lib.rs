@@ -37,7 +37,9 @@ pub fn payload(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// Keys: `name = "..."` (default: the type name in snake_case without a `Consumer`
 /// suffix), `description = "..."` (default: the impl block's doc comment),
-/// `tags("a", "b")`.
+/// `tags("a", "b")`, `groups("a", "b")` (joined on connect), `layer = "alias"` (a
+/// named channel layer), `passthrough(EventA, EventB)` (events forwarded to the client
+/// unchanged). Its methods marked `#[event_handler]` handle server-side events.
 #[proc_macro_attribute]
 pub fn channel(args: TokenStream, item: TokenStream) -> TokenStream {
     channel::expand(args.into(), item.into()).into()
@@ -50,5 +52,17 @@ pub fn channel(args: TokenStream, item: TokenStream) -> TokenStream {
 /// return type carries). Outside a `#[channel]` block it is a compile error.
 #[proc_macro_attribute]
 pub fn ws_handler(_args: TokenStream, item: TokenStream) -> TokenStream {
-    channel::stray_handler(item.into()).into()
+    channel::stray_handler("ws_handler", item.into()).into()
+}
+
+/// Marks a method of a `#[channel]` impl block as the handler of one server-side
+/// event type: events are messages sent by server code (a worker, an HTTP handler,
+/// another process) through the channel layer, never by clients. What the handler
+/// returns goes to the client, then `event_complete` when completion is on.
+///
+/// Same keys and signatures as `#[ws_handler]`. Outside a `#[channel]` block it is a
+/// compile error.
+#[proc_macro_attribute]
+pub fn event_handler(_args: TokenStream, item: TokenStream) -> TokenStream {
+    channel::stray_handler("event_handler", item.into()).into()
 }

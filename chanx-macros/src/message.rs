@@ -153,6 +153,10 @@ fn render(item: &ItemStruct, action: &LitStr, field: &PayloadField) -> TokenStre
                 #p::message_schema_name::<Self>()
             }
 
+            fn schema_id() -> #p::Cow<'static, str> {
+                #p::Cow::Borrowed(::core::concat!(::core::module_path!(), "::", #name))
+            }
+
             fn json_schema(generator: &mut #p::schemars::SchemaGenerator) -> #p::schemars::Schema {
                 #p::message_schema::<Self>(generator)
             }

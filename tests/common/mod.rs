@@ -85,12 +85,16 @@ impl Client {
         }
     }
 
-    /// The server's close frame (code, reason), skipping nothing else.
+    /// The server's close frame (code, reason), skipping nothing else; answers it,
+    /// completing the closing handshake.
     pub async fn recv_close(&mut self) -> (u16, String) {
-        match self.next().await {
+        let close = match self.next().await {
             Some(Ws::Close(Some(CloseFrame { code, reason }))) => (code.into(), reason.to_string()),
             other => panic!("expected a close frame, got {other:?}"),
-        }
+        };
+        // Polling once more sends the reply tungstenite queued, then ends the stream.
+        assert!(self.next().await.is_none(), "nothing after the close frame");
+        close
     }
 
     pub async fn close(&mut self, code: u16) {

@@ -17,22 +17,19 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         }
     };
     let (model, errors) = parse::channel(args, &mut item);
-    match model {
-        Some(model) if errors.is_empty() => render::channel(&item, &model),
-        // The impl block is still emitted (its handler attributes stripped) so that one
-        // mistake gives one error, not a cascade of "method not found".
-        _ => {
-            let errors = errors.into_compile_errors();
-            quote!(#item #errors)
-        }
-    }
+    // Whatever the errors, the impl block (its handler attributes stripped) and the
+    // consumer's trait impl over the valid handlers are still emitted, so that one
+    // mistake gives one error, not a cascade of "method not found" or "not a Channel".
+    let rendered = match model {
+        Some(model) => render::channel(&item, &model),
+        None => quote!(#item),
+    };
+    let errors = errors.into_compile_errors();
+    quote!(#rendered #errors)
 }
 
-pub fn stray_handler(item: TokenStream) -> TokenStream {
-    let error = syn::Error::new(
-        Span::call_site(),
-        "`#[ws_handler]` only works on a method inside a `#[channel]` impl block",
-    )
-    .to_compile_error();
+pub fn stray_handler(attribute: &str, item: TokenStream) -> TokenStream {
+    let text = format!("`#[{attribute}]` only works on a method inside a `#[channel]` impl block");
+    let error = syn::Error::new(Span::call_site(), text).to_compile_error();
     quote!(#item #error)
 }

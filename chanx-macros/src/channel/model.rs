@@ -9,10 +9,21 @@ pub struct Channel {
     pub name: String,
     pub description: Option<String>,
     pub tags: Vec<LitStr>,
+    /// Groups joined on connect.
+    pub groups: Vec<LitStr>,
+    /// Alias of the channel layer.
+    pub layer: Option<LitStr>,
+    /// Event types forwarded to the client unchanged.
+    pub passthrough: Vec<Type>,
+    /// How duplicate-action errors name a passthrough event.
+    pub passthrough_label: Ident,
+    /// `#[ws_handler]` methods: client messages.
     pub handlers: Vec<Handler>,
+    /// `#[event_handler]` methods: server-side events.
+    pub events: Vec<Handler>,
 }
 
-/// One `#[ws_handler]` method.
+/// One `#[ws_handler]` or `#[event_handler]` method.
 pub struct Handler {
     pub ident: Ident,
     pub summary: Option<LitStr>,

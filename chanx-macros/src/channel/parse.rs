@@ -1,31 +1,57 @@
-//! Parse the `#[channel]` impl block and its `#[ws_handler]` attributes into the model,
+//! Parse the `#[channel]` impl block and its handler attributes into the model,
 //! collecting every error.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use syn::parse::Parser;
-use syn::{Attribute, FnArg, ImplItem, ImplItemFn, ItemImpl, LitStr, ReturnType, Type};
+use syn::punctuated::Punctuated;
+use syn::{
+    Attribute, FnArg, GenericParam, Ident, ImplItem, ImplItemFn, ItemImpl, LitStr, Receiver, ReturnType,
+    Token, Type,
+};
 
 use super::model::{Arg, Channel, Handler};
-use crate::attr::{Errors, doc_comment, set_once, string_list, unknown_key};
+use crate::attr::{Errors, doc_comment, lit_str, set_once, string_list, unknown_key};
 
 pub fn channel(args: TokenStream, item: &mut ItemImpl) -> (Option<Channel>, Errors) {
     let mut errors = Errors::default();
     let mut name: Option<LitStr> = None;
     let mut description: Option<LitStr> = None;
     let mut tags: Option<Vec<LitStr>> = None;
+    let mut groups: Option<Vec<LitStr>> = None;
+    let mut layer: Option<LitStr> = None;
+    let mut passthrough: Option<Vec<Type>> = None;
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("name") {
-            let value = meta.value()?.parse()?;
-            set_once(&mut name, value, &meta, &mut errors);
+            if let Some(value) = lit_str(&meta, &mut errors)? {
+                set_once(&mut name, value, &meta, &mut errors);
+            }
         } else if meta.path.is_ident("description") {
-            let value = meta.value()?.parse()?;
-            set_once(&mut description, value, &meta, &mut errors);
+            if let Some(value) = lit_str(&meta, &mut errors)? {
+                set_once(&mut description, value, &meta, &mut errors);
+            }
         } else if meta.path.is_ident("tags") {
             let value = string_list(&meta)?;
             set_once(&mut tags, value, &meta, &mut errors);
+        } else if meta.path.is_ident("groups") {
+            let value = string_list(&meta)?;
+            set_once(&mut groups, value, &meta, &mut errors);
+        } else if meta.path.is_ident("layer") {
+            if let Some(value) = lit_str(&meta, &mut errors)? {
+                set_once(&mut layer, value, &meta, &mut errors);
+            }
+        } else if meta.path.is_ident("passthrough") {
+            let content;
+            syn::parenthesized!(content in meta.input);
+            let value = Punctuated::<Type, Token![,]>::parse_terminated(&content)?.into_iter().collect();
+            set_once(&mut passthrough, value, &meta, &mut errors);
         } else {
-            unknown_key(&meta, &mut errors, "channel", "name, description, tags")?;
+            unknown_key(
+                &meta,
+                &mut errors,
+                "channel",
+                "name, description, tags, groups, layer, passthrough",
+            )?;
         }
         Ok(())
     });
@@ -50,20 +76,33 @@ pub fn channel(args: TokenStream, item: &mut ItemImpl) -> (Option<Channel>, Erro
         return (None, errors);
     };
 
+    let passthrough = passthrough.unwrap_or_default();
     let mut handlers: Vec<Handler> = Vec::new();
+    let mut events: Vec<Handler> = Vec::new();
     for impl_item in &mut item.items {
         let ImplItem::Fn(method) = impl_item else { continue };
-        let Some(attr) = take_handler_attr(method) else { continue };
-        let Some(handler) = handler(&attr, method, &mut errors) else { continue };
+        let Some((attr, kind)) = take_handler_attr(method) else { continue };
+        let Some(handler) = handler(&attr, kind, method, &mut errors) else { continue };
+        let (same_kind, what) = match kind {
+            HandlerKind::Ws => (&mut handlers, "message"),
+            HandlerKind::Event => (&mut events, "event"),
+        };
         let key = handler.message.to_token_stream().to_string();
-        if let Some(first) = handlers.iter().find(|h| h.message.to_token_stream().to_string() == key) {
+        if let Some(first) = same_kind.iter().find(|h| h.message.to_token_stream().to_string() == key) {
             errors.push(syn::Error::new_spanned(
                 &handler.message,
-                format!("two handlers for the same message: `{}` already handles `{key}`", first.ident),
+                format!("two handlers for the same {what}: `{}` already handles `{key}`", first.ident),
             ));
             continue;
         }
-        handlers.push(handler);
+        if kind == HandlerKind::Event && passthrough.iter().any(|t| t.to_token_stream().to_string() == key) {
+            errors.push(syn::Error::new_spanned(
+                &handler.message,
+                format!("`{key}` is a passthrough event of this channel; it cannot also have a handler"),
+            ));
+            continue;
+        }
+        same_kind.push(handler);
     }
 
     let model = Channel {
@@ -72,21 +111,48 @@ pub fn channel(args: TokenStream, item: &mut ItemImpl) -> (Option<Channel>, Erro
         description: description.map(|d| d.value()).or_else(|| doc_comment(&item.attrs)),
         type_name,
         tags: tags.unwrap_or_default(),
+        groups: groups.unwrap_or_default(),
+        layer,
+        passthrough,
+        passthrough_label: Ident::new("passthrough", Span::call_site()),
         handlers,
+        events,
     };
     (Some(model), errors)
 }
 
-/// Removes the `#[ws_handler]` attribute of a method, if it has one.
-fn take_handler_attr(method: &mut ImplItemFn) -> Option<Attribute> {
-    let position = method
-        .attrs
-        .iter()
-        .position(|a| a.path().segments.last().is_some_and(|s| s.ident == "ws_handler"))?;
-    Some(method.attrs.remove(position))
+/// Which attribute marks a handler.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum HandlerKind {
+    /// `#[ws_handler]`: a client message.
+    Ws,
+    /// `#[event_handler]`: a server-side event.
+    Event,
 }
 
-fn handler(attr: &Attribute, method: &ImplItemFn, errors: &mut Errors) -> Option<Handler> {
+impl HandlerKind {
+    fn attribute(self) -> &'static str {
+        match self {
+            HandlerKind::Ws => "ws_handler",
+            HandlerKind::Event => "event_handler",
+        }
+    }
+}
+
+/// Removes the `#[ws_handler]` or `#[event_handler]` attribute of a method, if any.
+fn take_handler_attr(method: &mut ImplItemFn) -> Option<(Attribute, HandlerKind)> {
+    let (position, kind) = method.attrs.iter().enumerate().find_map(|(i, a)| {
+        let last = a.path().segments.last()?;
+        [HandlerKind::Ws, HandlerKind::Event]
+            .into_iter()
+            .find(|k| last.ident == k.attribute())
+            .map(|k| (i, k))
+    })?;
+    Some((method.attrs.remove(position), kind))
+}
+
+fn handler(attr: &Attribute, kind: HandlerKind, method: &ImplItemFn, errors: &mut Errors) -> Option<Handler> {
+    let name = kind.attribute();
     let mut summary: Option<LitStr> = None;
     let mut description: Option<LitStr> = None;
     let mut tags: Option<Vec<LitStr>> = None;
@@ -94,11 +160,13 @@ fn handler(attr: &Attribute, method: &ImplItemFn, errors: &mut Errors) -> Option
     if let syn::Meta::List(list) = &attr.meta {
         let parser = syn::meta::parser(|meta| {
             if meta.path.is_ident("summary") {
-                let value = meta.value()?.parse()?;
-                set_once(&mut summary, value, &meta, errors);
+                if let Some(value) = lit_str(&meta, errors)? {
+                    set_once(&mut summary, value, &meta, errors);
+                }
             } else if meta.path.is_ident("description") {
-                let value = meta.value()?.parse()?;
-                set_once(&mut description, value, &meta, errors);
+                if let Some(value) = lit_str(&meta, errors)? {
+                    set_once(&mut description, value, &meta, errors);
+                }
             } else if meta.path.is_ident("tags") {
                 let value = string_list(&meta)?;
                 set_once(&mut tags, value, &meta, errors);
@@ -110,7 +178,7 @@ fn handler(attr: &Attribute, method: &ImplItemFn, errors: &mut Errors) -> Option
                 };
                 set_once(&mut output, value, &meta, errors);
             } else {
-                unknown_key(&meta, errors, "ws_handler", "summary, description, tags, output")?;
+                unknown_key(&meta, errors, name, "summary, description, tags, output")?;
             }
             Ok(())
         });
@@ -125,21 +193,33 @@ fn handler(attr: &Attribute, method: &ImplItemFn, errors: &mut Errors) -> Option
         errors.push(error);
     };
     if sig.asyncness.is_none() {
-        fail(syn::Error::new_spanned(sig.fn_token, "a `#[ws_handler]` must be an `async fn`"));
+        fail(syn::Error::new_spanned(sig.fn_token, format!("a `#[{name}]` must be an `async fn`")));
     }
-    if !sig.generics.params.is_empty() {
-        fail(syn::Error::new_spanned(&sig.generics, "a `#[ws_handler]` cannot be generic"));
+    if let Some(param) = sig.generics.params.iter().find(|p| !matches!(p, GenericParam::Lifetime(_))) {
+        fail(syn::Error::new_spanned(param, format!("a `#[{name}]` cannot have type or const parameters")));
     }
-    let mut inputs = sig.inputs.iter();
-    match inputs.next() {
-        Some(FnArg::Receiver(receiver)) if receiver.reference.is_some() && receiver.colon_token.is_none() => {
-        }
+    if let Some(cfg) = method.attrs.iter().find(|a| a.path().is_ident("cfg")) {
+        fail(syn::Error::new_spanned(
+            cfg,
+            format!(
+                "`#[cfg]` on a `#[{name}]` is not supported; put the handlers that depend on it in their own `#[channel]` consumer"
+            ),
+        ));
+    }
+    let mut inputs = sig.inputs.iter().peekable();
+    match inputs.peek() {
         Some(FnArg::Receiver(receiver)) => {
-            fail(syn::Error::new_spanned(receiver, "a `#[ws_handler]` takes `&mut self` or `&self`"))
+            inputs.next();
+            if !by_reference(receiver) {
+                fail(syn::Error::new_spanned(
+                    receiver,
+                    format!("a `#[{name}]` takes `&mut self` or `&self`"),
+                ));
+            }
         }
         _ => fail(syn::Error::new(
             sig.paren_token.span.join(),
-            "a `#[ws_handler]` takes `&mut self` or `&self` first",
+            format!("a `#[{name}]` takes `&mut self` or `&self` first"),
         )),
     }
     let mut args = Vec::new();
@@ -153,7 +233,7 @@ fn handler(attr: &Attribute, method: &ImplItemFn, errors: &mut Errors) -> Option
                 if has_context {
                     fail(syn::Error::new_spanned(
                         &ty,
-                        "a `#[ws_handler]` takes at most one `&mut Context<Self>`",
+                        format!("a `#[{name}]` takes at most one `&mut Context<Self>`"),
                     ));
                 }
                 has_context = true;
@@ -161,11 +241,12 @@ fn handler(attr: &Attribute, method: &ImplItemFn, errors: &mut Errors) -> Option
             }
             Type::Reference(_) => fail(syn::Error::new_spanned(
                 &ty,
-                "a `#[ws_handler]` takes its message by value and the context as `&mut Context<Self>`",
+                format!("a `#[{name}]` takes its message by value and the context as `&mut Context<Self>`"),
             )),
-            _ if message.is_some() => {
-                fail(syn::Error::new_spanned(&ty, "a `#[ws_handler]` takes exactly one message argument"))
-            }
+            _ if message.is_some() => fail(syn::Error::new_spanned(
+                &ty,
+                format!("a `#[{name}]` takes exactly one message argument"),
+            )),
             _ => {
                 message = Some(ty.clone());
                 args.push(Arg::Message(ty));
@@ -175,7 +256,7 @@ fn handler(attr: &Attribute, method: &ImplItemFn, errors: &mut Errors) -> Option
     if message.is_none() {
         fail(syn::Error::new(
             sig.paren_token.span.join(),
-            "a `#[ws_handler]` takes one message argument, e.g. `msg: UserMessage`",
+            format!("a `#[{name}]` takes one message argument, e.g. `msg: UserMessage`"),
         ));
     }
     let ret = match &sig.output {
@@ -192,6 +273,14 @@ fn handler(attr: &Attribute, method: &ImplItemFn, errors: &mut Errors) -> Option
         args,
         ret,
     })
+}
+
+/// `&self`, `&mut self`, `self: &Self` or `self: &mut Self`.
+fn by_reference(receiver: &Receiver) -> bool {
+    match &*receiver.ty {
+        Type::Reference(reference) => matches!(&*reference.elem, Type::Path(p) if p.path.is_ident("Self")),
+        _ => false,
+    }
 }
 
 /// `SystemMessageConsumer` -> `system_message`.

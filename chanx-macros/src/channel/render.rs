@@ -15,17 +15,38 @@ pub fn channel(item: &ItemImpl, model: &Channel) -> TokenStream {
         quote_spanned!(ty.span()=> <#ty as #p::Message>::ACTION)
     });
     let arms = model.handlers.iter().map(|h| dispatch_arm(h, &p));
+    let event_arms = model.events.iter().map(|h| dispatch_arm(h, &p));
+    let passthrough_arms = model
+        .passthrough
+        .iter()
+        .map(|ty| quote_spanned!(ty.span()=> <#ty as #p::Message>::ACTION => #p::Dispatch::Passthrough,));
     let operations = model.handlers.iter().map(|h| operation(h, &p));
-    let distinct = distinct_actions(model, &p);
+    let events = model.events.iter().map(|h| operation(h, &p));
+    let passthrough =
+        model.passthrough.iter().map(|ty| quote_spanned!(ty.span()=> <#ty as #p::Message>::meta()));
+    let event_types: Vec<(&syn::Ident, &syn::Type)> = model
+        .events
+        .iter()
+        .map(|h| (&h.ident, &h.message))
+        .chain(model.passthrough.iter().map(|ty| (&model.passthrough_label, ty)))
+        .collect();
+    let handler_types: Vec<(&syn::Ident, &syn::Type)> =
+        model.handlers.iter().map(|h| (&h.ident, &h.message)).collect();
+    let distinct_handlers = distinct_actions(&handler_types, &p);
+    let distinct_events = distinct_actions(&event_types, &p);
     let name = &model.name;
     let type_name = &model.type_name;
     let description = option_str(model.description.as_deref());
     let tags = &model.tags;
+    let groups = &model.groups;
+    let layer = option_str(model.layer.as_ref().map(LitStr::value).as_deref());
     quote! {
         #item
 
         impl #p::Channel for #self_ty {
             const ACTIONS: &'static [&'static str] = &[#(#actions),*];
+            const GROUPS: &'static [&'static str] = &[#(#groups),*];
+            const LAYER: ::core::option::Option<&'static str> = #layer;
 
             fn meta() -> #p::ChannelMeta {
                 #p::ChannelMeta {
@@ -33,7 +54,11 @@ pub fn channel(item: &ItemImpl, model: &Channel) -> TokenStream {
                     type_name: #type_name,
                     description: #description,
                     tags: &[#(#tags),*],
+                    groups: Self::GROUPS,
+                    layer: Self::LAYER,
                     operations: ::std::vec![#(#operations),*],
+                    events: ::std::vec![#(#events),*],
+                    passthrough: ::std::vec![#(#passthrough),*],
                 }
             }
 
@@ -51,9 +76,26 @@ pub fn channel(item: &ItemImpl, model: &Channel) -> TokenStream {
                     }
                 }
             }
+
+            #[allow(unreachable_code, unreachable_patterns, unused_variables)]
+            fn dispatch_event<'a>(
+                &'a mut self,
+                cx: &'a mut #p::Context<Self>,
+                action: &'a str,
+                payload: ::core::option::Option<&'a #p::RawValue>,
+            ) -> impl ::core::future::Future<Output = #p::Dispatch> + ::core::marker::Send + 'a {
+                async move {
+                    match action {
+                        #(#event_arms)*
+                        #(#passthrough_arms)*
+                        _ => #p::Dispatch::Unknown,
+                    }
+                }
+            }
         }
 
-        #distinct
+        #distinct_handlers
+        #distinct_events
     }
 }
 
@@ -69,7 +111,7 @@ fn dispatch_arm(handler: &Handler, p: &TokenStream) -> TokenStream {
     // reply step then falls back instead of failing a second time.
     let reply = quote_spanned! {ret.span()=>
         {
-            const _: () = #p::assert_reply::<#ret>();
+            #p::assert_reply::<#ret>();
             #[allow(unused_imports)]
             use #p::{NoReply as _, Reply as _};
             (&&#p::Replier::<#ret>::NEW).reply(cx, returned).await
@@ -89,7 +131,7 @@ fn dispatch_arm(handler: &Handler, p: &TokenStream) -> TokenStream {
 fn operation(handler: &Handler, p: &TokenStream) -> TokenStream {
     let ty = &handler.message;
     let method = handler.ident.to_string();
-    let summary = option_lit(handler.summary.as_ref());
+    let summary = option_str(handler.summary.as_ref().map(LitStr::value).as_deref());
     let description = option_str(handler.description.as_deref());
     let tags = &handler.tags;
     let outputs = match &handler.output {
@@ -121,14 +163,12 @@ fn operation(handler: &Handler, p: &TokenStream) -> TokenStream {
 }
 
 /// One compile-time check per pair of handlers: their messages' actions differ.
-fn distinct_actions(model: &Channel, p: &TokenStream) -> TokenStream {
+fn distinct_actions(handlers: &[(&syn::Ident, &syn::Type)], p: &TokenStream) -> TokenStream {
     let mut checks = Vec::new();
-    for (i, later) in model.handlers.iter().enumerate() {
-        for earlier in &model.handlers[..i] {
-            let (a, b) = (&earlier.message, &later.message);
+    for (i, (later, b)) in handlers.iter().enumerate() {
+        for (earlier, a) in &handlers[..i] {
             let text = format!(
-                "two handlers for the same action: `{}` and `{}` receive messages with equal `action`",
-                earlier.ident, later.ident
+                "two handlers for the same action: `{earlier}` and `{later}` receive messages with equal `action`"
             );
             checks.push(quote_spanned! {b.span()=>
                 if #p::str_eq(<#a as #p::Message>::ACTION, <#b as #p::Message>::ACTION) {
@@ -144,13 +184,6 @@ fn distinct_actions(model: &Channel, p: &TokenStream) -> TokenStream {
 }
 
 fn option_str(value: Option<&str>) -> TokenStream {
-    match value {
-        Some(text) => quote!(::core::option::Option::Some(#text)),
-        None => quote!(::core::option::Option::None),
-    }
-}
-
-fn option_lit(value: Option<&LitStr>) -> TokenStream {
     match value {
         Some(text) => quote!(::core::option::Option::Some(#text)),
         None => quote!(::core::option::Option::None),

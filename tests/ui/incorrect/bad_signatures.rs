@@ -21,4 +21,8 @@ impl Bad {
     async fn two_messages(&mut self, _a: ErrorMessage, _b: AuthenticationMessage) {}
 }
 
+
+
+// The consumer still gets its trait impls, so this line adds no second error.
+impl Consumer for Bad {}
 fn main() {}

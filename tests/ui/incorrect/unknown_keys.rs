@@ -9,4 +9,14 @@ impl Keys {
     async fn ping(&mut self, _msg: PingMessage) {}
 }
 
+#[derive(Default)]
+pub struct Values;
+
+// A bad value does not hide the unknown key after it.
+#[channel(name = 5, bogus = 1)]
+impl Values {
+    #[ws_handler(summary = 5, bogus = 1)]
+    async fn ping(&mut self, _msg: PingMessage) {}
+}
+
 fn main() {}

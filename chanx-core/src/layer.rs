@@ -1,0 +1,421 @@
+//! Channel layers: how a message reaches connections other than the one handling it.
+//!
+//! A [`ChannelLayer`] keeps group memberships and delivers [`LayerMessage`]s to
+//! connections by group or by channel name. [`InMemoryLayer`] is the default; a layer
+//! backed by a broker (Redis) is just another implementation, so nothing in this API
+//! assumes one process: connections are addressed by name, and a connection's local
+//! [`Inbox`] is handed to the layer when it registers.
+//!
+//! Delivery guarantees of the in-memory layer: at-most-once, in order per sender and
+//! receiver, lost on restart, and only within the process. Each connection's outbound
+//! queue is bounded ([`Settings::outbound_capacity`](crate::Settings::outbound_capacity));
+//! what happens when a slow client lets it fill is the [`Overflow`] policy. Delivery
+//! never waits, so a slow member never stalls the sender or the other members.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+
+use axum::extract::ws::Utf8Bytes;
+use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio_util::sync::CancellationToken;
+
+use crate::context::Outgoing;
+use crate::frame;
+use crate::message::Message;
+
+/// A boxed future, as the dyn-compatible [`ChannelLayer`] returns.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Errors of channel-layer operations.
+#[derive(Debug, thiserror::Error)]
+pub enum LayerError {
+    /// No layer is registered under this alias.
+    #[error("no channel layer is registered under the alias `{0}`")]
+    UnknownAlias(String),
+    /// The channel name is not registered with this layer.
+    #[error("no connection `{0}` is registered with this layer")]
+    UnknownChannel(String),
+    /// A message could not be serialised to JSON.
+    #[error("failed to encode a `{action}` message: {source}")]
+    Encode {
+        /// The action of the message.
+        action: &'static str,
+        /// serde_json's reason.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The backing store or broker failed.
+    #[error("channel layer backend failed: {0}")]
+    Backend(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// What a message is to the receiving connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A broadcast: written to the client as it is, then `group_complete`.
+    Broadcast,
+    /// A server-side event: handled by the consumer's `#[event_handler]`, or
+    /// forwarded if it is a passthrough event, then `event_complete`.
+    Event,
+}
+
+/// A message travelling through a layer: a frame serialised once, shared by every
+/// receiver.
+#[derive(Debug, Clone)]
+pub struct LayerMessage {
+    /// Broadcast or event.
+    pub kind: Kind,
+    /// The `action` of the frame.
+    pub action: Arc<str>,
+    /// The whole frame, `{"action": ..., "payload": ...}`.
+    pub frame: Utf8Bytes,
+    /// A channel name that must not receive it (the sender, for `exclude_current`).
+    pub exclude: Option<Arc<str>>,
+}
+
+impl LayerMessage {
+    /// Serialises `message` once, for any number of receivers.
+    pub fn encode<M: Message>(kind: Kind, message: &M) -> Result<Self, LayerError> {
+        let frame = frame::encode(M::ACTION, message.payload(), None)
+            .map_err(|source| LayerError::Encode { action: M::ACTION, source })?;
+        Ok(LayerMessage { kind, action: Arc::from(M::ACTION), frame, exclude: None })
+    }
+}
+
+/// What happens when a broadcast or event finds a connection's queue full.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Overflow {
+    /// Close the lagging connection with 1013 ("try again later"): the client knows it
+    /// missed messages and can reconnect. The default.
+    #[default]
+    Close,
+    /// Drop the message for that connection (logged) and keep it open.
+    Drop,
+}
+
+/// The close code for a connection closed by [`Overflow::Close`].
+pub(crate) const LAGGING: u16 = 1013;
+
+/// A connection's delivery point, registered with the layer under its channel name.
+/// Delivery never waits.
+#[derive(Debug, Clone)]
+pub struct Inbox {
+    outbound: mpsc::Sender<Outgoing>,
+    events: mpsc::Sender<LayerMessage>,
+    lagging: CancellationToken,
+    overflow: Overflow,
+}
+
+impl Inbox {
+    pub(crate) fn new(
+        outbound: mpsc::Sender<Outgoing>,
+        events: mpsc::Sender<LayerMessage>,
+        lagging: CancellationToken,
+        overflow: Overflow,
+    ) -> Self {
+        Inbox { outbound, events, lagging, overflow }
+    }
+
+    /// Hands `message` to the connection; `false` once the connection is gone.
+    pub fn deliver(&self, message: LayerMessage) -> bool {
+        let outcome = match message.kind {
+            Kind::Broadcast => self
+                .outbound
+                .try_send(Outgoing::Broadcast(message.frame))
+                .map_err(|e| matches!(e, TrySendError::Full(_))),
+            Kind::Event => self.events.try_send(message).map_err(|e| matches!(e, TrySendError::Full(_))),
+        };
+        match outcome {
+            Ok(()) => true,
+            Err(true) => {
+                match self.overflow {
+                    Overflow::Close => self.lagging.cancel(),
+                    Overflow::Drop => tracing::warn!("connection queue full; message dropped"),
+                }
+                true
+            }
+            Err(false) => false,
+        }
+    }
+
+    /// Whether the connection is gone.
+    pub fn is_closed(&self) -> bool {
+        self.outbound.is_closed()
+    }
+}
+
+/// Group memberships and delivery, in memory or through a broker.
+///
+/// Methods take and return owned data or borrows for the call only, so that an
+/// implementation may talk to a broker; none may block the caller for long, and
+/// delivery to an [`Inbox`] never waits.
+pub trait ChannelLayer: fmt::Debug + Send + Sync + 'static {
+    /// Registers a connection's inbox under its channel name.
+    fn register<'a>(&'a self, channel: &'a str, inbox: Inbox) -> BoxFuture<'a, Result<(), LayerError>>;
+
+    /// Forgets a connection (it has closed).
+    fn unregister<'a>(&'a self, channel: &'a str) -> BoxFuture<'a, ()>;
+
+    /// Adds a connection to a group.
+    fn group_add<'a>(&'a self, group: &'a str, channel: &'a str) -> BoxFuture<'a, Result<(), LayerError>>;
+
+    /// Removes a connection from a group.
+    fn group_discard<'a>(&'a self, group: &'a str, channel: &'a str)
+    -> BoxFuture<'a, Result<(), LayerError>>;
+
+    /// Delivers `message` once to every member of any of `groups` (but `exclude`).
+    fn group_send<'a>(
+        &'a self,
+        groups: &'a [String],
+        message: LayerMessage,
+    ) -> BoxFuture<'a, Result<(), LayerError>>;
+
+    /// Delivers `message` to one connection. A name nobody holds is not an error: in a
+    /// shared layer another process may hold it; the message is dropped.
+    fn send<'a>(&'a self, channel: &'a str, message: LayerMessage) -> BoxFuture<'a, Result<(), LayerError>>;
+}
+
+/// The default layer: groups and delivery within this process.
+///
+/// A group send reads the members under a read lock and hands each the same frame
+/// bytes; it never serialises per member and never waits.
+#[derive(Debug, Clone, Default)]
+pub struct InMemoryLayer {
+    inner: Arc<Registry>,
+}
+
+#[derive(Debug, Default)]
+struct Registry {
+    channels: RwLock<HashMap<String, Inbox>>,
+    groups: RwLock<HashMap<String, HashMap<String, Inbox>>>,
+}
+
+impl InMemoryLayer {
+    /// An empty layer.
+    pub fn new() -> Self {
+        InMemoryLayer::default()
+    }
+
+    fn add(&self, group: &str, channel: &str) -> Result<(), LayerError> {
+        let inbox = read(&self.inner.channels)
+            .get(channel)
+            .cloned()
+            .ok_or_else(|| LayerError::UnknownChannel(channel.to_owned()))?;
+        write(&self.inner.groups).entry(group.to_owned()).or_default().insert(channel.to_owned(), inbox);
+        Ok(())
+    }
+
+    fn discard(&self, group: &str, channel: &str) {
+        let mut groups = write(&self.inner.groups);
+        if let Some(members) = groups.get_mut(group) {
+            members.remove(channel);
+            if members.is_empty() {
+                groups.remove(group);
+            }
+        }
+    }
+
+    fn fan_out(&self, groups: &[String], message: &LayerMessage) {
+        let all = read(&self.inner.groups);
+        let excluded = message.exclude.as_deref();
+        let mut seen = HashSet::new();
+        for members in groups.iter().filter_map(|g| all.get(g)) {
+            for (channel, inbox) in members {
+                if Some(channel.as_str()) == excluded || (groups.len() > 1 && !seen.insert(channel.as_str()))
+                {
+                    continue;
+                }
+                inbox.deliver(message.clone());
+            }
+        }
+    }
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    // No code panics while holding these locks; recover the data if one ever did.
+    lock.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl ChannelLayer for InMemoryLayer {
+    fn register<'a>(&'a self, channel: &'a str, inbox: Inbox) -> BoxFuture<'a, Result<(), LayerError>> {
+        write(&self.inner.channels).insert(channel.to_owned(), inbox);
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn unregister<'a>(&'a self, channel: &'a str) -> BoxFuture<'a, ()> {
+        write(&self.inner.channels).remove(channel);
+        Box::pin(std::future::ready(()))
+    }
+
+    fn group_add<'a>(&'a self, group: &'a str, channel: &'a str) -> BoxFuture<'a, Result<(), LayerError>> {
+        Box::pin(std::future::ready(self.add(group, channel)))
+    }
+
+    fn group_discard<'a>(
+        &'a self,
+        group: &'a str,
+        channel: &'a str,
+    ) -> BoxFuture<'a, Result<(), LayerError>> {
+        self.discard(group, channel);
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn group_send<'a>(
+        &'a self,
+        groups: &'a [String],
+        message: LayerMessage,
+    ) -> BoxFuture<'a, Result<(), LayerError>> {
+        self.fan_out(groups, &message);
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn send<'a>(&'a self, channel: &'a str, message: LayerMessage) -> BoxFuture<'a, Result<(), LayerError>> {
+        match read(&self.inner.channels).get(channel) {
+            Some(inbox) => {
+                inbox.deliver(message);
+            }
+            None => tracing::debug!(channel, action = %message.action, "no such connection; message dropped"),
+        }
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+/// A cloneable, typed handle on one channel layer, for any code: an axum handler, a
+/// spawned worker, a test.
+///
+/// ```
+/// # use chanx::prelude::*;
+/// # use chanx::layer::LayerHandle;
+/// # #[message(action = "job_result")] pub struct JobResult(pub String);
+/// # async fn worker(layer: LayerHandle, channel_name: String) -> Result<(), chanx::layer::LayerError> {
+/// // To one connection, by its channel name:
+/// layer.send_event(&channel_name, &JobResult("done".into())).await?;
+/// // To every connection in some groups:
+/// layer.broadcast_event(&JobResult("all done".into())).groups(["background_jobs"]).await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct LayerHandle(Arc<dyn ChannelLayer>);
+
+impl LayerHandle {
+    /// Wraps a layer.
+    pub fn new(layer: impl ChannelLayer) -> Self {
+        LayerHandle(Arc::new(layer))
+    }
+
+    /// The layer itself, for its low-level operations.
+    pub fn layer(&self) -> &dyn ChannelLayer {
+        &*self.0
+    }
+
+    /// Sends a server-side event to one connection, whose `#[event_handler]` for
+    /// `E` runs (or which forwards it, for a passthrough event).
+    pub async fn send_event<E: Message>(&self, channel_name: &str, event: &E) -> Result<(), LayerError> {
+        self.0.send(channel_name, LayerMessage::encode(Kind::Event, event)?).await
+    }
+
+    /// Sends a server-side event to groups: `.groups([...])` names them.
+    pub fn broadcast_event<E: Message>(&self, event: &E) -> GroupSend<'_> {
+        GroupSend::new(self, LayerMessage::encode(Kind::Event, event))
+    }
+
+    /// Broadcasts a message to groups from outside any connection: every member's
+    /// client receives it as it is.
+    pub fn broadcast_message<M: Message>(&self, message: &M) -> GroupSend<'_> {
+        GroupSend::new(self, LayerMessage::encode(Kind::Broadcast, message))
+    }
+}
+
+/// A pending group send from a [`LayerHandle`]; `.await` it.
+#[must_use = "a group send does nothing until awaited"]
+pub struct GroupSend<'a> {
+    layer: &'a LayerHandle,
+    message: Result<LayerMessage, LayerError>,
+    groups: Vec<String>,
+}
+
+impl<'a> GroupSend<'a> {
+    fn new(layer: &'a LayerHandle, message: Result<LayerMessage, LayerError>) -> Self {
+        GroupSend { layer, message, groups: Vec::new() }
+    }
+
+    /// The groups to send to.
+    pub fn groups<I, G>(mut self, groups: I) -> Self
+    where
+        I: IntoIterator<Item = G>,
+        G: Into<String>,
+    {
+        self.groups = groups.into_iter().map(Into::into).collect();
+        self
+    }
+}
+
+impl<'a> IntoFuture for GroupSend<'a> {
+    type Output = Result<(), LayerError>;
+    type IntoFuture = BoxFuture<'a, Self::Output>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let message = self.message?;
+            self.layer.0.group_send(&self.groups, message).await
+        })
+    }
+}
+
+/// The channel layers of an app: a default one and named ones, which a consumer picks
+/// with `#[channel(layer = "alias")]` (as Chanx's `channel_layer_alias`).
+///
+/// ```
+/// use chanx::layer::{InMemoryLayer, Layers};
+///
+/// let layers = Layers::new(InMemoryLayer::new()).with("chat", InMemoryLayer::new());
+/// assert!(layers.get(Some("chat")).is_ok());
+/// assert!(layers.get(Some("nope")).is_err());
+/// ```
+#[derive(Debug, Clone)]
+pub struct Layers {
+    default: LayerHandle,
+    named: Arc<HashMap<String, LayerHandle>>,
+}
+
+impl Default for Layers {
+    fn default() -> Self {
+        Layers::new(InMemoryLayer::new())
+    }
+}
+
+impl Layers {
+    /// Layers with `default` as the default one.
+    pub fn new(default: impl ChannelLayer) -> Self {
+        Layers { default: LayerHandle::new(default), named: Arc::default() }
+    }
+
+    /// Adds a layer under `alias`.
+    pub fn with(mut self, alias: impl Into<String>, layer: impl ChannelLayer) -> Self {
+        Arc::make_mut(&mut self.named).insert(alias.into(), LayerHandle::new(layer));
+        self
+    }
+
+    /// The default layer.
+    pub fn default_layer(&self) -> LayerHandle {
+        self.default.clone()
+    }
+
+    /// The layer under `alias`, or the default one for `None`.
+    pub fn get(&self, alias: Option<&str>) -> Result<LayerHandle, LayerError> {
+        match alias {
+            None => Ok(self.default.clone()),
+            Some(alias) => {
+                self.named.get(alias).cloned().ok_or_else(|| LayerError::UnknownAlias(alias.to_owned()))
+            }
+        }
+    }
+}

@@ -1,0 +1,13 @@
+use chanx::prelude::*;
+
+#[derive(Default)]
+pub struct Conditional;
+
+#[channel]
+impl Conditional {
+    #[cfg(test)]
+    #[ws_handler]
+    async fn ping(&mut self, _msg: PingMessage) {}
+}
+
+fn main() {}
