@@ -4,8 +4,8 @@ mod common;
 
 use chanx::testing::{TestClient, TestError};
 use chanx::{Disconnect, Settings};
-use common::app::{MessagePayload, SystemEchoMessage, SystemMessageConsumer, UserMessage};
 use common::probe::{ProbeConsumer, ProbeState};
+use common::system_echo::{MessagePayload, SystemEchoMessage, SystemMessageConsumer, UserMessage};
 use serde_json::json;
 use tokio::sync::mpsc;
 

@@ -6,7 +6,7 @@ mod common;
 
 use axum::{Extension, Router};
 use chanx::{Disconnect, Settings, Shutdown};
-use common::{Client, app, assert_alive, probe, serve};
+use common::{Client, assert_alive, probe, serve, system_echo as app};
 use serde_json::{Value, json};
 
 const WELCOME: &str = "🔧 System: Connection established!";

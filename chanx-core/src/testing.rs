@@ -31,6 +31,7 @@
 //! # }
 //! ```
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -43,6 +44,7 @@ use tokio_util::sync::PollSender;
 
 use crate::consumer::{Consumer, FromConnection};
 use crate::context::{ConnectionInfo, Outgoing};
+use crate::layer::{BoxFuture, ChannelLayer, InMemoryLayer, Inbox, Kind, LayerError, LayerMessage, Layers};
 use crate::message::Message;
 use crate::runtime::{self, Incoming};
 use crate::server::{Settings, new_channel_name};
@@ -140,6 +142,13 @@ impl<S> TestClientBuilder<S> {
         self
     }
 
+    /// The channel layers, shared with other test clients and with the code under
+    /// test that sends events (shortcut for `settings(Settings::layers(...))`).
+    pub fn layers(mut self, layers: Layers) -> Self {
+        self.settings = self.settings.layers(layers);
+        self
+    }
+
     /// Shortcut for turning completion frames on or off.
     pub fn send_completion(mut self, on: bool) -> Self {
         self.settings = self.settings.send_completion(on);
@@ -152,13 +161,16 @@ impl<S> TestClientBuilder<S> {
         self
     }
 
-    /// Opens the connection to consumer `C`; its hooks start running at once.
-    /// Must be called inside a tokio runtime.
+    /// Opens the connection to consumer `C`; its hooks start running at once, in a
+    /// task of their own. [`TestClient::receive_nothing`] waits until they are done
+    /// (the connection then is registered with its layer and in its groups). Must be
+    /// called inside a tokio runtime.
     pub fn connect<C>(mut self) -> TestClient
     where
         C: Consumer + FromConnection<S>,
     {
         self.info.channel_name = new_channel_name();
+        let channel_name = self.info.channel_name.clone();
         let (to_server, mut from_client) = mpsc::channel::<Incoming>(64);
         let (to_client, from_server) = mpsc::channel::<Outgoing>(self.settings.outbound_capacity);
         let consumer = C::from_connection(&self.info, &self.state);
@@ -169,6 +181,7 @@ impl<S> TestClientBuilder<S> {
             runtime::serve(consumer, self.info, reader, writer, &settings).await;
         });
         TestClient {
+            channel_name,
             to_server,
             from_server,
             max_message_size: self.settings.max_message_size,
@@ -181,6 +194,7 @@ impl<S> TestClientBuilder<S> {
 /// A client connected in-process to one consumer.
 #[derive(Debug)]
 pub struct TestClient {
+    channel_name: String,
     to_server: mpsc::Sender<Incoming>,
     from_server: mpsc::Receiver<Outgoing>,
     max_message_size: usize,
@@ -192,6 +206,11 @@ impl TestClient {
     /// A builder for a connection with request data, state or settings.
     pub fn builder() -> TestClientBuilder<()> {
         TestClientBuilder::default()
+    }
+
+    /// The connection's channel name, to send it events.
+    pub fn channel_name(&self) -> &str {
+        &self.channel_name
     }
 
     /// Connects to `C` with default settings and no state.
@@ -311,5 +330,110 @@ impl TestClient {
             Ok(None) => Err(TestError::Ended),
             Err(_) => Err(TestError::Timeout(self.timeout)),
         }
+    }
+}
+
+/// Where a recorded message was sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// To every member of these groups.
+    Groups(Vec<String>),
+    /// To one connection, by channel name.
+    Channel(String),
+}
+
+/// One message sent through a [`RecordingLayer`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    /// Where it was sent.
+    pub target: Target,
+    /// Broadcast or event.
+    pub kind: Kind,
+    /// The whole frame, `{"action": ..., "payload": ...}`.
+    pub frame: Value,
+}
+
+/// A channel layer that records what is broadcast or sent through it instead of
+/// delivering it; group memberships work as in the in-memory layer.
+///
+/// ```
+/// use chanx::layer::{Kind, Layers};
+/// use chanx::testing::{RecordingLayer, Target};
+/// # use chanx::prelude::*;
+/// # #[message(action = "job_result")] pub struct JobResult(pub String);
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), chanx::layer::LayerError> {
+/// let recorder = RecordingLayer::new();
+/// let layers = Layers::new(recorder.clone());
+/// layers.default_layer().broadcast_event(&JobResult("done".into())).groups(["jobs"]).await?;
+/// let sent = recorder.take();
+/// assert_eq!(sent[0].target, Target::Groups(vec!["jobs".into()]));
+/// assert_eq!(sent[0].kind, Kind::Event);
+/// assert_eq!(sent[0].frame["payload"], "done");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct RecordingLayer {
+    members: InMemoryLayer,
+    sent: Arc<Mutex<Vec<Recorded>>>,
+}
+
+impl RecordingLayer {
+    /// A layer that has recorded nothing yet.
+    pub fn new() -> Self {
+        RecordingLayer::default()
+    }
+
+    /// Everything recorded so far, oldest first.
+    pub fn sent(&self) -> Vec<Recorded> {
+        self.sent.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Everything recorded so far, forgetting it.
+    pub fn take(&self) -> Vec<Recorded> {
+        std::mem::take(&mut *self.sent.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn record(&self, target: Target, message: &LayerMessage) {
+        let frame = serde_json::from_str(message.frame.as_str()).unwrap_or(Value::Null);
+        let recorded = Recorded { target, kind: message.kind, frame };
+        self.sent.lock().unwrap_or_else(PoisonError::into_inner).push(recorded);
+    }
+}
+
+impl ChannelLayer for RecordingLayer {
+    fn register<'a>(&'a self, channel: &'a str, inbox: Inbox) -> BoxFuture<'a, Result<(), LayerError>> {
+        self.members.register(channel, inbox)
+    }
+
+    fn unregister<'a>(&'a self, channel: &'a str) -> BoxFuture<'a, ()> {
+        self.members.unregister(channel)
+    }
+
+    fn group_add<'a>(&'a self, group: &'a str, channel: &'a str) -> BoxFuture<'a, Result<(), LayerError>> {
+        self.members.group_add(group, channel)
+    }
+
+    fn group_discard<'a>(
+        &'a self,
+        group: &'a str,
+        channel: &'a str,
+    ) -> BoxFuture<'a, Result<(), LayerError>> {
+        self.members.group_discard(group, channel)
+    }
+
+    fn group_send<'a>(
+        &'a self,
+        groups: &'a [String],
+        message: LayerMessage,
+    ) -> BoxFuture<'a, Result<(), LayerError>> {
+        self.record(Target::Groups(groups.to_vec()), &message);
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn send<'a>(&'a self, channel: &'a str, message: LayerMessage) -> BoxFuture<'a, Result<(), LayerError>> {
+        self.record(Target::Channel(channel.to_owned()), &message);
+        Box::pin(std::future::ready(Ok(())))
     }
 }

@@ -10,8 +10,9 @@ use tracing_subscriber::EnvFilter;
 
 const DEFAULT_ADDR: &str = "127.0.0.1:8000";
 
-/// Serves `app` until Ctrl-C; the exit code tells whether it could.
-pub fn run(title: &str, app: Router) -> ExitCode {
+/// Serves the router `app` builds from the settings (whose channel layers it may hand
+/// to workers) until Ctrl-C; the exit code tells whether it could.
+pub fn run(title: &str, app: impl FnOnce(&Settings) -> Router) -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
@@ -38,7 +39,7 @@ pub fn run(title: &str, app: Router) -> ExitCode {
     }
 }
 
-async fn serve(title: &str, app: Router, addr: &str) -> std::io::Result<()> {
+async fn serve(title: &str, app: impl FnOnce(&Settings) -> Router, addr: &str) -> std::io::Result<()> {
     let send_completion =
         std::env::var("SEND_COMPLETION").is_ok_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
     let shutdown = Shutdown::new();
@@ -55,9 +56,8 @@ async fn serve(title: &str, app: Router, addr: &str) -> std::io::Result<()> {
         }
         on_ctrl_c.trigger();
     });
-    axum::serve(listener, app.layer(Extension(settings)))
-        .with_graceful_shutdown(shutdown.triggered())
-        .await?;
+    let app = app(&settings).layer(Extension(settings));
+    axum::serve(listener, app).with_graceful_shutdown(shutdown.triggered()).await?;
     shutdown.connections_closed().await;
     tracing::info!("stopped");
     Ok(())

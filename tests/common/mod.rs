@@ -2,9 +2,17 @@
 //! consumer that exercises every runtime path, and a real WebSocket client.
 #![allow(dead_code)]
 
-#[path = "../../examples/system_echo/app.rs"]
-pub mod app;
+// The tutorial apps, wired as in the `background_jobs` example (each part's app
+// refers to the previous parts as its siblings).
+#[path = "../../examples/background_jobs/app.rs"]
+pub mod background_jobs;
+#[path = "../../examples/background_jobs/jobs.rs"]
+pub mod jobs;
 pub mod probe;
+#[path = "../../examples/room_chat/app.rs"]
+pub mod room_chat;
+#[path = "../../examples/system_echo/app.rs"]
+pub mod system_echo;
 
 use std::net::SocketAddr;
 use std::time::Duration;

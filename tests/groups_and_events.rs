@@ -1,0 +1,312 @@
+//! Groups, broadcasts, channel layers and server-side events, in-process.
+
+mod common;
+
+use chanx::layer::{Kind, Layers, Overflow};
+use chanx::prelude::*;
+use chanx::testing::{RecordingLayer, Target, TestClient, TestError};
+use serde_json::{Value, json};
+
+/// Text in and out.
+#[message(action = "say")]
+pub struct Say(pub String);
+
+/// Joins the named group.
+#[message(action = "join")]
+pub struct Join(pub String);
+
+/// Leaves the named group.
+#[message(action = "leave")]
+pub struct Leave(pub String);
+
+/// Broadcasts to these groups, or to the connection's own when empty.
+#[message(action = "shout")]
+pub struct Shout {
+    pub payload: (Vec<String>, bool, String),
+}
+
+/// An event the consumer handles.
+#[message(action = "nudge")]
+pub struct Nudge(pub String);
+
+/// An event forwarded to the client as it is.
+#[message(action = "announcement")]
+pub struct Announcement(pub String);
+
+/// An event nobody handles.
+#[message(action = "stray")]
+pub struct Stray;
+
+/// A consumer in the static group `lobby` that joins, leaves and shouts on request.
+#[derive(Default)]
+pub struct Crowd;
+
+#[channel(groups("lobby"), passthrough(Announcement))]
+impl Crowd {
+    #[ws_handler]
+    async fn join(&mut self, cx: &mut Context<Self>, msg: Join) -> chanx::Result<()> {
+        cx.join_group(msg.0).await
+    }
+
+    #[ws_handler]
+    async fn leave(&mut self, cx: &mut Context<Self>, msg: Leave) -> chanx::Result<()> {
+        cx.leave_group(&msg.0).await
+    }
+
+    #[ws_handler(output = Say)]
+    async fn shout(&mut self, cx: &mut Context<Self>, msg: Shout) -> chanx::Result<()> {
+        let (groups, exclude, text) = msg.payload;
+        let mut broadcast = cx.broadcast_message(Say(text));
+        if !groups.is_empty() {
+            broadcast = broadcast.groups(groups);
+        }
+        if exclude {
+            broadcast = broadcast.exclude_current();
+        }
+        broadcast.await
+    }
+
+    #[event_handler]
+    async fn nudge(&mut self, event: Nudge) -> Say {
+        Say(format!("nudged: {}", event.0))
+    }
+}
+
+impl Consumer for Crowd {}
+
+fn say(text: &str) -> Value {
+    json!({"action": "say", "payload": text})
+}
+
+fn shout(groups: &[&str], exclude: bool, text: &str) -> Value {
+    json!({"action": "shout", "payload": [groups, exclude, text]})
+}
+
+fn crowd(layers: &Layers, completion: bool) -> TestClient {
+    TestClient::builder().layers(layers.clone()).send_completion(completion).connect::<Crowd>()
+}
+
+#[tokio::test]
+async fn broadcast_reaches_the_group_and_the_sender_after_its_complete() {
+    let layers = Layers::default();
+    let mut a = crowd(&layers, true);
+    let mut b = crowd(&layers, true);
+    a.receive_nothing().await.expect("a is ready");
+    b.receive_nothing().await.expect("b is ready");
+    a.send_json(&shout(&[], false, "hi")).await.expect("send");
+    let frames = [a.receive_json().await, a.receive_json().await, a.receive_json().await];
+    let frames: Vec<Value> = frames.into_iter().map(|f| f.expect("frame")).collect();
+    assert_eq!(
+        frames,
+        vec![
+            json!({"action": "complete", "payload": null}),
+            say("hi"),
+            json!({"action": "group_complete", "payload": null})
+        ]
+    );
+    assert_eq!(b.receive_json().await.expect("copy"), say("hi"));
+    assert_eq!(b.receive_json().await.expect("done")["action"], "group_complete");
+    a.receive_nothing().await.expect("exactly one copy");
+    b.receive_nothing().await.expect("exactly one copy");
+}
+
+#[tokio::test]
+async fn exclude_current_skips_only_the_sender() {
+    let layers = Layers::default();
+    let mut a = crowd(&layers, false);
+    let mut b = crowd(&layers, false);
+    b.receive_nothing().await.expect("b is in the group");
+    a.send_json(&shout(&[], true, "not me")).await.expect("send");
+    assert_eq!(b.receive_json().await.expect("copy"), say("not me"));
+    a.receive_nothing().await.expect("the sender got no copy");
+}
+
+#[tokio::test]
+async fn run_time_join_and_leave() {
+    let layers = Layers::default();
+    let mut a = crowd(&layers, false);
+    let mut b = crowd(&layers, false);
+    b.send_json(&json!({"action": "join", "payload": "vip"})).await.expect("join");
+    b.receive_nothing().await.expect("joined");
+    a.send_json(&shout(&["vip"], false, "to vip")).await.expect("send");
+    assert_eq!(b.receive_json().await.expect("vip copy"), say("to vip"));
+    // The sender is not in `vip`, so it gets no copy.
+    a.receive_nothing().await.expect("no copy for a non-member");
+
+    b.send_json(&json!({"action": "leave", "payload": "vip"})).await.expect("leave");
+    b.receive_nothing().await.expect("left");
+    a.send_json(&shout(&["vip", "lobby"], false, "both")).await.expect("send");
+    assert_eq!(b.receive_json().await.expect("lobby copy"), say("both"));
+    b.receive_nothing().await.expect("one copy although two groups were named");
+}
+
+#[tokio::test]
+async fn groups_are_left_on_disconnect() {
+    let layers = Layers::default();
+    let mut a = crowd(&layers, false);
+    let mut b = crowd(&layers, false);
+    b.send_json(&json!({"action": "join", "payload": "vip"})).await.expect("join");
+    b.receive_nothing().await.expect("joined");
+    // Closing ends the connection, which leaves `lobby` and `vip`: a later broadcast to
+    // both reaches `a` alone, and nothing is left to deliver to.
+    b.close(1000).await.expect("close");
+    assert!(matches!(b.receive_json().await, Err(TestError::Ended)));
+    layers
+        .default_layer()
+        .broadcast_message(&Say("after".into()))
+        .groups(["lobby", "vip"])
+        .await
+        .expect("sent");
+    assert_eq!(a.receive_json().await.expect("copy"), say("after"));
+    a.receive_nothing().await.expect("one copy");
+}
+
+#[tokio::test]
+async fn a_thousand_members_each_get_one_copy() {
+    let layers = Layers::default();
+    let mut clients: Vec<TestClient> = (0..1000).map(|_| crowd(&layers, false)).collect();
+    for client in &mut clients {
+        client.receive_nothing().await.expect("joined");
+    }
+    layers.default_layer().broadcast_message(&Say("all".into())).groups(["lobby"]).await.expect("broadcast");
+    for client in &mut clients {
+        assert_eq!(client.receive_json().await.expect("copy"), say("all"));
+        client.receive_nothing().await.expect("exactly once");
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_closed_and_the_others_keep_receiving() {
+    let layers = Layers::default();
+    let settings = chanx::Settings::default()
+        .layers(layers.clone())
+        .outbound_capacity(8)
+        .close_timeout(std::time::Duration::from_millis(100));
+    let mut readers: Vec<TestClient> =
+        (0..3).map(|_| TestClient::builder().settings(settings.clone()).connect::<Crowd>()).collect();
+    let mut stalled = TestClient::builder().settings(settings.clone()).connect::<Crowd>();
+    for client in readers.iter_mut().chain([&mut stalled]) {
+        client.receive_nothing().await.expect("joined");
+    }
+    let handle = layers.default_layer();
+    for i in 0..100 {
+        handle.broadcast_message(&Say(i.to_string())).groups(["lobby"]).await.expect("broadcast never waits");
+        for reader in &mut readers {
+            assert_eq!(reader.receive_json().await.expect("in order"), say(&i.to_string()));
+        }
+    }
+    // The stalled client gets what fitted, then the connection ends.
+    let ended = loop {
+        match stalled.receive_json().await {
+            Ok(frame) => assert_eq!(frame["action"], "say"),
+            Err(error) => break error,
+        }
+    };
+    assert!(matches!(ended, TestError::Ended | TestError::Closed { code: 1013, .. }), "{ended}");
+}
+
+#[tokio::test]
+async fn with_the_drop_policy_a_slow_client_misses_messages_but_stays() {
+    let layers = Layers::default();
+    let settings =
+        chanx::Settings::default().layers(layers.clone()).outbound_capacity(4).overflow(Overflow::Drop);
+    let mut slow = TestClient::builder().settings(settings).connect::<Crowd>();
+    slow.receive_nothing().await.expect("joined");
+    let handle = layers.default_layer();
+    for i in 0..50 {
+        handle.broadcast_message(&Say(i.to_string())).groups(["lobby"]).await.expect("broadcast");
+    }
+    let mut received = 0;
+    while received < 4 {
+        assert_eq!(slow.receive_json().await.expect("a prefix")["action"], "say");
+        received += 1;
+    }
+    // Still open: it answers the barrier after what it kept.
+    while let Err(TestError::Unexpected(_)) = slow.receive_nothing().await {}
+    slow.send_json(&json!({"action": "join", "payload": "x"})).await.expect("still open");
+    slow.receive_nothing().await.expect("alive");
+}
+
+#[tokio::test]
+async fn events_run_their_handler_then_event_complete() {
+    let layers = Layers::default();
+    let mut client = crowd(&layers, true);
+    // The barrier also proves that the connection is registered and in its groups.
+    client.receive_nothing().await.expect("ready");
+    let handle = layers.default_layer();
+    handle.send_event(client.channel_name(), &Nudge("one".into())).await.expect("send event");
+    assert_eq!(client.receive_json().await.expect("reply"), say("nudged: one"));
+    assert_eq!(client.receive_json().await.expect("done")["action"], "event_complete");
+
+    handle.broadcast_event(&Nudge("all".into())).groups(["lobby"]).await.expect("broadcast event");
+    assert_eq!(client.receive_all_messages("say").await.expect("reply"), vec![say("nudged: all")]);
+}
+
+#[tokio::test]
+async fn passthrough_events_reach_the_client_unchanged() {
+    let layers = Layers::default();
+    let mut client = crowd(&layers, false);
+    client.receive_nothing().await.expect("ready");
+    layers
+        .default_layer()
+        .send_event(client.channel_name(), &Announcement("hear ye".into()))
+        .await
+        .expect("send");
+    assert_eq!(
+        client.receive_json().await.expect("forwarded"),
+        json!({"action": "announcement", "payload": "hear ye"})
+    );
+}
+
+#[tokio::test]
+async fn unhandled_events_and_unknown_channels_send_nothing() {
+    let layers = Layers::default();
+    let mut client = crowd(&layers, true);
+    client.receive_nothing().await.expect("ready");
+    let handle = layers.default_layer();
+    handle.send_event(client.channel_name(), &Stray).await.expect("dropped, not an error");
+    client.receive_nothing().await.expect("nothing for an unhandled event, not even event_complete");
+    handle
+        .send_event("chanx.nobody!0", &Nudge("lost".into()))
+        .await
+        .expect("an unknown name is not an error");
+    client.receive_nothing().await.expect("nothing reached anyone else");
+    handle.send_event(client.channel_name(), &Nudge("still".into())).await.expect("send");
+    assert_eq!(client.receive_json().await.expect("alive"), say("nudged: still"));
+}
+
+#[tokio::test]
+async fn a_recording_layer_captures_broadcasts_instead_of_sending_them() {
+    let recorder = RecordingLayer::new();
+    let layers = Layers::new(recorder.clone());
+    let mut a = crowd(&layers, false);
+    let mut b = crowd(&layers, false);
+    b.receive_nothing().await.expect("ready");
+    a.send_json(&shout(&[], true, "captured")).await.expect("send");
+    a.receive_nothing().await.expect("handled");
+    b.receive_nothing().await.expect("nothing delivered");
+    let sent = recorder.take();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].target, Target::Groups(vec!["lobby".into()]));
+    assert_eq!(sent[0].kind, Kind::Broadcast);
+    assert_eq!(sent[0].frame, say("captured"));
+}
+
+#[tokio::test]
+async fn an_unknown_layer_alias_closes_with_1011() {
+    #[derive(Default)]
+    pub struct Misconfigured;
+
+    #[channel(layer = "missing")]
+    impl Misconfigured {
+        #[ws_handler]
+        async fn ping(&mut self, _msg: PingMessage) -> PongMessage {
+            PongMessage
+        }
+    }
+
+    impl Consumer for Misconfigured {}
+
+    let mut client = TestClient::connect::<Misconfigured>();
+    assert_eq!(client.wait_closed().await.expect("closed").0, 1011);
+}
