@@ -68,6 +68,8 @@ pub struct ChannelMeta {
     pub events: Vec<OperationMeta>,
     /// Events forwarded to the client unchanged.
     pub passthrough: Vec<MessageMeta>,
+    /// Messages the hooks send (`#[channel(sends(...))]`), such as a welcome.
+    pub sends: Vec<MessageMeta>,
 }
 
 /// Metadata of one `#[ws_handler]` (an AsyncAPI `receive` operation) or

@@ -24,8 +24,8 @@ pub use consumer::{AuthError, Consumer, Disconnect, FromConnection};
 pub use context::{Broadcast, ConnectionInfo, Context, Sender};
 pub use error::{Error, Result};
 pub use message::{
-    AuthenticationMessage, AuthenticationPayload, CompleteMessage, ErrorMessage, EventCompleteMessage,
-    GroupCompleteMessage, Message, MessageMeta, PingMessage, PongMessage,
+    AuthenticationMessage, AuthenticationPayload, CompleteMessage, ErrorMessage, ErrorPayload,
+    EventCompleteMessage, GroupCompleteMessage, Message, MessageMeta, PingMessage, PongMessage,
 };
 pub use server::{Settings, Shutdown};
 pub use validate::{ErrorItem, Loc};

@@ -45,7 +45,7 @@ use chanx_macros::message;
     label = "not a chanx message",
     note = "declare it with `#[message(action = \"...\")]` on a struct whose only field is `payload`"
 )]
-pub trait Message: Send + Sized + 'static {
+pub trait Message: Serialize + DeserializeOwned + JsonSchema + Send + Sized + 'static {
     /// The `action` string that identifies this message on the wire.
     const ACTION: &'static str;
     /// The Rust type name, used to name the message in schemas and documents.
@@ -68,7 +68,7 @@ pub trait Message: Send + Sized + 'static {
             name: Self::NAME,
             action: Self::ACTION,
             description: Self::DESCRIPTION,
-            schema: message_schema::<Self>,
+            schema: |generator| generator.subschema_for::<Self>(),
         }
     }
 }
@@ -82,7 +82,8 @@ pub struct MessageMeta {
     pub action: &'static str,
     /// Doc comment of the message type.
     pub description: Option<&'static str>,
-    /// Builds the JSON Schema of the whole frame (`action` and `payload`).
+    /// Registers the JSON Schema of the whole frame (`action`, `payload` and the
+    /// optional envelope keys) with the generator and returns a reference to it.
     pub schema: fn(&mut SchemaGenerator) -> Schema,
 }
 
@@ -121,7 +122,8 @@ pub fn deserialize_message<'de, M: Message, D: Deserializer<'de>>(deserializer: 
 }
 
 /// JSON Schema of a message frame: `action` is a required constant, `payload` the
-/// payload's own schema (required unless the payload accepts `null`).
+/// payload's own schema (required unless the payload accepts `null`), and the optional
+/// envelope keys `ref` and `version`.
 #[doc(hidden)]
 pub fn message_schema<M: Message>(generator: &mut SchemaGenerator) -> Schema {
     let payload = generator.subschema_for::<M::Payload>();
@@ -133,6 +135,14 @@ pub fn message_schema<M: Message>(generator: &mut SchemaGenerator) -> Schema {
         "properties": {
             "action": { "type": "string", "const": M::ACTION, "default": M::ACTION },
             "payload": payload,
+            "ref": {
+                "type": "string",
+                "description": "Request reference: optional on client frames, echoed on the frames answering them",
+            },
+            "version": {
+                "type": "integer",
+                "description": "Envelope version: sent as 1 with `ref` or `topic`",
+            },
         },
         "required": required,
     });
@@ -168,8 +178,62 @@ pub struct PongMessage;
 #[message(action = "error")]
 #[derive(Debug, Clone, PartialEq)]
 pub struct ErrorMessage {
-    /// The error description; see the wire protocol for its three shapes.
-    pub payload: Value,
+    /// The error description; see [`ErrorPayload`] for its three shapes.
+    pub payload: ErrorPayload,
+}
+
+/// The payload of an `error` frame, in one of three shapes: a list of validation
+/// errors `[{"type", "loc", "msg"}]`, `{"detail": ...}` for a handler failure, or
+/// `{"reason", "detail"}` for a topic error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ErrorPayload(pub Value);
+
+impl JsonSchema for ErrorPayload {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("ErrorPayload")
+    }
+
+    fn json_schema(_generator: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "Validation errors, a handler failure, or a topic error",
+            "oneOf": [
+                {
+                    "title": "ValidationErrors",
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "type": { "type": "string", "description": "Error type, e.g. `missing`" },
+                            "loc": {
+                                "type": "array",
+                                "items": { "type": ["string", "integer"] },
+                                "description": "`[]` for the frame, else the action then the path",
+                            },
+                            "msg": { "type": "string" },
+                        },
+                        "required": ["type", "loc", "msg"],
+                    },
+                },
+                {
+                    "title": "HandlerFailure",
+                    "type": "object",
+                    "properties": { "detail": { "type": "string" } },
+                    "required": ["detail"],
+                    "additionalProperties": false,
+                },
+                {
+                    "title": "TopicError",
+                    "type": "object",
+                    "properties": {
+                        "reason": { "type": "string", "enum": ["unknown_topic", "unauthorized", "not_subscribed"] },
+                        "detail": { "type": "string" },
+                    },
+                    "required": ["reason", "detail"],
+                },
+            ],
+        })
+    }
 }
 
 /// Sent after each handled client frame when completion frames are on.

@@ -37,7 +37,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::stream;
 use http::{HeaderMap, HeaderName, HeaderValue};
-use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::PollSender;
@@ -219,7 +218,7 @@ impl TestClient {
     }
 
     /// Sends a typed message.
-    pub async fn send_message<M: Message + Serialize>(&self, message: &M) -> Result<(), TestError> {
+    pub async fn send_message<M: Message>(&self, message: &M) -> Result<(), TestError> {
         let text = serde_json::to_string(message)
             .map_err(|source| TestError::Decode { frame: M::ACTION.into(), source })?;
         self.send_text(text).await
@@ -269,9 +268,7 @@ impl TestClient {
     }
 
     /// The next frame, decoded as message `M`.
-    pub async fn receive_message<M: Message + serde::de::DeserializeOwned>(
-        &mut self,
-    ) -> Result<M, TestError> {
+    pub async fn receive_message<M: Message>(&mut self) -> Result<M, TestError> {
         let value = self.receive_json().await?;
         serde_json::from_value(value.clone())
             .map_err(|source| TestError::Decode { frame: value.to_string(), source })

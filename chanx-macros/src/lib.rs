@@ -39,7 +39,7 @@ pub fn payload(args: TokenStream, item: TokenStream) -> TokenStream {
 /// suffix), `description = "..."` (default: the impl block's doc comment),
 /// `tags("a", "b")`, `groups("a", "b")` (joined on connect), `layer = "alias"` (a
 /// named channel layer), `passthrough(EventA, EventB)` (events forwarded to the client
-/// unchanged). Its methods marked `#[event_handler]` handle server-side events.
+/// unchanged), `sends(Welcome)` (messages the hooks send, for the documentation). Its methods marked `#[event_handler]` handle server-side events.
 #[proc_macro_attribute]
 pub fn channel(args: TokenStream, item: TokenStream) -> TokenStream {
     channel::expand(args.into(), item.into()).into()

@@ -17,6 +17,8 @@ pub struct Channel {
     pub passthrough: Vec<Type>,
     /// How duplicate-action errors name a passthrough event.
     pub passthrough_label: Ident,
+    /// Messages the hooks send (the welcome, say), for the documentation.
+    pub sends: Vec<Type>,
     /// `#[ws_handler]` methods: client messages.
     pub handlers: Vec<Handler>,
     /// `#[event_handler]` methods: server-side events.

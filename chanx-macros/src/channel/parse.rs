@@ -21,6 +21,7 @@ pub fn channel(args: TokenStream, item: &mut ItemImpl) -> (Option<Channel>, Erro
     let mut groups: Option<Vec<LitStr>> = None;
     let mut layer: Option<LitStr> = None;
     let mut passthrough: Option<Vec<Type>> = None;
+    let mut sends: Option<Vec<Type>> = None;
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("name") {
             if let Some(value) = lit_str(&meta, &mut errors)? {
@@ -41,17 +42,14 @@ pub fn channel(args: TokenStream, item: &mut ItemImpl) -> (Option<Channel>, Erro
                 set_once(&mut layer, value, &meta, &mut errors);
             }
         } else if meta.path.is_ident("passthrough") {
-            let content;
-            syn::parenthesized!(content in meta.input);
-            let value = Punctuated::<Type, Token![,]>::parse_terminated(&content)?.into_iter().collect();
+            let value = type_list(&meta)?;
             set_once(&mut passthrough, value, &meta, &mut errors);
+        } else if meta.path.is_ident("sends") {
+            let value = type_list(&meta)?;
+            set_once(&mut sends, value, &meta, &mut errors);
         } else {
-            unknown_key(
-                &meta,
-                &mut errors,
-                "channel",
-                "name, description, tags, groups, layer, passthrough",
-            )?;
+            let known = "name, description, tags, groups, layer, passthrough, sends";
+            unknown_key(&meta, &mut errors, "channel", known)?;
         }
         Ok(())
     });
@@ -115,10 +113,18 @@ pub fn channel(args: TokenStream, item: &mut ItemImpl) -> (Option<Channel>, Erro
         layer,
         passthrough,
         passthrough_label: Ident::new("passthrough", Span::call_site()),
+        sends: sends.unwrap_or_default(),
         handlers,
         events,
     };
     (Some(model), errors)
+}
+
+/// Parses `key(TypeA, TypeB)`.
+fn type_list(meta: &syn::meta::ParseNestedMeta) -> syn::Result<Vec<Type>> {
+    let content;
+    syn::parenthesized!(content in meta.input);
+    Ok(Punctuated::<Type, Token![,]>::parse_terminated(&content)?.into_iter().collect())
 }
 
 /// Which attribute marks a handler.

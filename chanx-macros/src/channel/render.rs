@@ -22,8 +22,11 @@ pub fn channel(item: &ItemImpl, model: &Channel) -> TokenStream {
         .map(|ty| quote_spanned!(ty.span()=> <#ty as #p::Message>::ACTION => #p::Dispatch::Passthrough,));
     let operations = model.handlers.iter().map(|h| operation(h, &p));
     let events = model.events.iter().map(|h| operation(h, &p));
-    let passthrough =
-        model.passthrough.iter().map(|ty| quote_spanned!(ty.span()=> <#ty as #p::Message>::meta()));
+    let metas = |types: &[syn::Type]| -> Vec<TokenStream> {
+        types.iter().map(|ty| quote_spanned!(ty.span()=> <#ty as #p::Message>::meta())).collect()
+    };
+    let passthrough = metas(&model.passthrough);
+    let sends = metas(&model.sends);
     let event_types: Vec<(&syn::Ident, &syn::Type)> = model
         .events
         .iter()
@@ -59,6 +62,7 @@ pub fn channel(item: &ItemImpl, model: &Channel) -> TokenStream {
                     operations: ::std::vec![#(#operations),*],
                     events: ::std::vec![#(#events),*],
                     passthrough: ::std::vec![#(#passthrough),*],
+                    sends: ::std::vec![#(#sends),*],
                 }
             }
 
