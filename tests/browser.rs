@@ -1,12 +1,15 @@
 //! The tutorial page in a real browser: serves the full example app (System Echo, Room
 //! Chat, Background Jobs) and, for the "not available" states, the System Echo app alone,
 //! each on an ephemeral port, and runs `tests/browser/tutorial.mjs` (playwright-core
-//! driving the system Chromium) against them.
+//! driving the system Chromium) against them. Also the AsyncAPI docs page (`/asyncapi`)
+//! of the System Echo app, with the React component served by the app from
+//! `tests/browser/node_modules/@asyncapi/react-component` (no internet), checked by
+//! `tests/browser/asyncapi_docs.mjs`.
 //!
 //! Needs Chromium (`CHROMIUM`, else `/usr/bin/chromium`), `node`, and
-//! `npm ci --prefix tests/browser`. Without them the test says why and passes, unless
+//! `npm ci --prefix tests/browser`. Without them the tests say why and pass, unless
 //! `CHANX_REQUIRE_BROWSER=1`, which turns a missing piece into a failure.
-//! `SCREENSHOT_DIR=dir` saves a screenshot of each tab there.
+//! `SCREENSHOT_DIR=dir` saves a screenshot of each tab and of the docs page there.
 
 #[path = "../examples/background_jobs/app.rs"]
 mod app;
@@ -23,14 +26,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::{Extension, Router};
+use chanx::asyncapi::{AsyncApi, DocsAssets};
 use tokio::net::TcpListener;
 use tokio::process::Command;
 use tokio::task::JoinHandle;
 
 const SCRIPT: &str = "tutorial.mjs";
+const DOCS_SCRIPT: &str = "asyncapi_docs.mjs";
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(90);
+/// The installed AsyncAPI React component, in `tests/browser`.
+const REACT_COMPONENT: &str = "node_modules/@asyncapi/react-component";
 
-/// Chromium, `node` and the script's dependencies, or why they cannot be used.
+/// Chromium, `node` and the scripts' dependencies, or why they cannot be used.
 async fn prerequisites(dir: &Path) -> Result<PathBuf, String> {
     let chromium =
         std::env::var_os("CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
@@ -49,12 +56,58 @@ async fn prerequisites(dir: &Path) -> Result<PathBuf, String> {
     Ok(chromium)
 }
 
-/// The whole tutorial app, as the background_jobs example serves it (jobs run at once).
+/// The folder of `tests/browser`, and Chromium; `None` (after saying why) when the test
+/// is to be skipped.
+async fn browser_or_skip(what: &str) -> Option<(PathBuf, PathBuf)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    match prerequisites(&dir).await {
+        Ok(chromium) => Some((dir, chromium)),
+        Err(reason) => {
+            let required =
+                std::env::var("CHANX_REQUIRE_BROWSER").is_ok_and(|v| matches!(v.as_str(), "1" | "true"));
+            assert!(!required, "{what} required (CHANX_REQUIRE_BROWSER) but: {reason}");
+            println!("skipping {what}: {reason}");
+            None
+        }
+    }
+}
+
+/// Runs `node tests/browser/<script> <args>` with Chromium and prints its output; `Err`
+/// unless it succeeds within [`SCRIPT_TIMEOUT`].
+async fn run_script(dir: &Path, script: &str, args: &[&str], chromium: &Path) -> Result<(), String> {
+    let mut command = Command::new("node");
+    command
+        .arg(dir.join(script))
+        .args(args)
+        .env("CHROMIUM", chromium)
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    let output = match tokio::time::timeout(SCRIPT_TIMEOUT, command.output()).await {
+        Ok(Ok(output)) => output,
+        Ok(Err(error)) => return Err(format!("run node tests/browser/{script}: {error}")),
+        Err(_) => return Err(format!("tests/browser/{script} did not finish within {SCRIPT_TIMEOUT:?}")),
+    };
+    println!("--- {script} stdout ---\n{}", String::from_utf8_lossy(&output.stdout));
+    println!("--- {script} stderr ---\n{}", String::from_utf8_lossy(&output.stderr));
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!("tests/browser/{script} against {args:?} failed: {}", output.status))
+    }
+}
+
+/// The tutorial document before the apps add their consumers (fixed texts).
+fn tutorial_docs() -> AsyncApi {
+    AsyncApi::new().title("Chanx tutorial").version("0.1.0").description("The Chanx tutorial app, in Rust.")
+}
+
+/// The whole tutorial app, as the background_jobs example serves it (jobs run at once),
+/// with its AsyncAPI endpoints.
 fn full_app() -> Router {
     let layers = chanx::layer::Layers::default();
     let settings = chanx::Settings::default().layers(layers.clone());
     let pool = jobs::WorkerPool::start(2, jobs::Delays { scale: 0.0 }, layers.default_layer());
-    app::router(Arc::new(pool)).layer(Extension(settings))
+    app::router(Arc::new(pool)).merge(app::asyncapi(tutorial_docs()).routes()).layer(Extension(settings))
 }
 
 /// Serves `router` on an ephemeral port; returns its base URL and the server task.
@@ -66,37 +119,36 @@ async fn serve(router: Router) -> (String, JoinHandle<std::io::Result<()>>) {
 
 #[tokio::test]
 async fn tutorial_page_in_chromium() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    let chromium = match prerequisites(&dir).await {
-        Ok(chromium) => chromium,
-        Err(reason) => {
-            let required =
-                std::env::var("CHANX_REQUIRE_BROWSER").is_ok_and(|v| matches!(v.as_str(), "1" | "true"));
-            assert!(!required, "browser test required (CHANX_REQUIRE_BROWSER) but: {reason}");
-            println!("skipping browser test: {reason}");
-            return;
-        }
-    };
-
+    let Some((dir, chromium)) = browser_or_skip("browser test").await else { return };
     let (url, full) = serve(full_app()).await;
     let (system_only_url, system_only) = serve(system_echo::router()).await;
-    let mut command = Command::new("node");
-    command
-        .arg(dir.join(SCRIPT))
-        .arg(&url)
-        .arg(&system_only_url)
-        .env("CHROMIUM", &chromium)
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(SCRIPT_TIMEOUT, command.output()).await;
+    let result = run_script(&dir, SCRIPT, &[&url, &system_only_url], &chromium).await;
     full.abort();
     system_only.abort();
+    result.unwrap_or_else(|error| panic!("{error}"));
+}
 
-    let output = match output {
-        Ok(output) => output.unwrap_or_else(|error| panic!("run node tests/browser/{SCRIPT}: {error}")),
-        Err(_) => panic!("tests/browser/{SCRIPT} did not finish within {SCRIPT_TIMEOUT:?}"),
-    };
-    println!("--- {SCRIPT} stdout ---\n{}", String::from_utf8_lossy(&output.stdout));
-    println!("--- {SCRIPT} stderr ---\n{}", String::from_utf8_lossy(&output.stderr));
-    assert!(output.status.success(), "tests/browser/{SCRIPT} against {url} failed: {}", output.status);
+/// The System Echo app with its AsyncAPI endpoints, the docs page loading the React
+/// component from the app (`DocsAssets::Local`).
+fn docs_app(dir: &Path) -> Router {
+    let docs = tutorial_docs().docs_assets(DocsAssets::Local(dir.join(REACT_COMPONENT)));
+    system_echo::router().merge(system_echo::asyncapi(docs).routes())
+}
+
+#[tokio::test]
+async fn asyncapi_docs_page_in_chromium() {
+    let Some((dir, chromium)) = browser_or_skip("AsyncAPI docs page test").await else { return };
+    let component = dir.join(REACT_COMPONENT);
+    if !component.join("browser/standalone/index.js").is_file() {
+        let reason = format!("{} is missing (run `npm ci --prefix tests/browser`)", component.display());
+        let required =
+            std::env::var("CHANX_REQUIRE_BROWSER").is_ok_and(|v| matches!(v.as_str(), "1" | "true"));
+        assert!(!required, "AsyncAPI docs page test required (CHANX_REQUIRE_BROWSER) but: {reason}");
+        println!("skipping AsyncAPI docs page test: {reason}");
+        return;
+    }
+    let (url, server) = serve(docs_app(&dir)).await;
+    let result = run_script(&dir, DOCS_SCRIPT, &[&format!("{url}asyncapi")], &chromium).await;
+    server.abort();
+    result.unwrap_or_else(|error| panic!("{error}"));
 }

@@ -310,3 +310,25 @@ async fn an_unknown_layer_alias_closes_with_1011() {
     let mut client = TestClient::connect::<Misconfigured>();
     assert_eq!(client.wait_closed().await.expect("closed").0, 1011);
 }
+
+#[tokio::test]
+async fn served_without_settings_connections_share_the_default_layer() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message as Ws;
+
+    let addr = common::serve(axum::Router::new().route("/ws/crowd", Crowd::route())).await;
+    let url = format!("ws://{addr}/ws/crowd");
+    let (mut a, _) = tokio_tungstenite::connect_async(&url).await.expect("connect a");
+    let (mut b, _) = tokio_tungstenite::connect_async(&url).await.expect("connect b");
+    // Each joins `ready`; the error answering the next (unknown) frame proves it did.
+    for socket in [&mut a, &mut b] {
+        socket.send(Ws::text(r#"{"action":"join","payload":"ready"}"#)).await.expect("send");
+        socket.send(Ws::text(r#"{"action":"barrier"}"#)).await.expect("send");
+        let reply = tokio::time::timeout(common::WAIT, socket.next()).await.expect("in time");
+        assert!(matches!(reply, Some(Ok(Ws::Text(t))) if t.contains("union_tag_invalid")));
+    }
+    a.send(Ws::text(shout(&["ready"], true, "across").to_string())).await.expect("send");
+    let frame = tokio::time::timeout(common::WAIT, b.next()).await.expect("in time");
+    let Some(Ok(Ws::Text(text))) = frame else { panic!("expected a text frame, got {frame:?}") };
+    assert_eq!(serde_json::from_str::<Value>(&text).expect("json"), say("across"));
+}

@@ -7,6 +7,7 @@
 // The macros expand to `::chanx::__private` paths; inside this crate that is us.
 extern crate self as chanx;
 
+pub mod asyncapi;
 mod channel;
 mod consumer;
 mod context;

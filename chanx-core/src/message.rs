@@ -123,7 +123,7 @@ pub fn deserialize_message<'de, M: Message, D: Deserializer<'de>>(deserializer: 
 
 /// JSON Schema of a message frame: `action` is a required constant, `payload` the
 /// payload's own schema (required unless the payload accepts `null`), and the optional
-/// envelope keys `ref` and `version`.
+/// envelope keys `ref`, `version` and `topic`.
 #[doc(hidden)]
 pub fn message_schema<M: Message>(generator: &mut SchemaGenerator) -> Schema {
     let payload = generator.subschema_for::<M::Payload>();
@@ -142,6 +142,10 @@ pub fn message_schema<M: Message>(generator: &mut SchemaGenerator) -> Schema {
             "version": {
                 "type": "integer",
                 "description": "Envelope version: sent as 1 with `ref` or `topic`",
+            },
+            "topic": {
+                "type": "string",
+                "description": "The topic subscription a frame belongs to (topics feature)",
             },
         },
         "required": required,

@@ -21,7 +21,8 @@ use crate::layer::{Layers, Overflow};
 use crate::runtime::{self, Incoming};
 
 /// App-wide settings of chanx consumers, provided to the router as an axum
-/// `Extension`; consumers of a router without one use the defaults.
+/// `Extension`. Routes without one share a default `Settings` value (and so one
+/// in-memory channel layer) for the whole process.
 ///
 /// ```
 /// use axum::{Extension, Router};
@@ -162,6 +163,10 @@ impl Shutdown {
     }
 }
 
+/// The settings of routes served without a `Settings` extension: shared, so that their
+/// connections share one default channel layer and can reach each other.
+static DEFAULT_SETTINGS: LazyLock<Settings> = LazyLock::new(Settings::default);
+
 /// A process-unique prefix for channel names, random per process.
 static CHANNEL_PREFIX: LazyLock<String> =
     LazyLock::new(|| format!("chanx.{:016x}", RandomState::new().hash_one(std::process::id())));
@@ -195,7 +200,7 @@ where
         Ok(params) => params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
         Err(_) => Vec::new(),
     };
-    let settings = parts.extensions.get::<Settings>().cloned().unwrap_or_default();
+    let settings = parts.extensions.get::<Settings>().unwrap_or(&DEFAULT_SETTINGS).clone();
     let info = ConnectionInfo {
         channel_name: new_channel_name(),
         path: parts.uri.path().to_owned(),

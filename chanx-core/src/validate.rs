@@ -141,6 +141,15 @@ impl<'s> Walker<'s> {
     }
 
     fn union(&mut self, branches: &'s [Value], value: &Value, loc: &mut Vec<Loc>, title: Option<&'s str>) {
+        // A choice of constants (a documented unit enum): name them all, as pydantic does.
+        let constants: Option<Vec<&Value>> = branches.iter().map(|b| b.get("const")).collect();
+        if let Some(constants) = constants.filter(|c| !c.is_empty()) {
+            if !constants.contains(&value) {
+                let listed: Vec<String> = constants.into_iter().map(quoted).collect();
+                self.push("enum", loc, format!("Input should be {}", one_of(&listed)));
+            }
+            return;
+        }
         let mut best: Option<Vec<ErrorItem>> = None;
         for branch in branches {
             let mut trial = Walker { root: self.root, defs: self.defs, errors: Vec::new() };
@@ -322,6 +331,25 @@ mod tests {
     use serde::{Deserialize, Serialize};
 
     use super::*;
+
+    /// A documented unit enum: schemars writes a `oneOf` of constants.
+    #[derive(Debug, Serialize, Deserialize, JsonSchema)]
+    enum Color {
+        /// Red.
+        Red,
+        /// Blue.
+        Blue,
+    }
+
+    #[message(action = "paint")]
+    struct Paint(Color);
+
+    #[test]
+    fn a_bad_enum_value_names_every_variant() {
+        let errors = validate_payload::<Paint>(Some(r#""Green""#)).err().unwrap_or_default();
+        assert_eq!(errors.len(), 1);
+        assert_eq!((errors[0].kind, errors[0].msg.as_str()), ("enum", "Input should be 'Red' or 'Blue'"));
+    }
 
     #[derive(Debug, Serialize, Deserialize, JsonSchema)]
     struct Node {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use chanx::ConnectionInfo;
+use chanx::asyncapi::AsyncApi;
 use chanx::prelude::*;
 use serde_json::{Map, Value, json};
 
@@ -69,7 +70,12 @@ impl FromConnection<AppState> for BackgroundJobConsumer {
 }
 
 /// Background Jobs Consumer - queues jobs for workers and reports their results
-#[channel(name = "background_jobs", tags("jobs", "background"), groups("background_jobs"))]
+#[channel(
+    name = "background_jobs",
+    tags("jobs", "background"),
+    groups("background_jobs"),
+    sends(JobStatusMessage)
+)]
 impl BackgroundJobConsumer {
     #[ws_handler(summary = "Handle ping requests", description = "Simple ping-pong for connectivity testing")]
     async fn handle_ping(&mut self, _msg: PingMessage) -> PongMessage {
@@ -111,6 +117,11 @@ impl Consumer for BackgroundJobConsumer {
         let connected = json!({"status": "connected", "message": "🔄 Background Job Processor: Connected!"});
         cx.send_message(JobStatusMessage::new(connected)).await
     }
+}
+
+/// The app's consumers so far in the AsyncAPI document.
+pub fn asyncapi(docs: AsyncApi) -> AsyncApi {
+    room_chat::asyncapi(docs).channel::<BackgroundJobConsumer>("/ws/background_jobs")
 }
 
 /// The app so far: System Echo, Room Chat, plus the jobs at `/ws/background_jobs`.

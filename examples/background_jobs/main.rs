@@ -23,7 +23,7 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 fn main() -> std::process::ExitCode {
     let workers = env_or("JOB_WORKERS", 2);
     let delays = jobs::Delays { scale: env_or("JOB_DELAY_SCALE", 1.0) };
-    serve::run("Background Jobs", |settings| {
+    serve::run("Background Jobs", app::asyncapi(serve::docs()), |settings| {
         let layer = settings.channel_layers().default_layer();
         app::router(Arc::new(jobs::WorkerPool::start(workers, delays, layer)))
     })

@@ -1,28 +1,55 @@
 //! What every example app shares: logging, the address (`--addr HOST:PORT`, else
-//! `CHANX_ADDR`, else 127.0.0.1:8000), completion frames from `SEND_COMPLETION=1`, and
-//! a clean stop on Ctrl-C (open sockets get a 1001 close).
+//! `CHANX_ADDR`, else 127.0.0.1:8000), completion frames from `SEND_COMPLETION=1`, a
+//! clean stop on Ctrl-C (open sockets get a 1001 close), and the AsyncAPI document:
+//! served at `/asyncapi.json`, `/asyncapi.yaml` and `/asyncapi`, or written to a file
+//! with `--asyncapi FILE` (`.json`, `.yaml`). `ASYNCAPI_ASSETS` names the folder of an
+//! installed `@asyncapi/react-component` to serve the docs page without internet.
 
 use std::process::ExitCode;
 
 use axum::{Extension, Router};
+use chanx::asyncapi::{AsyncApi, DocsAssets};
 use chanx::{Settings, Shutdown};
 use tracing_subscriber::EnvFilter;
 
 const DEFAULT_ADDR: &str = "127.0.0.1:8000";
 
+/// The document of the tutorial apps, before their consumers are added.
+pub fn docs() -> AsyncApi {
+    let docs = chanx::asyncapi!().title("Chanx tutorial").description("The Chanx tutorial app, in Rust.");
+    match std::env::var_os("ASYNCAPI_ASSETS") {
+        Some(dir) => docs.docs_assets(DocsAssets::Local(dir.into())),
+        None => docs,
+    }
+}
+
 /// Serves the router `app` builds from the settings (whose channel layers it may hand
-/// to workers) until Ctrl-C; the exit code tells whether it could.
-pub fn run(title: &str, app: impl FnOnce(&Settings) -> Router) -> ExitCode {
+/// to workers), with the AsyncAPI endpoints of `docs`, until Ctrl-C; or writes the
+/// document with `--asyncapi FILE`. The exit code tells whether it could.
+pub fn run(title: &str, docs: AsyncApi, app: impl FnOnce(&Settings) -> Router) -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
-    let addr = match address(std::env::args().skip(1), std::env::var("CHANX_ADDR").ok()) {
-        Ok(addr) => addr,
+    let options = match options(std::env::args().skip(1), std::env::var("CHANX_ADDR").ok()) {
+        Ok(options) => options,
         Err(usage) => {
             eprintln!("{usage}");
             return ExitCode::from(2);
         }
     };
+    if let Some(path) = options.export {
+        return match docs.write(&path) {
+            Ok(()) => {
+                tracing::info!(path, "AsyncAPI document written");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                tracing::error!(%error, path, "cannot write the AsyncAPI document");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let addr = options.addr;
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -30,7 +57,7 @@ pub fn run(title: &str, app: impl FnOnce(&Settings) -> Router) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(title, app, &addr)) {
+    match runtime.block_on(serve(title, docs, app, &addr)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, addr, "server failed");
@@ -39,7 +66,12 @@ pub fn run(title: &str, app: impl FnOnce(&Settings) -> Router) -> ExitCode {
     }
 }
 
-async fn serve(title: &str, app: impl FnOnce(&Settings) -> Router, addr: &str) -> std::io::Result<()> {
+async fn serve(
+    title: &str,
+    docs: AsyncApi,
+    app: impl FnOnce(&Settings) -> Router,
+    addr: &str,
+) -> std::io::Result<()> {
     let send_completion =
         std::env::var("SEND_COMPLETION").is_ok_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
     let shutdown = Shutdown::new();
@@ -56,21 +88,32 @@ async fn serve(title: &str, app: impl FnOnce(&Settings) -> Router, addr: &str) -
         }
         on_ctrl_c.trigger();
     });
-    let app = app(&settings).layer(Extension(settings));
+    let app = app(&settings).merge(docs.routes()).layer(Extension(settings));
     axum::serve(listener, app).with_graceful_shutdown(shutdown.triggered()).await?;
     shutdown.connections_closed().await;
     tracing::info!("stopped");
     Ok(())
 }
 
-/// The listen address from `--addr HOST:PORT` (or `--addr=HOST:PORT`), else the
-/// environment value, else the default.
-fn address(mut args: impl Iterator<Item = String>, env: Option<String>) -> Result<String, String> {
-    let usage = "usage: [--addr HOST:PORT]   (or set CHANX_ADDR)";
+/// What the command line asks for.
+#[derive(Debug, PartialEq)]
+struct Options {
+    /// Where to listen.
+    addr: String,
+    /// Write the AsyncAPI document here and exit.
+    export: Option<String>,
+}
+
+/// The options: `--addr HOST:PORT` (or `--addr=...`, else the environment value, else
+/// the default) and `--asyncapi FILE`.
+fn options(mut args: impl Iterator<Item = String>, env: Option<String>) -> Result<Options, String> {
+    let usage = "usage: [--addr HOST:PORT] [--asyncapi FILE.json|FILE.yaml]   (or set CHANX_ADDR)";
     let mut addr = None;
+    let mut export = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--addr" => addr = Some(args.next().ok_or(usage)?),
+            "--asyncapi" => export = Some(args.next().ok_or(usage)?),
             "-h" | "--help" => return Err(usage.into()),
             other => match other.strip_prefix("--addr=") {
                 Some(value) => addr = Some(value.to_owned()),
@@ -78,15 +121,15 @@ fn address(mut args: impl Iterator<Item = String>, env: Option<String>) -> Resul
             },
         }
     }
-    Ok(addr.or(env).unwrap_or_else(|| DEFAULT_ADDR.to_owned()))
+    Ok(Options { addr: addr.or(env).unwrap_or_else(|| DEFAULT_ADDR.to_owned()), export })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::address;
+    use super::options;
 
     fn parse(args: &[&str], env: Option<&str>) -> Result<String, String> {
-        address(args.iter().map(|a| a.to_string()), env.map(str::to_owned))
+        options(args.iter().map(|a| a.to_string()), env.map(str::to_owned)).map(|o| o.addr)
     }
 
     #[test]
@@ -97,5 +140,7 @@ mod tests {
         assert_eq!(parse(&["--addr=127.0.0.1:2"], None).as_deref(), Ok("127.0.0.1:2"));
         assert!(parse(&["--addr"], None).is_err());
         assert!(parse(&["--port", "1"], None).is_err());
+        let export = options(["--asyncapi", "doc.yaml"].map(String::from).into_iter(), None);
+        assert_eq!(export.map(|o| o.export), Ok(Some("doc.yaml".to_owned())));
     }
 }

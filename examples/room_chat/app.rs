@@ -3,6 +3,7 @@
 //! part by part). Shared with the tests, which include this file.
 
 use axum::Router;
+use chanx::asyncapi::AsyncApi;
 use chanx::prelude::*;
 
 /// Delivery state of a room message.
@@ -67,7 +68,7 @@ pub struct RoomChatConsumer {
 }
 
 /// Room Chat Consumer - chat rooms over the channel layer, one group per room
-#[channel(name = "room_chat", tags("chat", "rooms"))]
+#[channel(name = "room_chat", tags("chat", "rooms"), sends(RoomNotificationMessage))]
 impl RoomChatConsumer {
     #[ws_handler(summary = "Handle ping requests", description = "Simple ping-pong for connectivity testing")]
     async fn handle_ping(&mut self, _msg: PingMessage) -> PongMessage {
@@ -102,6 +103,11 @@ impl Consumer for RoomChatConsumer {
             tracing::warn!(%error, "could not tell the room");
         }
     }
+}
+
+/// The app's consumers so far in the AsyncAPI document.
+pub fn asyncapi(docs: AsyncApi) -> AsyncApi {
+    super::system_echo::asyncapi(docs).channel::<RoomChatConsumer>("/ws/room/{room_name}")
 }
 
 /// The app so far: System Echo, plus the rooms at `/ws/room/{room_name}`.

@@ -11,5 +11,5 @@ mod serve;
 mod system_echo;
 
 fn main() -> std::process::ExitCode {
-    serve::run("Room Chat", |_| app::router())
+    serve::run("Room Chat", app::asyncapi(serve::docs()), |_| app::router())
 }

@@ -4,6 +4,7 @@
 use axum::Router;
 use axum::response::Html;
 use axum::routing::get;
+use chanx::asyncapi::AsyncApi;
 use chanx::prelude::*;
 
 /// Payload of the chat messages: one line of text.
@@ -43,6 +44,7 @@ pub struct SystemMessageConsumer;
 #[channel(
     name = "system",
     tags("system", "direct"),
+    sends(SystemEchoMessage),
     description = "System Messages Consumer - Direct WebSocket without channel layers"
 )]
 impl SystemMessageConsumer {
@@ -68,6 +70,11 @@ impl Consumer for SystemMessageConsumer {
 
 /// The tutorial's web page (System Chat), embedded in the binary.
 pub const PAGE: &str = include_str!("../common/index.html");
+
+/// The app's consumers in the AsyncAPI document.
+pub fn asyncapi(docs: AsyncApi) -> AsyncApi {
+    docs.channel::<SystemMessageConsumer>("/ws/system")
+}
 
 /// The app: the page at `/`, the consumer at `/ws/system`.
 pub fn router() -> Router {

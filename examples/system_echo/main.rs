@@ -9,5 +9,5 @@ mod app;
 mod serve;
 
 fn main() -> std::process::ExitCode {
-    serve::run("System Echo", |_| app::router())
+    serve::run("System Echo", app::asyncapi(serve::docs()), |_| app::router())
 }

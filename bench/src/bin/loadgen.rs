@@ -1,0 +1,91 @@
+//! The load generator: `loadgen SCENARIO [--url ws://HOST:PORT] [--connections C]
+//! [--messages N] [--in-flight W] [--rounds R] [--server-pid PID] [--timeout SECS]`,
+//! SCENARIO being `echo`, `idle` or `fanout`. Prints one JSON report; exits non-zero on
+//! any error (a wrong or missing reply included).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use chanx_bench::load;
+use serde_json::json;
+
+struct Args {
+    scenario: String,
+    url: String,
+    connections: usize,
+    messages: usize,
+    in_flight: usize,
+    rounds: u64,
+    server_pid: Option<u32>,
+    timeout: Duration,
+}
+
+fn parse() -> Result<Args, String> {
+    let mut raw = std::env::args().skip(1);
+    let scenario = raw.next().ok_or("missing scenario: echo, idle or fanout")?;
+    let mut args = Args {
+        scenario,
+        url: "ws://127.0.0.1:9000".into(),
+        connections: 10,
+        messages: 1000,
+        in_flight: 1,
+        rounds: 10,
+        server_pid: None,
+        timeout: Duration::from_secs(120),
+    };
+    while let Some(flag) = raw.next() {
+        let value = raw.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let number = || value.parse::<u64>().map_err(|e| format!("{flag} {value}: {e}"));
+        match flag.as_str() {
+            "--url" => args.url = value.clone(),
+            "--connections" => args.connections = number()? as usize,
+            "--messages" => args.messages = number()? as usize,
+            "--in-flight" => args.in_flight = number()? as usize,
+            "--rounds" => args.rounds = number()?,
+            "--server-pid" => args.server_pid = Some(number()? as u32),
+            "--timeout" => args.timeout = Duration::from_secs(number()?),
+            other => return Err(format!("unknown flag {other}")),
+        }
+    }
+    Ok(args)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = match parse() {
+        Ok(args) => args,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::from(2);
+        }
+    };
+    let stats = || args.server_pid.and_then(load::process_stats);
+    let before = stats();
+    let (report, during) = match args.scenario.as_str() {
+        "echo" => {
+            (load::echo(&args.url, args.connections, args.messages, args.in_flight, args.timeout).await, None)
+        }
+        "idle" => load::idle(&args.url, args.connections, async || stats()).await,
+        "fanout" => (load::fanout(&args.url, args.connections, args.rounds, args.timeout).await, None),
+        other => {
+            eprintln!("unknown scenario {other}");
+            return ExitCode::from(2);
+        }
+    };
+    let after = stats();
+    let mut out = report.to_json();
+    out["scenario"] = json!(args.scenario);
+    out["connections"] = json!(args.connections);
+    out["in_flight"] = json!(args.in_flight);
+    if let (Some((rss_before, cpu_before)), Some((rss_after, cpu_after))) = (before, after) {
+        out["server_rss_kb"] = json!(rss_after);
+        out["server_cpu_seconds"] = json!(cpu_after - cpu_before);
+        if let Some((rss_open, _)) = during {
+            out["server_rss_open_kb"] = json!(rss_open);
+            let per = (rss_open.saturating_sub(rss_before)) as f64 * 1024.0 / args.connections.max(1) as f64;
+            out["rss_bytes_per_connection"] = json!(per);
+        }
+    }
+    println!("{out}");
+    if report.error_count == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}

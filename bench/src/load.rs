@@ -1,0 +1,315 @@
+//! The load generator's scenarios. Every reply is checked; a wrong or missing reply
+//! is an error, and a run with errors fails. Loopback only, bounded in count and time.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio::sync::{Barrier, mpsc};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+const WELCOME: &str = "🔧 System: Connection established!";
+
+/// What a run measured; `errors` empty means every reply was right.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Messages answered correctly.
+    pub messages: u64,
+    /// Seconds from the first send to the last reply.
+    pub seconds: f64,
+    /// Round-trip times, microseconds.
+    pub round_trip: Option<Histogram<u64>>,
+    /// Handshake (upgrade + welcome) times, microseconds.
+    pub handshake: Option<Histogram<u64>>,
+    /// Broadcast fan-out: time until the last member had it, per round, microseconds.
+    pub fanout: Vec<u64>,
+    /// The first errors (all are counted in `error_count`).
+    pub errors: Vec<String>,
+    /// How many errors.
+    pub error_count: u64,
+}
+
+impl Report {
+    fn error(&mut self, error: String) {
+        self.error_count += 1;
+        if self.errors.len() < 10 {
+            self.errors.push(error);
+        }
+    }
+
+    /// The report as one JSON object.
+    pub fn to_json(&self) -> Value {
+        let quantiles = |h: &Option<Histogram<u64>>| match h {
+            Some(h) if !h.is_empty() => json!({
+                "p50_us": h.value_at_quantile(0.50), "p90_us": h.value_at_quantile(0.90),
+                "p99_us": h.value_at_quantile(0.99), "max_us": h.max(),
+            }),
+            _ => Value::Null,
+        };
+        let mut fanout = self.fanout.clone();
+        fanout.sort_unstable();
+        json!({
+            "messages": self.messages,
+            "seconds": self.seconds,
+            "messages_per_second": if self.seconds > 0.0 { self.messages as f64 / self.seconds } else { 0.0 },
+            "round_trip": quantiles(&self.round_trip),
+            "handshake": quantiles(&self.handshake),
+            "fanout_median_us": fanout.get(fanout.len() / 2),
+            "fanout_max_us": fanout.last(),
+            "errors": self.error_count,
+            "first_errors": self.errors,
+        })
+    }
+}
+
+fn histogram() -> Histogram<u64> {
+    // 1 µs to 100 s, 3 significant digits.
+    Histogram::new_with_bounds(1, 100_000_000, 3).expect("constant bounds are valid")
+}
+
+fn micros(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX).max(1)
+}
+
+/// Connects and waits for the welcome frame; returns the socket and the time taken.
+async fn connect_with_welcome(base: &str) -> Result<(Socket, Duration), String> {
+    let started = Instant::now();
+    let (mut socket, _) =
+        connect_async(format!("{base}/ws/system")).await.map_err(|e| format!("connect: {e}"))?;
+    let welcome = next_json(&mut socket).await?;
+    if welcome != json!({"action": "system_echo", "payload": {"message": WELCOME}}) {
+        return Err(format!("wrong welcome: {welcome}"));
+    }
+    Ok((socket, started.elapsed()))
+}
+
+async fn next_json(socket: &mut Socket) -> Result<Value, String> {
+    loop {
+        match socket.next().await {
+            Some(Ok(Message::Text(text))) => {
+                return serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}"));
+            }
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            other => return Err(format!("expected a text frame, got {other:?}")),
+        }
+    }
+}
+
+/// Echo: `connections` clients each send `messages` `user_message` frames, with up to
+/// `in_flight` awaiting their reply, and check every echo in order.
+pub async fn echo(
+    base: &str,
+    connections: usize,
+    messages: usize,
+    in_flight: usize,
+    limit: Duration,
+) -> Report {
+    let start = Arc::new(Barrier::new(connections + 1));
+    let (results, mut collected) = mpsc::unbounded_channel();
+    for client in 0..connections {
+        let (base, start, results) = (base.to_owned(), start.clone(), results.clone());
+        tokio::spawn(async move {
+            let outcome = match connect_with_welcome(&base).await {
+                Ok((socket, handshake)) => {
+                    start.wait().await;
+                    echo_client(socket, client, messages, in_flight.max(1)).await.map(|rtt| (handshake, rtt))
+                }
+                Err(error) => {
+                    start.wait().await;
+                    Err(error)
+                }
+            };
+            let _ = results.send(outcome);
+        });
+    }
+    drop(results);
+    let mut report =
+        Report { round_trip: Some(histogram()), handshake: Some(histogram()), ..Report::default() };
+    let run = async {
+        start.wait().await;
+        let started = Instant::now();
+        while let Some(outcome) = collected.recv().await {
+            match outcome {
+                Ok((handshake, rtt)) => {
+                    report.messages += rtt.len() as u64;
+                    if let Some(h) = report.handshake.as_mut() {
+                        let _ = h.record(micros(handshake));
+                    }
+                    if let Some(h) = report.round_trip.as_mut() {
+                        rtt.iter().for_each(|us| {
+                            let _ = h.record(*us);
+                        });
+                    }
+                }
+                Err(error) => report.error(error),
+            }
+        }
+        started.elapsed()
+    };
+    match tokio::time::timeout(limit, run).await {
+        Ok(elapsed) => report.seconds = elapsed.as_secs_f64(),
+        Err(_) => report.error(format!("the run did not finish within {limit:?}")),
+    }
+    report
+}
+
+/// One echo client; returns its round-trip times in microseconds.
+async fn echo_client(
+    mut socket: Socket,
+    client: usize,
+    messages: usize,
+    in_flight: usize,
+) -> Result<Vec<u64>, String> {
+    let mut pending = VecDeque::with_capacity(in_flight);
+    let mut rtt = Vec::with_capacity(messages);
+    let (mut sent, mut received) = (0, 0);
+    while received < messages {
+        while sent < messages && pending.len() < in_flight {
+            let frame = json!({"action": "user_message", "payload": {"message": format!("{client}-{sent}")}});
+            socket.send(Message::text(frame.to_string())).await.map_err(|e| format!("send: {e}"))?;
+            pending.push_back(Instant::now());
+            sent += 1;
+        }
+        let reply = next_json(&mut socket).await?;
+        let expected = json!({"action": "system_echo", "payload": {"message": format!("🔧 System Echo: {client}-{received}")}});
+        if reply != expected {
+            return Err(format!("client {client}: expected {expected}, got {reply}"));
+        }
+        if let Some(sent_at) = pending.pop_front() {
+            rtt.push(micros(sent_at.elapsed()));
+        }
+        received += 1;
+    }
+    let _ = socket.close(None).await;
+    Ok(rtt)
+}
+
+/// Idle: opens `connections` connections, each waiting for its welcome, then calls
+/// `measure` while they are all open; returns the errors and what `measure` returned.
+pub async fn idle<T>(base: &str, connections: usize, measure: impl AsyncFnOnce() -> T) -> (Report, T) {
+    let mut report = Report { handshake: Some(histogram()), ..Report::default() };
+    let mut open = Vec::with_capacity(connections);
+    // A few connections at a time, as a real crowd would arrive.
+    for batch in (0..connections).collect::<Vec<_>>().chunks(200) {
+        let handshakes = batch.iter().map(|_| connect_with_welcome(base));
+        for outcome in futures_util::future::join_all(handshakes).await {
+            match outcome {
+                Ok((socket, handshake)) => {
+                    if let Some(h) = report.handshake.as_mut() {
+                        let _ = h.record(micros(handshake));
+                    }
+                    open.push(socket);
+                }
+                Err(error) => report.error(error),
+            }
+        }
+    }
+    let measured = measure().await;
+    for mut socket in open {
+        let _ = socket.close(None).await;
+    }
+    (report, measured)
+}
+
+/// Fan-out: `members` connections at `/ws/fanout`; each of `rounds` times, one member
+/// fires and the time until the last member has the broadcast is recorded.
+pub async fn fanout(base: &str, members: usize, rounds: u64, limit: Duration) -> Report {
+    let mut report = Report::default();
+    let (arrivals, mut arrived) = mpsc::unbounded_channel::<(u64, Instant)>();
+    let mut trigger = None;
+    for member in 0..members {
+        let socket = match connect_async(format!("{base}/ws/fanout")).await {
+            Ok((socket, _)) => socket,
+            Err(error) => {
+                report.error(format!("connect: {error}"));
+                continue;
+            }
+        };
+        let (mut sink, mut stream) = socket.split();
+        // A pong proves the member is subscribed.
+        let ready = async {
+            sink.send(Message::text(r#"{"action":"ping"}"#)).await.map_err(|e| e.to_string())?;
+            match stream.next().await {
+                Some(Ok(Message::Text(t))) if t.contains("pong") => Ok(()),
+                other => Err(format!("expected a pong, got {other:?}")),
+            }
+        };
+        if let Err(error) = ready.await {
+            report.error(error);
+            continue;
+        }
+        let arrivals = arrivals.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(Message::Text(text))) = stream.next().await {
+                let round = serde_json::from_str::<Value>(&text).ok().and_then(|v| v["payload"].as_u64());
+                if let Some(round) = round {
+                    let _ = arrivals.send((round, Instant::now()));
+                }
+            }
+        });
+        if member == 0 {
+            trigger = Some(sink);
+        }
+    }
+    let Some(mut trigger) = trigger else {
+        report.error("no member connected".into());
+        return report;
+    };
+    let connected = members - report.error_count as usize;
+    for round in 1..=rounds {
+        let fired = Instant::now();
+        let frame = json!({"action": "fire", "payload": round}).to_string();
+        if let Err(error) = trigger.send(Message::text(frame)).await {
+            report.error(format!("fire: {error}"));
+            break;
+        }
+        let mut last = fired;
+        let mut count = 0;
+        let all = async {
+            while count < connected {
+                match arrived.recv().await {
+                    Some((r, at)) if r == round => {
+                        count += 1;
+                        last = last.max(at);
+                    }
+                    Some((r, _)) => {
+                        return Err(format!("round {round}: a copy of round {r} arrived late or twice"));
+                    }
+                    None => return Err("members stopped".to_owned()),
+                }
+            }
+            Ok(())
+        };
+        match tokio::time::timeout(limit, all).await {
+            Ok(Ok(())) => {
+                report.fanout.push(micros(last - fired));
+                report.messages += count as u64;
+            }
+            Ok(Err(error)) => report.error(error),
+            Err(_) => {
+                report.error(format!("round {round}: {count} of {connected} members had it after {limit:?}"))
+            }
+        }
+    }
+    report
+}
+
+/// Resident memory (kB) and CPU time (s, user + system) of a process, from `/proc`.
+pub fn process_stats(pid: u32) -> Option<(u64, f64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let rss =
+        status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.split_whitespace().next()?.parse().ok()?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which ends with ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // USER_HZ is 100 on Linux.
+    Some((rss, ticks as f64 / 100.0))
+}

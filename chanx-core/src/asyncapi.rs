@@ -1,0 +1,584 @@
+//! The AsyncAPI 3.0 document of an app, generated from its consumers' handler
+//! signatures; the JSON and YAML endpoints and the HTML docs page.
+//!
+//! There is no process-wide registry: an [`AsyncApi`] lists the consumers of one app,
+//! with the addresses they are mounted at, so two apps in one process get two
+//! documents.
+//!
+//! ```
+//! use chanx::asyncapi::AsyncApi;
+//! # use chanx::prelude::*;
+//! # #[derive(Default)] pub struct EchoConsumer;
+//! # #[channel(name = "echo")] impl EchoConsumer {
+//! #     #[ws_handler] async fn ping(&mut self, _m: PingMessage) -> PongMessage { PongMessage }
+//! # }
+//! # impl Consumer for EchoConsumer {}
+//!
+//! let docs = AsyncApi::new().title("Echo").version("1.2.0").channel::<EchoConsumer>("/ws/echo");
+//! let document = docs.document().unwrap();
+//! assert_eq!(document["asyncapi"], "3.0.0");
+//! assert_eq!(document["channels"]["echo"]["address"], "/ws/echo");
+//! assert_eq!(document["operations"]["echo.ping"]["action"], "receive");
+//!
+//! // `/asyncapi.json`, `/asyncapi.yaml` and the `/asyncapi` docs page:
+//! let app: axum::Router = axum::Router::new().merge(docs.routes());
+//! ```
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use schemars::SchemaGenerator;
+use schemars::generate::SchemaSettings;
+use serde_json::{Map, Value, json};
+
+use crate::channel::{Channel, ChannelMeta, OperationMeta};
+use crate::message::{
+    AuthenticationMessage, CompleteMessage, ErrorMessage, EventCompleteMessage, GroupCompleteMessage,
+    Message, MessageMeta,
+};
+
+/// Why a document could not be generated.
+#[derive(Debug, thiserror::Error)]
+pub enum AsyncApiError {
+    /// Two consumers use the same channel name.
+    #[error(
+        "two consumers use the channel name `{name}` (at `{first}` and `{second}`); give one `#[channel(name = ...)]`"
+    )]
+    DuplicateChannel {
+        /// The channel name.
+        name: String,
+        /// The address of the first consumer.
+        first: String,
+        /// The address of the second consumer.
+        second: String,
+    },
+    /// The document could not be written as YAML.
+    #[error("cannot write the document as YAML: {0}")]
+    Yaml(#[from] serde_norway::Error),
+    /// The document could not be written as JSON.
+    #[error("cannot write the document as JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Where the docs page loads the AsyncAPI React component from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DocsAssets {
+    /// A pinned CDN version with subresource integrity (the default; needs internet).
+    Cdn,
+    /// Serve the component from the app itself, read from the folder of an installed
+    /// `@asyncapi/react-component` npm package (`node_modules/@asyncapi/react-component`),
+    /// so that the page works with no internet.
+    Local(PathBuf),
+}
+
+/// The pinned version of `@asyncapi/react-component` the docs page uses.
+pub const REACT_COMPONENT_VERSION: &str = "3.2.1";
+const CDN_SCRIPT: &str = "https://unpkg.com/@asyncapi/react-component@3.2.1/browser/standalone/index.js";
+const CDN_SCRIPT_SRI: &str = "sha384-wy5bSOazlkSKMGH7XMW6+pK8ho8+rCPr7mTqKdAb/dvfwXAPWCFivgr3C7wJMFAh";
+const CDN_STYLE: &str = "https://unpkg.com/@asyncapi/react-component@3.2.1/styles/default.min.css";
+const CDN_STYLE_SRI: &str = "sha384-oo9RoQcacP++XdMX6CjTucTvASEORHX3chFik0/V2kHcsHiVboGyWZztGeq/0bum";
+
+/// A server entry of the document.
+#[derive(Debug, Clone)]
+struct Server {
+    name: String,
+    host: String,
+    protocol: String,
+    description: Option<String>,
+}
+
+/// One mounted consumer.
+#[derive(Debug, Clone)]
+struct Mounted {
+    address: String,
+    meta: ChannelMeta,
+}
+
+/// The AsyncAPI document of an app: its info, servers and mounted consumers.
+#[derive(Debug, Clone)]
+pub struct AsyncApi {
+    title: String,
+    version: String,
+    description: Option<String>,
+    servers: Vec<Server>,
+    channels: Vec<Mounted>,
+    assets: DocsAssets,
+}
+
+impl Default for AsyncApi {
+    fn default() -> Self {
+        AsyncApi::new()
+    }
+}
+
+/// An [`AsyncApi`] whose title, version and description come from the calling crate's
+/// `Cargo.toml`.
+#[macro_export]
+macro_rules! asyncapi {
+    () => {
+        $crate::asyncapi::AsyncApi::new()
+            .title(env!("CARGO_PKG_NAME"))
+            .version(env!("CARGO_PKG_VERSION"))
+            .description(env!("CARGO_PKG_DESCRIPTION"))
+    };
+}
+
+impl AsyncApi {
+    /// A document titled "chanx API", version "1.0.0", with no consumers yet.
+    pub fn new() -> Self {
+        AsyncApi {
+            title: "chanx API".into(),
+            version: "1.0.0".into(),
+            description: None,
+            servers: Vec::new(),
+            channels: Vec::new(),
+            assets: DocsAssets::Cdn,
+        }
+    }
+
+    /// The API title.
+    pub fn title(mut self, title: impl Into<String>) -> Self {
+        self.title = title.into();
+        self
+    }
+
+    /// The API version.
+    pub fn version(mut self, version: impl Into<String>) -> Self {
+        self.version = version.into();
+        self
+    }
+
+    /// The API description (Markdown); an empty one is left out.
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into()).filter(|d| !d.is_empty());
+        self
+    }
+
+    /// Adds a server: `host` with its port (`"api.example.com"`, `"localhost:8000"`)
+    /// and `protocol` (`"ws"` or `"wss"`). Without servers, the endpoints describe
+    /// the one the request came to.
+    pub fn server(
+        mut self,
+        name: impl Into<String>,
+        host: impl Into<String>,
+        protocol: impl Into<String>,
+    ) -> Self {
+        let server =
+            Server { name: name.into(), host: host.into(), protocol: protocol.into(), description: None };
+        self.servers.push(server);
+        self
+    }
+
+    /// Documents consumer `C`, mounted at `address` (`/ws/room/{room_name}`).
+    pub fn channel<C: Channel>(mut self, address: impl Into<String>) -> Self {
+        self.channels.push(Mounted { address: address.into(), meta: C::meta() });
+        self
+    }
+
+    /// Where the docs page loads the AsyncAPI React component from.
+    pub fn docs_assets(mut self, assets: DocsAssets) -> Self {
+        self.assets = assets;
+        self
+    }
+
+    /// The document as JSON.
+    pub fn document(&self) -> Result<Value, AsyncApiError> {
+        self.render(&self.servers)
+    }
+
+    /// The document as pretty-printed JSON text.
+    pub fn to_json(&self) -> Result<String, AsyncApiError> {
+        Ok(serde_json::to_string_pretty(&self.document()?)?)
+    }
+
+    /// The document as YAML text.
+    pub fn to_yaml(&self) -> Result<String, AsyncApiError> {
+        Ok(serde_norway::to_string(&self.document()?)?)
+    }
+
+    /// Writes the document to `path`, as YAML if it ends in `.yaml` or `.yml`, else as
+    /// JSON (for CI pipelines and client generators).
+    pub fn write(&self, path: impl AsRef<std::path::Path>) -> std::io::Result<()> {
+        let path = path.as_ref();
+        let yaml = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
+        let text = if yaml { self.to_yaml() } else { self.to_json() };
+        std::fs::write(path, text.map_err(std::io::Error::other)?)
+    }
+
+    /// `/asyncapi.json`, `/asyncapi.yaml` and the docs page `/asyncapi` (plus its
+    /// assets under `/asyncapi/assets/` with [`DocsAssets::Local`]).
+    pub fn routes<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
+        let docs = Arc::new(self);
+        let json = docs.clone();
+        let yaml = docs.clone();
+        let page = docs.clone();
+        let mut router = Router::new()
+            .route(
+                "/asyncapi.json",
+                get(move |headers: HeaderMap| async move { json.serve(&headers, Format::Json) }),
+            )
+            .route(
+                "/asyncapi.yaml",
+                get(move |headers: HeaderMap| async move { yaml.serve(&headers, Format::Yaml) }),
+            )
+            .route("/asyncapi", get(move || async move { Html(page.page()) }));
+        if let DocsAssets::Local(dir) = &docs.assets {
+            let script = dir.join("browser/standalone/index.js");
+            let style = dir.join("styles/default.min.css");
+            router = router
+                .route("/asyncapi/assets/index.js", get(move || asset(script.clone(), "text/javascript")))
+                .route("/asyncapi/assets/default.min.css", get(move || asset(style.clone(), "text/css")));
+        }
+        router
+    }
+
+    /// Answers an endpoint: servers from the request when none are configured; a
+    /// generation error is a 500 with its reason.
+    fn serve(&self, headers: &HeaderMap, format: Format) -> Response {
+        let servers = if self.servers.is_empty() { request_server(headers) } else { self.servers.clone() };
+        let rendered = self.render(&servers).and_then(|document| match format {
+            Format::Json => Ok((serde_json::to_string_pretty(&document)?, "application/json")),
+            Format::Yaml => Ok((serde_norway::to_string(&document)?, "application/yaml")),
+        });
+        match rendered {
+            Ok((body, content_type)) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
+            Err(error) => {
+                tracing::error!(%error, "cannot generate the AsyncAPI document");
+                (StatusCode::INTERNAL_SERVER_ERROR, format!("cannot generate the AsyncAPI document: {error}"))
+                    .into_response()
+            }
+        }
+    }
+
+    /// The HTML docs page.
+    fn page(&self) -> String {
+        let (script, style) = match &self.assets {
+            DocsAssets::Cdn => (
+                format!(
+                    r#"<script src="{CDN_SCRIPT}" integrity="{CDN_SCRIPT_SRI}" crossorigin="anonymous"></script>"#
+                ),
+                format!(
+                    r#"<link rel="stylesheet" href="{CDN_STYLE}" integrity="{CDN_STYLE_SRI}" crossorigin="anonymous">"#
+                ),
+            ),
+            DocsAssets::Local(_) => (
+                r#"<script src="asyncapi/assets/index.js"></script>"#.to_owned(),
+                r#"<link rel="stylesheet" href="asyncapi/assets/default.min.css">"#.to_owned(),
+            ),
+        };
+        DOCS_PAGE
+            .replace("{title}", &html_escape(&self.title))
+            .replace("{script}", &script)
+            .replace("{style}", &style)
+    }
+
+    fn render(&self, servers: &[Server]) -> Result<Value, AsyncApiError> {
+        let mut seen: Vec<(&str, &str)> = Vec::new();
+        for mounted in &self.channels {
+            if let Some((_, first)) = seen.iter().find(|(name, _)| *name == mounted.meta.name) {
+                return Err(AsyncApiError::DuplicateChannel {
+                    name: mounted.meta.name.into(),
+                    first: (*first).into(),
+                    second: mounted.address.clone(),
+                });
+            }
+            seen.push((mounted.meta.name, &mounted.address));
+        }
+        let settings = SchemaSettings::draft07().with(|s| {
+            s.definitions_path = "#/components/schemas/".into();
+            s.meta_schema = None;
+        });
+        let mut document = Builder { generator: settings.into_generator(), messages: Map::new() };
+        let mut channels = Map::new();
+        let mut operations = Map::new();
+        for mounted in &self.channels {
+            let (channel, channel_operations) = document.channel(mounted);
+            channels.insert(mounted.meta.name.to_owned(), channel);
+            operations.extend(channel_operations);
+        }
+        let mut info = json!({ "title": self.title, "version": self.version });
+        if let Some(description) = &self.description {
+            info["description"] = json!(description);
+        }
+        let mut root = json!({ "asyncapi": "3.0.0", "info": info });
+        if !servers.is_empty() {
+            let servers: Map<String, Value> = servers
+                .iter()
+                .map(|s| {
+                    let mut server = json!({ "host": s.host, "protocol": s.protocol });
+                    if let Some(description) = &s.description {
+                        server["description"] = json!(description);
+                    }
+                    (s.name.clone(), server)
+                })
+                .collect();
+            root["servers"] = Value::Object(servers);
+        }
+        root["defaultContentType"] = json!("application/json");
+        root["channels"] = Value::Object(channels);
+        root["operations"] = Value::Object(operations);
+        let schemas: Map<String, Value> = document.generator.take_definitions(true).into_iter().collect();
+        root["components"] = json!({ "messages": document.messages, "schemas": schemas });
+        Ok(root)
+    }
+}
+
+enum Format {
+    Json,
+    Yaml,
+}
+
+/// The framework frames every channel documents, beyond Chanx.
+fn framework_messages() -> [MessageMeta; 5] {
+    [
+        ErrorMessage::meta(),
+        CompleteMessage::meta(),
+        GroupCompleteMessage::meta(),
+        EventCompleteMessage::meta(),
+        AuthenticationMessage::meta(),
+    ]
+}
+
+/// Collects schemas and component messages while channels are rendered.
+struct Builder {
+    generator: SchemaGenerator,
+    messages: Map<String, Value>,
+}
+
+impl Builder {
+    /// A component message for `meta`; returns its key.
+    fn message(&mut self, meta: &MessageMeta) -> String {
+        let reference = (meta.schema)(&mut self.generator);
+        let schema = reference.as_value().get("$ref").and_then(Value::as_str).unwrap_or_default();
+        let key = schema.rsplit('/').next().filter(|k| !k.is_empty()).unwrap_or(meta.name).to_owned();
+        if !self.messages.contains_key(&key) {
+            let mut message = json!({
+                "name": meta.action,
+                "title": meta.name,
+                "contentType": "application/json",
+                "payload": reference.as_value(),
+            });
+            if let Some(description) = meta.description {
+                message["summary"] = json!(summary(description));
+                message["description"] = json!(markdown(description));
+            }
+            self.messages.insert(key.clone(), message);
+        }
+        key
+    }
+
+    /// The channel object and its operations.
+    fn channel(&mut self, mounted: &Mounted) -> (Value, Map<String, Value>) {
+        let meta = &mounted.meta;
+        let name = meta.name;
+        let mut keys = BTreeSet::new();
+        let mut operations = Map::new();
+        let framework: Vec<String> = framework_messages().iter().map(|m| self.message(m)).collect();
+        keys.extend(framework.iter().cloned());
+        let (error, complete, group_complete, event_complete, authentication) =
+            (&framework[0], &framework[1], &framework[2], &framework[3], &framework[4]);
+        for op in &meta.operations {
+            let input = self.message(&op.input);
+            let mut replies: Vec<String> = op.outputs.iter().map(|m| self.message(m)).collect();
+            replies.extend([error.clone(), complete.clone()]);
+            keys.insert(input.clone());
+            keys.extend(replies.iter().cloned());
+            let mut operation = operation(name, "receive", op, &[input]);
+            operation["reply"] = json!({
+                "channel": { "$ref": format!("#/channels/{name}") },
+                "messages": refs(name, &replies),
+            });
+            operations.insert(format!("{name}.{}", op.handler), operation);
+        }
+        for op in &meta.events {
+            let mut sent: Vec<String> = op.outputs.iter().map(|m| self.message(m)).collect();
+            sent.push(event_complete.clone());
+            keys.extend(sent.iter().cloned());
+            operations.insert(format!("{name}.{}", op.handler), operation(name, "send", op, &sent));
+        }
+        let declared = meta.passthrough.iter().map(|m| (m, "Forwarded unchanged from a server-side event"));
+        let hooks = meta.sends.iter().map(|m| (m, "Sent by the consumer's hooks (e.g. on connect)"));
+        for (message, summary) in declared.chain(hooks) {
+            let key = self.message(message);
+            keys.insert(key.clone());
+            let id = format!("{name}.send_{}", message.action);
+            let send = json!({
+                "action": "send",
+                "channel": { "$ref": format!("#/channels/{name}") },
+                "summary": summary,
+                "messages": refs(name, std::slice::from_ref(&key)),
+            });
+            operations.insert(id, send);
+        }
+        let completion = [group_complete.clone(), event_complete.clone()];
+        operations.insert(
+            format!("{name}.completion"),
+            json!({
+                "action": "send",
+                "channel": { "$ref": format!("#/channels/{name}") },
+                "summary": "Completion frames, when enabled: after each broadcast and each handled event",
+                "messages": refs(name, &completion),
+            }),
+        );
+        operations.insert(
+            format!("{name}.authentication"),
+            json!({
+                "action": "send",
+                "channel": { "$ref": format!("#/channels/{name}") },
+                "summary": "Sent before the server closes a connection whose authentication failed",
+                "messages": refs(name, std::slice::from_ref(authentication)),
+            }),
+        );
+
+        let messages: Map<String, Value> = keys
+            .iter()
+            .map(|k| (k.clone(), json!({ "$ref": format!("#/components/messages/{k}") })))
+            .collect();
+        let mut channel = json!({ "address": mounted.address, "title": name, "messages": messages });
+        if let Some(description) = meta.description {
+            channel["description"] = json!(description);
+        }
+        if !meta.tags.is_empty() {
+            channel["tags"] = tags(meta.tags);
+        }
+        let parameters = path_parameters(&mounted.address);
+        if !parameters.is_empty() {
+            channel["parameters"] = Value::Object(
+                parameters
+                    .into_iter()
+                    .map(|p| (p.clone(), json!({ "description": format!("Path parameter `{p}`") })))
+                    .collect(),
+            );
+        }
+        (channel, operations)
+    }
+}
+
+/// The first paragraph of a doc comment as plain text: one line, no Markdown code
+/// marks or rustdoc link brackets.
+fn summary(doc: &str) -> String {
+    let first: Vec<&str> = doc.lines().map(str::trim).take_while(|l| !l.is_empty()).collect();
+    first.join(" ").replace(['`', '[', ']'], "")
+}
+
+/// A doc comment as AsyncAPI Markdown: rustdoc's intra-doc links ``[`Type`]`` become
+/// plain code spans.
+fn markdown(doc: &str) -> String {
+    doc.replace("[`", "`").replace("`]", "`")
+}
+
+/// An operation object.
+fn operation(channel: &str, action: &str, op: &OperationMeta, messages: &[String]) -> Value {
+    let mut operation = json!({
+        "action": action,
+        "channel": { "$ref": format!("#/channels/{channel}") },
+        "messages": refs(channel, messages),
+    });
+    if let Some(summary) = op.summary {
+        operation["summary"] = json!(summary);
+    }
+    if let Some(description) = op.description {
+        operation["description"] = json!(description);
+    }
+    if !op.tags.is_empty() {
+        operation["tags"] = tags(op.tags);
+    }
+    operation
+}
+
+fn refs(channel: &str, keys: &[String]) -> Value {
+    keys.iter().map(|k| json!({ "$ref": format!("#/channels/{channel}/messages/{k}") })).collect()
+}
+
+fn tags(names: &[&str]) -> Value {
+    names.iter().map(|t| json!({ "name": t })).collect()
+}
+
+/// `{room_name}` and the like, in order.
+fn path_parameters(address: &str) -> Vec<String> {
+    address
+        .split('/')
+        .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+        .map(|p| p.trim_start_matches('*').to_owned())
+        .collect()
+}
+
+/// The server the request came to: its `Host`, `ws` or `wss` by the forwarded scheme.
+fn request_server(headers: &HeaderMap) -> Vec<Server> {
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else { return Vec::new() };
+    let secure = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).is_some_and(|p| p == "https");
+    vec![Server {
+        name: "default".into(),
+        host: host.into(),
+        protocol: if secure { "wss" } else { "ws" }.into(),
+        description: Some("The server this document was served from".into()),
+    }]
+}
+
+async fn asset(path: PathBuf, content_type: &'static str) -> Response {
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => ([(header::CONTENT_TYPE, content_type)], bytes).into_response(),
+        Err(error) => {
+            tracing::error!(%error, path = %path.display(), "cannot read a docs asset");
+            (StatusCode::NOT_FOUND, format!("docs asset not found: {}", path.display())).into_response()
+        }
+    }
+}
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+const DOCS_PAGE: &str = r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} · AsyncAPI</title>
+<link rel="icon" href="data:,">
+{style}
+</head>
+<body>
+<div id="asyncapi"></div>
+{script}
+<script>
+  AsyncApiStandalone.render(
+    { schema: { url: 'asyncapi.json', options: { method: 'GET', mode: 'cors' } }, config: { show: { sidebar: true } } },
+    document.getElementById('asyncapi'),
+  );
+</script>
+</body>
+</html>
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summaries_are_plain_first_paragraphs() {
+        let doc = "Error frame: a list,\nor a [`Detail`].\n\nMore `here`.";
+        assert_eq!(summary(doc), "Error frame: a list, or a Detail.");
+        assert_eq!(markdown(doc), "Error frame: a list,\nor a `Detail`.\n\nMore `here`.");
+    }
+
+    #[test]
+    fn path_parameters_in_order() {
+        assert_eq!(path_parameters("/ws/{org}/room/{room_name}"), ["org", "room_name"]);
+        assert!(path_parameters("/ws/system").is_empty());
+    }
+
+    #[test]
+    fn servers_follow_the_request() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, "example.com:8443".parse().unwrap());
+        headers.insert("x-forwarded-proto", "https".parse().unwrap());
+        let servers = request_server(&headers);
+        assert_eq!((servers[0].host.as_str(), servers[0].protocol.as_str()), ("example.com:8443", "wss"));
+    }
+}

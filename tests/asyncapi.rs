@@ -1,0 +1,873 @@
+//! The AsyncAPI document of the tutorial apps, checked four ways:
+//!
+//! - the official parser (`@asyncapi/parser`, through `tests/browser/validate_asyncapi.mjs`)
+//!   accepts the documents of the three apps, as JSON and as YAML;
+//! - contract: every frame the apps send and receive in representative traffic matches
+//!   the schema of its message in the document (looked up by `action`, on the frame's
+//!   channel and in the direction the document gives it);
+//! - snapshots of the System Echo document (`tests/snapshots/`; `CHANX_UPDATE_SNAPSHOTS=1`
+//!   rewrites them);
+//! - generation errors (two consumers with one channel name) and apps that mix chanx
+//!   routes with a plain axum WebSocket route.
+//!
+//! The parser test needs `node` and `npm ci --prefix tests/browser`; without them it says
+//! why and passes, unless `CHANX_REQUIRE_BROWSER=1`, which turns a missing piece into a
+//! failure (as for `tests/browser.rs`).
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::ws::{Message as Ws, WebSocketUpgrade};
+use axum::routing::get;
+use axum::{Extension, Router};
+use chanx::asyncapi::{AsyncApi, AsyncApiError};
+use chanx::layer::Layers;
+use chanx::prelude::*;
+use common::{Client, background_jobs, jobs, probe, room_chat, serve, system_echo};
+use serde_json::{Map, Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const PARSER_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// The tutorial document before the apps add their consumers: fixed texts, so that the
+/// snapshots do not follow the crate version.
+fn tutorial_docs() -> AsyncApi {
+    AsyncApi::new().title("Chanx tutorial").version("0.1.0").description("The Chanx tutorial app, in Rust.")
+}
+
+fn system_echo_docs() -> AsyncApi {
+    system_echo::asyncapi(tutorial_docs())
+}
+
+fn room_chat_docs() -> AsyncApi {
+    room_chat::asyncapi(tutorial_docs())
+}
+
+fn background_jobs_docs() -> AsyncApi {
+    background_jobs::asyncapi(tutorial_docs())
+}
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn browser_required() -> bool {
+    std::env::var("CHANX_REQUIRE_BROWSER").is_ok_and(|v| matches!(v.as_str(), "1" | "true"))
+}
+
+// ---------------------------------------------------------------------------------------
+// The official parser
+// ---------------------------------------------------------------------------------------
+
+/// `node` and the installed parser, or why they cannot be used.
+async fn parser_prerequisites() -> Result<(), String> {
+    match tokio::process::Command::new("node").arg("--version").stdin(Stdio::null()).output().await {
+        Ok(output) if output.status.success() => {}
+        Ok(output) => return Err(format!("`node --version` failed: {}", output.status)),
+        Err(error) => return Err(format!("cannot run node: {error}")),
+    }
+    let parser = repo().join("tests/browser/node_modules/@asyncapi/parser");
+    if !parser.is_dir() {
+        return Err(format!("{} is missing (run `npm ci --prefix tests/browser`)", parser.display()));
+    }
+    Ok(())
+}
+
+/// A fresh folder under the system's temporary directory.
+fn temp_dir(what: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let dir = std::env::temp_dir().join(format!("chanx-{what}-{}-{}", std::process::id(), nanos.as_nanos()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+    dir
+}
+
+#[tokio::test]
+async fn official_parser_accepts_the_documents() {
+    if let Err(reason) = parser_prerequisites().await {
+        assert!(!browser_required(), "AsyncAPI parser test required (CHANX_REQUIRE_BROWSER) but: {reason}");
+        println!("skipping AsyncAPI parser test: {reason}");
+        return;
+    }
+    let dir = temp_dir("asyncapi");
+    let documents = [
+        ("system_echo", system_echo_docs()),
+        ("room_chat", room_chat_docs()),
+        ("background_jobs", background_jobs_docs()),
+        // The servers section appears only with servers.
+        (
+            "background_jobs_with_servers",
+            background_jobs_docs().server("production", "api.example.com", "wss"),
+        ),
+    ];
+    let mut files = Vec::new();
+    for (name, docs) in &documents {
+        for extension in ["json", "yaml"] {
+            let path = dir.join(format!("{name}.asyncapi.{extension}"));
+            docs.write(&path).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+            files.push(path);
+        }
+    }
+
+    let script = repo().join("tests/browser/validate_asyncapi.mjs");
+    let mut command = tokio::process::Command::new("node");
+    command.arg(&script).args(&files).stdin(Stdio::null()).kill_on_drop(true);
+    let output = match tokio::time::timeout(PARSER_TIMEOUT, command.output()).await {
+        Ok(output) => output.unwrap_or_else(|e| panic!("run node {}: {e}", script.display())),
+        Err(_) => panic!("{} did not finish within {PARSER_TIMEOUT:?}", script.display()),
+    };
+    println!("--- validate_asyncapi.mjs stdout ---\n{}", String::from_utf8_lossy(&output.stdout));
+    println!("--- validate_asyncapi.mjs stderr ---\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "the official AsyncAPI parser rejected a document ({}); the files are kept in {}",
+        output.status,
+        dir.display()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---------------------------------------------------------------------------------------
+// Contract: frames against the document
+// ---------------------------------------------------------------------------------------
+
+/// Which way a frame goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    /// Client to server: a message of a `receive` operation.
+    Sent,
+    /// Server to client: a message of a `send` operation or of a reply.
+    Received,
+}
+
+/// The messages of one channel, by action, for each direction.
+#[derive(Debug, Default)]
+struct ChannelMessages {
+    sent: BTreeMap<String, String>,
+    received: BTreeMap<String, String>,
+}
+
+/// A document, the schema validator of each of its messages, and what the traffic
+/// checked so far: the frames per message and every mismatch.
+struct Contract {
+    document: Value,
+    channels: BTreeMap<String, ChannelMessages>,
+    validators: BTreeMap<String, jsonschema::Validator>,
+    seen: Mutex<BTreeMap<String, usize>>,
+    failures: Mutex<Vec<String>>,
+    /// Client frames the server accepts although their schema refuses them: allowed
+    /// (the document may be stricter than the server), but printed.
+    lax: Mutex<Vec<String>>,
+}
+
+/// Follows a local `$ref` of the document.
+fn resolve<'a>(document: &'a Value, reference: &Value) -> &'a Value {
+    let target = reference["$ref"].as_str().unwrap_or_else(|| panic!("not a $ref: {reference}"));
+    let pointer = target.strip_prefix('#').unwrap_or_else(|| panic!("not a local $ref: {target}"));
+    document.pointer(pointer).unwrap_or_else(|| panic!("dangling $ref {target}"))
+}
+
+/// The component message key a `#/components/messages/<key>` reference names.
+fn message_key(reference: &Value) -> String {
+    let target = reference["$ref"].as_str().unwrap_or_default();
+    let key = target.strip_prefix("#/components/messages/");
+    key.unwrap_or_else(|| panic!("channel message is not a component message: {reference}")).to_owned()
+}
+
+impl Contract {
+    fn new(docs: &AsyncApi) -> Contract {
+        let document = docs.document().expect("the document");
+        let components = &document["components"];
+        let messages = components["messages"].as_object().expect("components.messages");
+        let mut validators = BTreeMap::new();
+        for (key, message) in messages {
+            let schema = json!({ "allOf": [message["payload"]], "components": components });
+            let validator = jsonschema::draft7::new(&schema)
+                .unwrap_or_else(|e| panic!("the schema of message {key} does not compile: {e}\n{schema:#}"));
+            validators.insert(key.clone(), validator);
+        }
+        let mut channels: BTreeMap<String, ChannelMessages> = BTreeMap::new();
+        let operations = document["operations"].as_object().expect("operations");
+        for (id, operation) in operations {
+            resolve(&document, &operation["channel"]);
+            let target = operation["channel"]["$ref"].as_str().unwrap_or_default();
+            let name =
+                target.strip_prefix("#/channels/").unwrap_or_else(|| panic!("channel of {id}: {target}"));
+            let entry = channels.entry(name.to_owned()).or_default();
+            let mut add = |direction: Direction, refs: &Value| {
+                for reference in refs.as_array().unwrap_or_else(|| panic!("messages of {id}")) {
+                    let key = message_key(resolve(&document, reference));
+                    let action = messages[&key]["name"].as_str().expect("message name").to_owned();
+                    let map = match direction {
+                        Direction::Sent => &mut entry.sent,
+                        Direction::Received => &mut entry.received,
+                    };
+                    if let Some(other) = map.insert(action.clone(), key.clone())
+                        && other != key
+                    {
+                        panic!("channel {name} has two messages with action {action}: {other} and {key}");
+                    }
+                }
+            };
+            match operation["action"].as_str() {
+                Some("receive") => {
+                    add(Direction::Sent, &operation["messages"]);
+                    add(Direction::Received, &operation["reply"]["messages"]);
+                }
+                Some("send") => add(Direction::Received, &operation["messages"]),
+                other => panic!("operation {id} has action {other:?}"),
+            }
+        }
+        Contract {
+            document,
+            channels,
+            validators,
+            seen: Mutex::default(),
+            failures: Mutex::default(),
+            lax: Mutex::default(),
+        }
+    }
+
+    fn fail(&self, failure: String) {
+        self.failures.lock().unwrap().push(failure);
+    }
+
+    /// The message key of `frame` on `channel` in `direction`, or why there is none.
+    fn message_of(&self, channel: &str, direction: Direction, frame: &Value) -> Result<&str, String> {
+        let Some(action) = frame.get("action").and_then(Value::as_str) else {
+            return Err(format!("{direction:?} frame on channel {channel} has no string action: {frame}"));
+        };
+        let messages =
+            self.channels.get(channel).ok_or_else(|| format!("no channel {channel} in the document"))?;
+        let map = match direction {
+            Direction::Sent => &messages.sent,
+            Direction::Received => &messages.received,
+        };
+        if let Some(key) = map.get(action) {
+            return Ok(key);
+        }
+        let documented: Vec<&String> = self.document["components"]["messages"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(_, m)| m["name"] == action)
+            .map(|(key, _)| key)
+            .collect();
+        let known: Vec<&String> = map.keys().collect();
+        Err(format!(
+            "{direction:?} frame on channel {channel} has action `{action}`, which the document does not give \
+             that channel in that direction (it knows {known:?}; component messages with that name: \
+             {documented:?}): {frame}"
+        ))
+    }
+
+    /// Checks a frame that the server accepts or sends against its message's schema.
+    fn check(&self, channel: &str, direction: Direction, frame: &Value) {
+        let key = match self.message_of(channel, direction, frame) {
+            Ok(key) => key,
+            Err(failure) => return self.fail(failure),
+        };
+        *self.seen.lock().unwrap().entry(key.to_owned()).or_default() += 1;
+        let errors: Vec<String> = self.validators[key]
+            .iter_errors(frame)
+            .map(|e| format!("at `{}`: {e}", e.instance_path()))
+            .collect();
+        if !errors.is_empty() {
+            let schema_name = self.document["components"]["messages"][key]["payload"]["$ref"]
+                .as_str()
+                .and_then(|r| r.rsplit('/').next())
+                .unwrap_or(key);
+            self.fail(format!(
+                "{direction:?} frame on channel {channel} does not match message {key}:\n  frame: {frame}\n  \
+                 errors:\n    {}\n  schema components.schemas.{schema_name}: {:#}",
+                errors.join("\n    "),
+                self.document["components"]["schemas"][schema_name],
+            ));
+        }
+    }
+
+    /// A client frame the server refuses: the schema, if the action has one, must refuse
+    /// it too.
+    fn check_refused(&self, channel: &str, frame: &Value) {
+        if let Ok(key) = self.message_of(channel, Direction::Sent, frame)
+            && self.validators[key].is_valid(frame)
+        {
+            self.fail(format!(
+                "the server refuses a frame that the schema of {key} on channel {channel} accepts: {frame}"
+            ));
+        }
+    }
+
+    /// Whether the document accepts `frame` as a client frame on `channel`.
+    fn accepts(&self, channel: &str, frame: &Value) -> bool {
+        self.message_of(channel, Direction::Sent, frame).is_ok_and(|key| self.validators[key].is_valid(frame))
+    }
+
+    /// Panics with every mismatch found; prints what was checked.
+    fn assert_clean(&self) {
+        let seen = self.seen.lock().unwrap();
+        println!("frames checked per message: {seen:?}");
+        for frame in self.lax.lock().unwrap().iter() {
+            println!("note: the server accepts a client frame its schema refuses: {frame}");
+        }
+        let failures = self.failures.lock().unwrap();
+        assert!(
+            failures.is_empty(),
+            "{} frame(s) do not follow the AsyncAPI document:\n\n{}",
+            failures.len(),
+            failures.join("\n\n")
+        );
+    }
+
+    /// Component messages no checked frame used.
+    fn unexercised(&self) -> BTreeSet<String> {
+        let seen = self.seen.lock().unwrap();
+        self.validators.keys().filter(|key| !seen.contains_key(*key)).cloned().collect()
+    }
+}
+
+/// A WebSocket client whose every frame, both ways, is checked against the document.
+struct Peer {
+    client: Client,
+    channel: &'static str,
+    contract: Arc<Contract>,
+    /// Whether the server sends completion frames.
+    completion: bool,
+    syncs: usize,
+}
+
+impl Peer {
+    async fn connect(
+        contract: &Arc<Contract>,
+        addr: SocketAddr,
+        path: &str,
+        channel: &'static str,
+        completion: bool,
+    ) -> Peer {
+        let client = Client::connect(addr, path).await;
+        Peer { client, channel, contract: contract.clone(), completion, syncs: 0 }
+    }
+
+    /// Sends a frame the server should accept.
+    async fn send(&mut self, frame: Value) {
+        self.contract.check(self.channel, Direction::Sent, &frame);
+        self.client.send_json(frame).await;
+    }
+
+    /// Sends a frame the server refuses (the schema, if its action has one, must refuse it
+    /// too); returns the error frame, once every frame it caused has been received.
+    async fn send_refused(&mut self, frame: Value) -> Value {
+        self.contract.check_refused(self.channel, &frame);
+        self.client.send_json(frame.clone()).await;
+        self.refused(&frame.to_string()).await
+    }
+
+    /// Sends raw text (not a JSON object); returns the error frame.
+    async fn send_text_refused(&mut self, text: &str) -> Value {
+        self.client.send_text(text).await;
+        self.refused(text).await
+    }
+
+    async fn refused(&mut self, what: &str) -> Value {
+        let frames = self.sync().await;
+        let errors: Vec<&Value> = frames.iter().filter(|f| f["action"] == "error").collect();
+        assert_eq!(errors.len(), 1, "{what} is refused with one error frame: {frames:?}");
+        errors[0].clone()
+    }
+
+    /// Sends each frame (valid or not) and checks that the server refuses none that the
+    /// document accepts; frames the server accepts but the document refuses are noted.
+    async fn agreement(&mut self, frames: &[Value]) {
+        for frame in frames {
+            let documented = self.contract.accepts(self.channel, frame);
+            self.client.send_json(frame.clone()).await;
+            let replies = self.sync().await;
+            let refused = has(&replies, "error");
+            if documented && refused {
+                self.contract.fail(format!(
+                    "the server refuses a client frame on channel {} that the document accepts: {frame} -> {replies:?}",
+                    self.channel
+                ));
+            } else if !documented && !refused {
+                self.contract.lax.lock().unwrap().push(format!("{frame} on channel {}", self.channel));
+            }
+        }
+    }
+
+    async fn recv(&mut self) -> Value {
+        let frame = self.client.recv().await;
+        self.contract.check(self.channel, Direction::Received, &frame);
+        frame
+    }
+
+    /// Receives frames until `done` holds for those received so far.
+    async fn recv_while(&mut self, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let mut frames = Vec::new();
+        while !done(&frames) {
+            frames.push(self.recv().await);
+        }
+        frames
+    }
+
+    /// A ping round trip: receives (and checks) every frame the server sent before its
+    /// answer, which it returns without the pong (and its `complete`).
+    async fn sync(&mut self) -> Vec<Value> {
+        self.syncs += 1;
+        let reference = format!("sync-{}", self.syncs);
+        self.send(json!({"action": "ping", "ref": reference})).await;
+        let last = if self.completion { "complete" } else { "pong" };
+        let mut frames =
+            self.recv_while(|f| f.last().is_some_and(|f| f["action"] == last && f["ref"] == reference)).await;
+        frames.retain(|f| f["ref"] != reference);
+        frames
+    }
+}
+
+fn has(frames: &[Value], action: &str) -> bool {
+    frames.iter().any(|f| f["action"] == action)
+}
+
+fn count(frames: &[Value], action: &str) -> usize {
+    frames.iter().filter(|f| f["action"] == action).count()
+}
+
+fn notification(frames: &[Value]) -> Value {
+    let found = frames.iter().find(|f| f["action"] == "room_notification");
+    found.cloned().unwrap_or_else(|| panic!("no room_notification in {frames:?}"))
+}
+
+fn job_status<'a>(frames: &'a [Value], status: &str) -> Option<&'a Value> {
+    frames.iter().find(|f| f["action"] == "job_status" && f["payload"]["status"] == status)
+}
+
+/// The full tutorial app (jobs run at once) with completion frames on or off.
+fn full_app(send_completion: bool) -> Router {
+    let layers = Layers::default();
+    let settings = Settings::default().layers(layers.clone()).send_completion(send_completion);
+    let pool = jobs::WorkerPool::start(2, jobs::Delays { scale: 0.0 }, layers.default_layer());
+    background_jobs::router(Arc::new(pool)).layer(Extension(settings))
+}
+
+async fn system_echo_traffic(contract: &Arc<Contract>, addr: SocketAddr, completion: bool) {
+    let mut client = Peer::connect(contract, addr, "/ws/system", "system", completion).await;
+    let welcome = client.recv().await;
+    assert_eq!(welcome["payload"]["message"], "🔧 System: Connection established!");
+
+    client.send(json!({"action": "user_message", "payload": {"message": "hello"}})).await;
+    let frames = client.sync().await;
+    assert_eq!(count(&frames, "system_echo"), 1, "{frames:?}");
+    assert_eq!(count(&frames, "complete"), usize::from(completion), "{frames:?}");
+    client.send(json!({"action": "user_message", "payload": {"message": "with ref"}, "ref": "r1"})).await;
+    let frames = client.sync().await;
+    assert_eq!((&frames[0]["ref"], &frames[0]["version"]), (&json!("r1"), &json!(1)), "{frames:?}");
+    client.send(json!({"action": "ping", "payload": null, "ref": "r2", "version": 1})).await;
+    assert!(has(&client.sync().await, "pong"));
+
+    // Errors: frame-level, unknown action, invalid and missing payloads, bad envelope
+    // keys, topics.
+    client.send_text_refused("not json").await;
+    client.send_text_refused("[1, 2, 3]").await;
+    client.client.send_binary(b"\x00\x01").await;
+    client.refused("a binary frame").await;
+    client.send_refused(json!({"action": "nope", "ref": "r3"})).await;
+    client.send_refused(json!({"action": null})).await;
+    client.send_refused(json!({"payload": {"message": "no action"}})).await;
+    client.send_refused(json!({"action": "user_message", "payload": {"message": 1}})).await;
+    client.send_refused(json!({"action": "user_message"})).await;
+    client.send_refused(json!({"action": "user_message", "payload": {}, "ref": "r4"})).await;
+    client.send_refused(json!({"action": "system_echo", "payload": {"message": "server only"}})).await;
+    client.send_refused(json!({"action": "ping", "ref": 5})).await;
+    client.send_refused(json!({"action": "ping", "version": "abc"})).await;
+    client.send_refused(json!({"action": "ping", "version": 1.5})).await;
+    // Where the document and the server's validation should agree.
+    let edges = [
+        json!({"action": "ping", "payload": {}}),
+        json!({"action": "ping", "payload": 1}),
+        json!({"action": "user_message", "payload": {"message": "x", "extra": 1}}),
+        json!({"action": "user_message", "payload": {"message": null}}),
+        json!({"action": "user_message", "payload": null}),
+        json!({"action": "user_message", "payload": {"message": "x"}, "version": 2}),
+        json!({"action": "user_message", "payload": {"message": "x"}, "version": "1"}),
+        json!({"action": "user_message", "payload": {"message": "x"}, "version": true}),
+        json!({"action": "user_message", "payload": {"message": "x"}, "version": null}),
+        json!({"action": "user_message", "payload": {"message": "x"}, "ref": null}),
+        json!({"action": "user_message", "payload": {"message": "x"}, "unknown": 1}),
+    ];
+    client.agreement(&edges).await;
+    // Well formed for the schema, refused as not subscribed: not a schema matter.
+    client.client.send_json(json!({"action": "ping", "topic": "news"})).await;
+    assert_eq!(client.refused("a topic frame").await["payload"]["reason"], "not_subscribed");
+}
+
+async fn room_chat_traffic(contract: &Arc<Contract>, addr: SocketAddr, completion: bool) {
+    let room = if completion { "lobby-completion" } else { "lobby" };
+    let path = format!("/ws/room/{room}");
+    let mut a = Peer::connect(contract, addr, &path, "room_chat", completion).await;
+    a.sync().await;
+    let mut b = Peer::connect(contract, addr, &path, "room_chat", completion).await;
+    b.sync().await;
+    // Every broadcast a peer gets is followed by `group_complete` when completion is on.
+    let broadcast = |f: &[Value]| has(f, "room_notification") && (!completion || has(f, "group_complete"));
+    let joined = notification(&a.recv_while(broadcast).await);
+    assert_eq!(joined["payload"]["message"], format!("🚪 Someone joined room '{room}'"));
+
+    b.send(json!({"action": "room_chat", "payload": {"message": "hi room"}})).await;
+    for peer in [&mut a, &mut b] {
+        let notification = notification(&peer.recv_while(broadcast).await);
+        assert_eq!(notification["payload"]["message"], "💬 hi room");
+        assert_eq!(notification["payload"]["room_name"], room);
+    }
+    b.sync().await;
+    let full = json!({"message": "all fields", "room_name": null, "status": "DELIVERED"});
+    b.send(json!({"action": "room_chat", "payload": full, "ref": "b1"})).await;
+    a.recv_while(broadcast).await;
+    b.recv_while(broadcast).await;
+    b.sync().await;
+    b.send_refused(json!({"action": "room_chat", "payload": {"message": "x", "status": "LOST"}})).await;
+    b.agreement(&[
+        json!({"action": "room_chat", "payload": {"message": "x", "status": "delivered"}}),
+        json!({"action": "room_chat", "payload": {"message": "x", "status": null}}),
+        json!({"action": "room_chat", "payload": {"message": "x", "room_name": 5}}),
+        json!({"action": "room_chat", "payload": {"message": "x", "status": "FAILED", "room_name": "r"}}),
+    ])
+    .await;
+    // The one accepted reached A too.
+    assert_eq!(notification(&a.recv_while(broadcast).await)["payload"]["message"], "💬 x");
+    b.send_refused(json!({"action": "room_chat", "payload": {"room_name": "no message"}})).await;
+
+    b.client.close(1000).await;
+    let left = notification(&a.recv_while(broadcast).await);
+    assert_eq!(left["payload"]["message"], format!("👋 Someone left room '{room}'"));
+    a.sync().await;
+}
+
+async fn background_jobs_traffic(contract: &Arc<Contract>, addr: SocketAddr, completion: bool) {
+    let mut client =
+        Peer::connect(contract, addr, "/ws/background_jobs", "background_jobs", completion).await;
+    let connected = client.recv().await;
+    assert_eq!(connected["payload"]["status"], "connected");
+    for (job, expected) in [
+        (json!({"type": "translate", "content": "hello"}), "🌍 Translated: 'hello' → 'hola'"),
+        (json!({"type": "analyze", "content": "Hi there"}), "📊 Analysis of 'Hi there':"),
+        (json!({"type": "generate", "content": "weather?"}), "🤖 AI Response to 'weather?':"),
+        (json!({"content": "no type"}), "✅ Processed: NO TYPE"),
+    ] {
+        client.send(json!({"action": "job", "payload": job, "ref": "j"})).await;
+        let done = |f: &[Value]| {
+            job_status(f, "result").is_some()
+                && (!completion || has(f, "complete") && has(f, "event_complete"))
+        };
+        let frames = client.recv_while(done).await;
+        assert!(job_status(&frames, "queuing").is_some(), "{frames:?}");
+        let queued = job_status(&frames, "queued").unwrap_or_else(|| panic!("no queued status: {frames:?}"));
+        assert!(queued["payload"]["job_id"].is_string(), "{queued}");
+        let result = job_status(&frames, "result").unwrap();
+        let message = result["payload"]["message"].as_str().unwrap_or_default();
+        assert!(message.starts_with(expected), "{result}");
+    }
+    client.sync().await;
+    client.send_refused(json!({"action": "job", "payload": {"type": "translate"}})).await;
+    client
+        .agreement(&[
+            json!({"action": "job", "payload": {"type": null, "content": "x"}}),
+            json!({"action": "job", "payload": {"type": 1, "content": "x"}}),
+            json!({"action": "job", "payload": {"content": ["x"]}}),
+        ])
+        .await;
+    client.send_refused(json!({"action": "job", "payload": "translate hello"})).await;
+    client.send_refused(json!({"action": "job_result", "payload": "only workers send this"})).await;
+}
+
+/// The checker itself: it flags a wrong payload, an undocumented action and a frame
+/// going the wrong way.
+#[test]
+fn the_contract_check_catches_mismatches() {
+    let contract = Contract::new(&room_chat_docs());
+    let echo = json!({"action": "system_echo", "payload": {"message": "ok"}, "ref": "r", "version": 1});
+    contract.check("system", Direction::Received, &echo);
+    contract.check("system", Direction::Sent, &json!({"action": "ping"}));
+    assert!(contract.failures.lock().unwrap().is_empty(), "{:?}", contract.failures.lock().unwrap());
+
+    let wrong = [
+        (Direction::Received, "system", json!({"action": "system_echo", "payload": {"message": 1}})),
+        (Direction::Received, "system", json!({"action": "system_echo"})),
+        (Direction::Received, "system", json!({"action": "system_echo", "payload": {}, "version": "1"})),
+        (
+            Direction::Received,
+            "room_chat",
+            json!({"action": "room_notification", "payload": {"message": "m", "status": "x"}}),
+        ),
+        (Direction::Received, "system", json!({"action": "undocumented", "payload": null})),
+        (Direction::Received, "system", json!({"payload": null})),
+        (Direction::Received, "system", json!({"action": "user_message", "payload": {"message": "m"}})),
+        (Direction::Sent, "system", json!({"action": "system_echo", "payload": {"message": "m"}})),
+        (Direction::Received, "system", json!({"action": "room_notification", "payload": {"message": "m"}})),
+    ];
+    for (direction, channel, frame) in &wrong {
+        let before = contract.failures.lock().unwrap().len();
+        contract.check(channel, *direction, frame);
+        assert_eq!(contract.failures.lock().unwrap().len(), before + 1, "{direction:?} {frame} is flagged");
+    }
+    assert!(contract.accepts("system", &json!({"action": "user_message", "payload": {"message": "m"}})));
+    assert!(!contract.accepts("system", &json!({"action": "user_message", "payload": {"message": 1}})));
+}
+
+#[tokio::test]
+async fn tutorial_app_traffic_follows_the_document() {
+    let contract = Arc::new(Contract::new(&background_jobs_docs()));
+    for completion in [false, true] {
+        let addr = serve(full_app(completion)).await;
+        system_echo_traffic(&contract, addr, completion).await;
+        room_chat_traffic(&contract, addr, completion).await;
+        background_jobs_traffic(&contract, addr, completion).await;
+    }
+    contract.assert_clean();
+    // Only a refused authentication sends `authentication`; none of the apps refuses
+    // (`framework_frames_follow_the_document` covers it).
+    let unexercised = contract.unexercised();
+    let expected: BTreeSet<String> = ["AuthenticationMessage".to_owned()].into();
+    assert_eq!(unexercised, expected, "messages of the document the traffic never used");
+}
+
+#[tokio::test]
+async fn the_system_echo_app_alone_follows_its_document() {
+    let contract = Arc::new(Contract::new(&system_echo_docs()));
+    let addr = serve(system_echo::router()).await;
+    system_echo_traffic(&contract, addr, false).await;
+    contract.assert_clean();
+}
+
+/// The frames the apps never send (refused authentication, handler failures, validation
+/// errors listing several fields), from the probe consumer of the other tests.
+#[tokio::test]
+async fn framework_frames_follow_the_document() {
+    let docs = AsyncApi::new().channel::<probe::ProbeConsumer>("/ws/probe/{room}");
+    let contract = Arc::new(Contract::new(&docs));
+    let (app, _reports) = probe::router();
+    let addr = serve(app.layer(Extension(Settings::default().send_completion(true)))).await;
+
+    for (query, code) in [("token=bad", 4403), ("token=weird", 4401)] {
+        let path = format!("/ws/probe/lobby?{query}");
+        let mut refused = Peer::connect(&contract, addr, &path, "probe", true).await;
+        assert_eq!(refused.recv().await["action"], "authentication");
+        assert_eq!(refused.client.recv_close().await.0, code);
+    }
+
+    let mut client = Peer::connect(&contract, addr, "/ws/probe/lobby?who=ann", "probe", true).await;
+    client.send(json!({"action": "whereami"})).await;
+    assert_eq!(client.sync().await[0]["payload"], json!(["lobby", "ann"]));
+    client.send(json!({"action": "echo", "payload": {"text": "ab", "count": 2}})).await;
+    assert_eq!(client.sync().await[0]["payload"], "abab");
+    client.send(json!({"action": "echo", "payload": {"text": "ab", "count": -1}})).await;
+    let frames = client.sync().await;
+    assert_eq!(frames.iter().map(|f| &f["action"]).collect::<Vec<_>>(), ["complete"], "no reply");
+    let errors = client.send_refused(json!({"action": "echo", "payload": {"count": "x"}})).await;
+    assert_eq!(errors["payload"].as_array().map(Vec::len), Some(2), "{errors}");
+    for action in ["fail", "explode"] {
+        client.send(json!({"action": action, "ref": action})).await;
+        let frames = client.sync().await;
+        assert_eq!(frames[0]["payload"]["detail"], format!("Failed to process message for {action}"));
+    }
+    client.send(json!({"action": "push", "payload": 3})).await;
+    client.recv_while(|f| count(f, "echoed") == 3 && has(f, "complete")).await;
+    client.sync().await;
+    contract.assert_clean();
+}
+
+// ---------------------------------------------------------------------------------------
+// Snapshots
+// ---------------------------------------------------------------------------------------
+
+/// Compares `actual` with `tests/snapshots/<name>`, or rewrites the file when
+/// `CHANX_UPDATE_SNAPSHOTS=1`; returns what differs.
+fn check_snapshot(name: &str, actual: &str) -> Result<(), String> {
+    let path = repo().join("tests/snapshots").join(name);
+    let actual = if actual.ends_with('\n') { actual.to_owned() } else { format!("{actual}\n") };
+    if std::env::var("CHANX_UPDATE_SNAPSHOTS").is_ok_and(|v| matches!(v.as_str(), "1" | "true")) {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+        }
+        std::fs::write(&path, &actual).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        println!("updated {}", path.display());
+        return Ok(());
+    }
+    let expected = match std::fs::read_to_string(&path) {
+        Ok(expected) => expected,
+        Err(error) => return Err(format!("{}: cannot read it: {error}", path.display())),
+    };
+    if expected == actual {
+        return Ok(());
+    }
+    let (expected_lines, actual_lines): (Vec<&str>, Vec<&str>) =
+        (expected.lines().collect(), actual.lines().collect());
+    let first = expected_lines.iter().zip(&actual_lines).position(|(e, a)| e != a);
+    let line = first.unwrap_or(expected_lines.len().min(actual_lines.len()));
+    let context = |lines: &[&str]| -> String {
+        let from = line.saturating_sub(2);
+        let to = (line + 3).min(lines.len());
+        (from..to).map(|i| format!("    {:>4} | {}", i + 1, lines[i])).collect::<Vec<_>>().join("\n")
+    };
+    Err(format!(
+        "{} differs from the generated document, first at line {} ({} lines in the file, {} generated)\n  \
+         snapshot:\n{}\n  generated:\n{}",
+        path.display(),
+        line + 1,
+        expected_lines.len(),
+        actual_lines.len(),
+        context(&expected_lines),
+        context(&actual_lines),
+    ))
+}
+
+#[test]
+fn system_echo_document_matches_the_snapshots() {
+    let docs = system_echo_docs();
+    let mismatches: Vec<String> = [
+        ("system_echo.asyncapi.json", docs.to_json().expect("JSON")),
+        ("system_echo.asyncapi.yaml", docs.to_yaml().expect("YAML")),
+    ]
+    .into_iter()
+    .filter_map(|(name, text)| check_snapshot(name, &text).err())
+    .collect();
+    assert!(
+        mismatches.is_empty(),
+        "{}\n\nIf the change is intended, update the snapshots with\n    \
+         CHANX_UPDATE_SNAPSHOTS=1 cargo test --test asyncapi system_echo_document_matches_the_snapshots\n\
+         and review the diff (git diff tests/snapshots).",
+        mismatches.join("\n\n")
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Generation errors and mixed apps
+// ---------------------------------------------------------------------------------------
+
+/// One consumer named `same`.
+#[derive(Debug, Default)]
+pub struct SameA;
+
+#[channel(name = "same")]
+impl SameA {
+    #[ws_handler]
+    async fn ping(&mut self, _msg: PingMessage) -> PongMessage {
+        PongMessage
+    }
+}
+
+impl Consumer for SameA {}
+
+/// Another consumer named `same`.
+#[derive(Debug, Default)]
+pub struct SameB;
+
+#[channel(name = "same")]
+impl SameB {
+    #[ws_handler]
+    async fn ping(&mut self, _msg: PingMessage) -> PongMessage {
+        PongMessage
+    }
+}
+
+impl Consumer for SameB {}
+
+/// A plain HTTP/1.1 GET: status, `Content-Type` and body.
+async fn http_get(addr: SocketAddr, path: &str) -> (u16, String, String) {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("send the request");
+    let mut response = Vec::new();
+    tokio::time::timeout(common::WAIT, stream.read_to_end(&mut response))
+        .await
+        .expect("a response within the wait")
+        .expect("read the response");
+    let response = String::from_utf8(response).expect("a UTF-8 response");
+    let (head, body) = response.split_once("\r\n\r\n").expect("headers and body");
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status code");
+    let content_type = head
+        .lines()
+        .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("content-type")))
+        .map(|(_, v)| v.trim().to_owned())
+        .unwrap_or_default();
+    (status, content_type, body.to_owned())
+}
+
+#[tokio::test]
+async fn two_consumers_with_one_channel_name_are_an_error() {
+    let docs = AsyncApi::new().channel::<SameA>("/ws/a").channel::<SameB>("/ws/b");
+    let error = docs.document().expect_err("two channels named `same`");
+    assert!(
+        matches!(&error, AsyncApiError::DuplicateChannel { name, first, second }
+            if name == "same" && first == "/ws/a" && second == "/ws/b"),
+        "{error:?}"
+    );
+    let reason = error.to_string();
+    assert!(reason.contains("`same`") && reason.contains("/ws/a") && reason.contains("/ws/b"), "{reason}");
+    assert!(docs.to_json().is_err() && docs.to_yaml().is_err());
+
+    let app =
+        Router::new().route("/ws/a", SameA::route()).route("/ws/b", SameB::route()).merge(docs.routes());
+    let addr = serve(app).await;
+    for path in ["/asyncapi.json", "/asyncapi.yaml"] {
+        let (status, _, body) = http_get(addr, path).await;
+        assert_eq!(status, 500, "{path}: {body}");
+        assert!(body.contains(&reason), "{path} gives the reason: {body}");
+    }
+    // The consumers themselves still work.
+    let mut client = Client::connect(addr, "/ws/b").await;
+    common::assert_alive(&mut client).await;
+}
+
+#[tokio::test]
+async fn a_plain_axum_websocket_route_next_to_chanx_routes() {
+    async fn plain_echo(ws: WebSocketUpgrade) -> axum::response::Response {
+        ws.on_upgrade(|mut socket| async move {
+            while let Some(Ok(message)) = socket.recv().await {
+                if matches!(message, Ws::Text(_)) && socket.send(message).await.is_err() {
+                    return;
+                }
+            }
+        })
+    }
+    let docs = system_echo_docs();
+    let app = Router::new()
+        .route("/ws/plain", get(plain_echo))
+        .merge(system_echo::router())
+        .merge(docs.clone().routes());
+    let addr = serve(app).await;
+
+    let (status, content_type, body) = http_get(addr, "/asyncapi.json").await;
+    assert_eq!((status, content_type.as_str()), (200, "application/json"), "{body}");
+    let served: Value = serde_json::from_str(&body).expect("JSON");
+    let channels: Vec<&String> =
+        served["channels"].as_object().map(Map::keys).into_iter().flatten().collect();
+    assert_eq!(channels, ["system"]);
+    assert_eq!(
+        served["servers"]["default"],
+        json!({
+            "host": addr.to_string(),
+            "protocol": "ws",
+            "description": "The server this document was served from",
+        })
+    );
+    let mut without_servers = served.clone();
+    without_servers.as_object_mut().unwrap().remove("servers");
+    assert_eq!(without_servers, docs.document().unwrap(), "served = generated, plus the request's server");
+    let (status, content_type, yaml) = http_get(addr, "/asyncapi.yaml").await;
+    assert_eq!((status, content_type.as_str()), (200, "application/yaml"));
+    assert!(yaml.starts_with("asyncapi: 3.0.0\n"), "{yaml}");
+
+    let mut plain = Client::connect(addr, "/ws/plain").await;
+    plain.send_json(json!({"anything": "goes"})).await;
+    assert_eq!(plain.recv().await, json!({"anything": "goes"}));
+    let contract = Arc::new(Contract::new(&docs));
+    let mut chanx = Peer::connect(&contract, addr, "/ws/system", "system", false).await;
+    chanx.recv().await;
+    chanx.sync().await;
+    contract.assert_clean();
+}
