@@ -78,12 +78,24 @@ fn micros(duration: Duration) -> u64 {
     u64::try_from(duration.as_micros()).unwrap_or(u64::MAX).max(1)
 }
 
+/// The longest a connection may take to open (and, at `/ws/system`, to welcome).
+const CONNECT_LIMIT: Duration = Duration::from_secs(60);
+
+async fn connect(url: String) -> Result<Socket, String> {
+    match tokio::time::timeout(CONNECT_LIMIT, connect_async(url)).await {
+        Ok(Ok((socket, _))) => Ok(socket),
+        Ok(Err(error)) => Err(format!("connect: {error}")),
+        Err(_) => Err(format!("connect: no handshake within {CONNECT_LIMIT:?}")),
+    }
+}
+
 /// Connects and waits for the welcome frame; returns the socket and the time taken.
 async fn connect_with_welcome(base: &str) -> Result<(Socket, Duration), String> {
     let started = Instant::now();
-    let (mut socket, _) =
-        connect_async(format!("{base}/ws/system")).await.map_err(|e| format!("connect: {e}"))?;
-    let welcome = next_json(&mut socket).await?;
+    let mut socket = connect(format!("{base}/ws/system")).await?;
+    let welcome = tokio::time::timeout(CONNECT_LIMIT, next_json(&mut socket))
+        .await
+        .map_err(|_| format!("no welcome within {CONNECT_LIMIT:?}"))??;
     if welcome != json!({"action": "system_echo", "payload": {"message": WELCOME}}) {
         return Err(format!("wrong welcome: {welcome}"));
     }
@@ -225,10 +237,10 @@ pub async fn fanout(base: &str, members: usize, rounds: u64, limit: Duration) ->
     let (arrivals, mut arrived) = mpsc::unbounded_channel::<(u64, Instant)>();
     let mut trigger = None;
     for member in 0..members {
-        let socket = match connect_async(format!("{base}/ws/fanout")).await {
-            Ok((socket, _)) => socket,
+        let socket = match connect(format!("{base}/ws/fanout")).await {
+            Ok(socket) => socket,
             Err(error) => {
-                report.error(format!("connect: {error}"));
+                report.error(error);
                 continue;
             }
         };
@@ -241,9 +253,16 @@ pub async fn fanout(base: &str, members: usize, rounds: u64, limit: Duration) ->
                 other => Err(format!("expected a pong, got {other:?}")),
             }
         };
-        if let Err(error) = ready.await {
-            report.error(error);
-            continue;
+        match tokio::time::timeout(limit, ready).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                report.error(error);
+                continue;
+            }
+            Err(_) => {
+                report.error(format!("member {member}: no pong within {limit:?}"));
+                continue;
+            }
         }
         let arrivals = arrivals.clone();
         tokio::spawn(async move {

@@ -133,8 +133,13 @@ async fn raw_fanout(socket: WebSocket, fanout: Arc<broadcast::Sender<Utf8Bytes>>
         tokio::select! {
             frame = stream.next() => {
                 let Some(Ok(Message::Text(text))) = frame else { return };
-                if let Ok(Inbound { action, payload }) = serde_json::from_str::<Inbound>(&text)
-                    && action == "fire"
+                let Ok(Inbound { action, payload }) = serde_json::from_str::<Inbound>(&text) else { continue };
+                if action == "ping" {
+                    let pong = Utf8Bytes::from_static(r#"{"action":"pong","payload":null}"#);
+                    if sink.send(Message::Text(pong)).await.is_err() {
+                        return;
+                    }
+                } else if action == "fire"
                     && let Ok(frame) = serde_json::to_string(&Outbound { action: "fanout", payload })
                 {
                     let _ = fanout.send(frame.into());
