@@ -36,6 +36,8 @@ pub struct Settings {
     pub(crate) send_completion: bool,
     pub(crate) max_message_size: usize,
     pub(crate) outbound_capacity: usize,
+    pub(crate) read_buffer_size: usize,
+    pub(crate) write_buffer_size: usize,
     pub(crate) overflow: Overflow,
     pub(crate) close_timeout: Duration,
     pub(crate) layers: Layers,
@@ -48,6 +50,8 @@ impl Default for Settings {
             send_completion: false,
             max_message_size: 1024 * 1024,
             outbound_capacity: 256,
+            read_buffer_size: 4 * 1024,
+            write_buffer_size: 4 * 1024,
             overflow: Overflow::default(),
             close_timeout: Duration::from_secs(5),
             layers: Layers::default(),
@@ -75,6 +79,22 @@ impl Settings {
     /// sender waits while it is full.
     pub fn outbound_capacity(mut self, frames: usize) -> Self {
         self.outbound_capacity = frames.max(1);
+        self
+    }
+
+    /// The socket's read buffer per connection, in bytes (default 4 KiB; tungstenite's
+    /// own default is 128 KiB). It holds what one read from the socket brings, so it
+    /// bounds the memory of an idle connection; larger messages still arrive whole.
+    pub fn read_buffer_size(mut self, bytes: usize) -> Self {
+        self.read_buffer_size = bytes.max(1);
+        self
+    }
+
+    /// How many bytes of outbound frames are gathered before they are written to the
+    /// socket, per connection (default 4 KiB; tungstenite's own default is 128 KiB).
+    /// Batches are flushed at the end of each burst regardless.
+    pub fn write_buffer_size(mut self, bytes: usize) -> Self {
+        self.write_buffer_size = bytes;
         self
     }
 
@@ -210,15 +230,18 @@ where
     };
     let consumer = C::from_connection(&info, &state);
     let guard = settings.shutdown.tracker.token();
-    upgrade.max_message_size(settings.max_message_size).max_frame_size(settings.max_message_size).on_upgrade(
-        move |socket| async move {
+    upgrade
+        .max_message_size(settings.max_message_size)
+        .max_frame_size(settings.max_message_size)
+        .read_buffer_size(settings.read_buffer_size)
+        .write_buffer_size(settings.write_buffer_size)
+        .on_upgrade(move |socket| async move {
             let (sink, stream) = socket.split();
             let reader = stream.filter_map(|frame| future::ready(incoming(frame)));
             let writer = sink.with(|frame| future::ready(Ok::<_, axum::Error>(outgoing(frame))));
             runtime::serve(consumer, info, reader, Box::pin(writer), &settings).await;
             drop(guard);
-        },
-    )
+        })
 }
 
 /// Maps an axum frame to the runtime's; pings and pongs are answered by axum itself.
