@@ -418,3 +418,12 @@ async fn a_client_that_stops_reading_cannot_block_shutdown() {
         .await
         .expect("every connection ends although one client never reads");
 }
+
+#[tokio::test]
+async fn messages_larger_than_the_socket_buffers_arrive_whole() {
+    let mut client = system_client(app::router()).await;
+    // The socket buffers are 4 KiB by default; this is far larger but under 1 MiB.
+    let text = "é".repeat(100_000);
+    client.send_json(json!({"action": "user_message", "payload": {"message": text}})).await;
+    assert_eq!(client.recv().await, echo_of(&text));
+}

@@ -11,37 +11,15 @@
 // Env: CHROMIUM (default /usr/bin/chromium), SCREENSHOT_DIR (saves asyncapi-docs*.png there),
 // STEP_TIMEOUT_MS (default 15000), DUMP_TEXT=1 (prints the rendered text).
 
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { Failure, launch, log, run, screenshot, timeout } from './common.mjs';
 
 const [docsUrl] = process.argv.slice(2);
 if (!docsUrl) {
   console.error('usage: node asyncapi_docs.mjs <docs-page-url>');
   process.exit(2);
 }
-const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
-const timeout = Number(process.env.STEP_TIMEOUT_MS) || 15000;
 const origin = new URL(docsUrl).origin;
 
-let step = 0;
-function log(message) {
-  console.log(`[${++step}] ${message}`);
-}
-
-class Failure extends Error {}
-
-async function screenshot(page, name, fullPage = true) {
-  if (!process.env.SCREENSHOT_DIR || !page) return;
-  const path = join(process.env.SCREENSHOT_DIR, `${name}.png`);
-  try {
-    mkdirSync(process.env.SCREENSHOT_DIR, { recursive: true });
-    await page.screenshot({ path, fullPage });
-    console.log(`    screenshot saved to ${path}`);
-  } catch (error) {
-    console.error(`    could not save the screenshot ${path}: ${error.message}`);
-  }
-}
 
 // Texts the top of the page must show, each with what it stands for.
 const EXPECTED = [
@@ -136,19 +114,7 @@ async function checkHandler(page, api, { id, summary, takes, replies }) {
 }
 
 async function main() {
-  log(`launching ${executablePath}`);
-  const browser = await chromium.launch({
-    executablePath,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const browser = await launch();
   const problems = [];
   const external = [];
   const local = [];
@@ -241,10 +207,4 @@ async function main() {
   }
 }
 
-try {
-  await main();
-  console.log('PASS: the AsyncAPI docs page renders the document in Chromium');
-} catch (error) {
-  console.error(`FAIL at step ${step}: ${error instanceof Failure ? error.message : error.stack || error}`);
-  process.exit(1);
-}
+await run(main, 'the AsyncAPI docs page renders the document in Chromium');

@@ -7,29 +7,18 @@
 // Env: CHROMIUM (default /usr/bin/chromium), SCREENSHOT_DIR (saves a PNG per tab there),
 // STEP_TIMEOUT_MS (default 15000). Exits non-zero with a precise message on any failure.
 
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { Failure, launch, log, run, screenshot, timeout } from './common.mjs';
 
 const [baseUrl, systemOnlyUrl] = process.argv.slice(2);
 if (!baseUrl) {
   console.error('usage: node tutorial.mjs <base-url> [<system-only-base-url>]');
   process.exit(2);
 }
-const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
-const timeout = Number(process.env.STEP_TIMEOUT_MS) || 15000;
 
 const WELCOME = '🔧 System: Connection established!';
 const ECHO = '🔧 System Echo: hello browser';
 const XSS = '<b>x</b>';
 const JOBS_CONNECTED = '🔄 Background Job Processor: Connected!';
-
-let step = 0;
-function log(message) {
-  console.log(`[${++step}] ${message}`);
-}
-
-class Failure extends Error {}
 
 // Waits until the log `#<logId>` has an entry matching `want`: `kind` (a class), `text`
 // (exact), `contains`, `status` (data-status). Returns the entry's text and data.
@@ -88,17 +77,6 @@ async function waitForStatus(page, statusId, state, pattern) {
   return statusOf(page, statusId);
 }
 
-async function screenshot(page, name) {
-  if (!process.env.SCREENSHOT_DIR || !page) return;
-  const path = join(process.env.SCREENSHOT_DIR, `${name}.png`);
-  try {
-    mkdirSync(process.env.SCREENSHOT_DIR, { recursive: true });
-    await page.screenshot({ path, fullPage: true });
-    console.log(`    screenshot saved to ${path}`);
-  } catch (error) {
-    console.error(`    could not save the screenshot ${path}: ${error.message}`);
-  }
-}
 
 // Console errors and page errors become problems, except the browser's own message about
 // a WebSocket that failed to connect to a path in `expectedFailures`.
@@ -126,19 +104,7 @@ async function open(context, problems, url, expectedFailures) {
 }
 
 async function main() {
-  log(`launching ${executablePath}`);
-  const browser = await chromium.launch({
-    executablePath,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const browser = await launch();
   const problems = [];
   try {
     console.log(`    browser version ${browser.version()}`);
@@ -338,10 +304,4 @@ async function checkNotAvailable(context, problems) {
   await page.close();
 }
 
-try {
-  await main();
-  console.log('PASS: the tutorial page works in Chromium');
-} catch (error) {
-  console.error(`FAIL at step ${step}: ${error instanceof Failure ? error.message : error.stack || error}`);
-  process.exit(1);
-}
+await run(main, 'the tutorial page works in Chromium');

@@ -37,6 +37,9 @@ pub fn channel(item: &ItemImpl, model: &Channel) -> TokenStream {
         model.handlers.iter().map(|h| (&h.ident, &h.message)).collect();
     let distinct_handlers = distinct_actions(&handler_types, &p);
     let distinct_events = distinct_actions(&event_types, &p);
+    let dispatch = dispatch_fn(quote!(dispatch), quote!(#(#arms)*), &p);
+    let dispatch_event =
+        dispatch_fn(quote!(dispatch_event), quote!(#(#event_arms)* #(#passthrough_arms)*), &p);
     let name = &model.name;
     let type_name = &model.type_name;
     let description = option_str(model.description.as_deref());
@@ -66,40 +69,32 @@ pub fn channel(item: &ItemImpl, model: &Channel) -> TokenStream {
                 }
             }
 
-            #[allow(unreachable_code, unreachable_patterns)]
-            fn dispatch<'a>(
-                &'a mut self,
-                cx: &'a mut #p::Context<Self>,
-                action: &'a str,
-                payload: ::core::option::Option<&'a #p::RawValue>,
-            ) -> impl ::core::future::Future<Output = #p::Dispatch> + ::core::marker::Send + 'a {
-                async move {
-                    match action {
-                        #(#arms)*
-                        _ => #p::Dispatch::Unknown,
-                    }
-                }
-            }
-
-            #[allow(unreachable_code, unreachable_patterns, unused_variables)]
-            fn dispatch_event<'a>(
-                &'a mut self,
-                cx: &'a mut #p::Context<Self>,
-                action: &'a str,
-                payload: ::core::option::Option<&'a #p::RawValue>,
-            ) -> impl ::core::future::Future<Output = #p::Dispatch> + ::core::marker::Send + 'a {
-                async move {
-                    match action {
-                        #(#event_arms)*
-                        #(#passthrough_arms)*
-                        _ => #p::Dispatch::Unknown,
-                    }
-                }
-            }
+            #dispatch
+            #dispatch_event
         }
 
         #distinct_handlers
         #distinct_events
+    }
+}
+
+/// A `Channel::dispatch`-shaped method: a `match` on the action over `arms`.
+fn dispatch_fn(name: TokenStream, arms: TokenStream, p: &TokenStream) -> TokenStream {
+    quote! {
+        #[allow(unreachable_code, unreachable_patterns, unused_variables)]
+        fn #name<'a>(
+            &'a mut self,
+            cx: &'a mut #p::Context<Self>,
+            action: &'a str,
+            payload: ::core::option::Option<&'a #p::RawValue>,
+        ) -> impl ::core::future::Future<Output = #p::Dispatch> + ::core::marker::Send + 'a {
+            async move {
+                match action {
+                    #arms
+                    _ => #p::Dispatch::Unknown,
+                }
+            }
+        }
     }
 }
 
