@@ -332,3 +332,33 @@ async fn served_without_settings_connections_share_the_default_layer() {
     let Some(Ok(Ws::Text(text))) = frame else { panic!("expected a text frame, got {frame:?}") };
     assert_eq!(serde_json::from_str::<Value>(&text).expect("json"), say("across"));
 }
+
+/// A consumer on the named layer `side`, in the static group `lobby` there.
+#[derive(Default)]
+pub struct SideCrowd;
+
+#[channel(groups("lobby"), layer = "side")]
+impl SideCrowd {
+    #[ws_handler]
+    async fn join(&mut self, cx: &mut Context<Self>, msg: Join) -> chanx::Result<()> {
+        cx.join_group(msg.0).await
+    }
+}
+
+impl Consumer for SideCrowd {}
+
+#[tokio::test]
+async fn a_consumer_uses_the_layer_its_channel_names() {
+    let layers = Layers::default().with("side", chanx::layer::InMemoryLayer::new());
+    let mut side = TestClient::builder().layers(layers.clone()).connect::<SideCrowd>();
+    let mut main = crowd(&layers, false);
+    side.receive_nothing().await.expect("side ready");
+    main.receive_nothing().await.expect("main ready");
+    let side_layer = layers.get(Some("side")).expect("registered");
+    side_layer.broadcast_message(&Say("side".into())).groups(["lobby"]).await.expect("sent");
+    assert_eq!(side.receive_json().await.expect("side copy"), say("side"));
+    main.receive_nothing().await.expect("the default layer's lobby is another group");
+    layers.default_layer().broadcast_message(&Say("main".into())).groups(["lobby"]).await.expect("sent");
+    assert_eq!(main.receive_json().await.expect("main copy"), say("main"));
+    side.receive_nothing().await.expect("nothing crosses layers");
+}
