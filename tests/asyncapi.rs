@@ -871,3 +871,26 @@ async fn a_plain_axum_websocket_route_next_to_chanx_routes() {
     chanx.sync().await;
     contract.assert_clean();
 }
+
+/// A handler named like a generated operation.
+#[derive(Default)]
+pub struct Clashing;
+
+#[chanx::channel(name = "clash")]
+impl Clashing {
+    #[chanx::ws_handler]
+    async fn completion(&mut self, _msg: chanx::PingMessage) -> chanx::PongMessage {
+        chanx::PongMessage
+    }
+}
+
+impl chanx::Consumer for Clashing {}
+
+#[test]
+fn two_operations_with_one_id_are_an_error() {
+    let docs = chanx::asyncapi::AsyncApi::new().channel::<Clashing>("/ws/clash");
+    match docs.document() {
+        Err(chanx::asyncapi::AsyncApiError::DuplicateOperation(id)) => assert_eq!(id, "clash.completion"),
+        other => panic!("expected a duplicate operation error, got {other:?}"),
+    }
+}

@@ -362,3 +362,78 @@ async fn a_consumer_uses_the_layer_its_channel_names() {
     assert_eq!(main.receive_json().await.expect("main copy"), say("main"));
     side.receive_nothing().await.expect("nothing crosses layers");
 }
+
+#[tokio::test]
+async fn a_burst_of_events_within_the_queue_is_delivered_whole() {
+    let layers = Layers::default();
+    let mut client = crowd(&layers, false);
+    client.receive_nothing().await.expect("ready");
+    let handle = layers.default_layer();
+    // A worker reporting progress in a tight loop, never yielding in between.
+    for i in 0..200 {
+        handle.send_event(client.channel_name(), &Nudge(i.to_string())).await.expect("send");
+    }
+    for i in 0..200 {
+        assert_eq!(client.receive_json().await.expect("every reply"), say(&format!("nudged: {i}")));
+    }
+}
+
+#[tokio::test]
+async fn an_event_queued_before_a_client_frame_is_answered_first() {
+    let layers = Layers::default();
+    let mut client = crowd(&layers, false);
+    client.receive_nothing().await.expect("ready");
+    for round in 0..20 {
+        layers
+            .default_layer()
+            .send_event(client.channel_name(), &Nudge(round.to_string()))
+            .await
+            .expect("send");
+        // The barrier comes after the event, so the event's reply must come before it.
+        assert!(matches!(client.receive_nothing().await, Err(TestError::Unexpected(_))), "round {round}");
+        client.receive_nothing().await.expect("nothing more");
+    }
+}
+
+/// Welcomes with more than a non-reading client can take, and says goodbye on the way out.
+#[derive(Default)]
+pub struct Chatty;
+
+#[channel]
+impl Chatty {
+    #[ws_handler]
+    async fn say(&mut self, msg: Say) -> Say {
+        msg
+    }
+}
+
+impl Consumer for Chatty {
+    async fn post_authentication(&mut self, cx: &mut Context<Self>) -> chanx::Result<()> {
+        for _ in 0..200 {
+            cx.send_message(Say("x".repeat(64 * 1024))).await?;
+        }
+        Ok(())
+    }
+
+    async fn on_disconnect(&mut self, cx: &mut Context<Self>, _reason: &Disconnect) {
+        let _ = cx.send_message(Say("goodbye".into())).await;
+    }
+}
+
+#[tokio::test]
+async fn shutdown_ends_hooks_that_wait_on_a_client_that_does_not_read() {
+    let shutdown = chanx::Shutdown::new();
+    let settings = chanx::Settings::default()
+        .shutdown(shutdown.clone())
+        .outbound_capacity(2)
+        .close_timeout(std::time::Duration::from_millis(100));
+    let app = axum::Router::new().route("/ws/chatty", Chatty::route()).layer(axum::Extension(settings));
+    let addr = common::serve(app).await;
+    // Connected, never read: the welcome fills the socket and the queue.
+    let (_client, _) =
+        tokio_tungstenite::connect_async(format!("ws://{addr}/ws/chatty")).await.expect("connect");
+    shutdown.trigger();
+    tokio::time::timeout(common::WAIT, shutdown.connections_closed())
+        .await
+        .expect("the connection ends although its hooks wait on a client that does not read");
+}

@@ -57,6 +57,10 @@ pub enum AsyncApiError {
         /// The address of the second consumer.
         second: String,
     },
+    /// Two operations of one channel would get the same id (a handler named like a
+    /// generated operation, or a passthrough and a hook message with one action).
+    #[error("two operations would get the id `{0}`; rename the handler or drop the duplicate message")]
+    DuplicateOperation(String),
     /// The document could not be written as YAML.
     #[error("cannot write the document as YAML: {0}")]
     Yaml(#[from] serde_norway::Error),
@@ -293,13 +297,17 @@ impl AsyncApi {
             s.definitions_path = "#/components/schemas/".into();
             s.meta_schema = None;
         });
-        let mut document = Builder { generator: settings.into_generator(), messages: Map::new() };
+        let mut document =
+            Builder { generator: settings.into_generator(), messages: Map::new(), clash: None };
         let mut channels = Map::new();
         let mut operations = Map::new();
         for mounted in &self.channels {
             let (channel, channel_operations) = document.channel(mounted);
             channels.insert(mounted.meta.name.to_owned(), channel);
             operations.extend(channel_operations);
+        }
+        if let Some(id) = document.clash {
+            return Err(AsyncApiError::DuplicateOperation(id));
         }
         let mut info = json!({ "title": self.title, "version": self.version });
         if let Some(description) = &self.description {
@@ -348,6 +356,8 @@ fn framework_messages() -> [MessageMeta; 5] {
 struct Builder {
     generator: SchemaGenerator,
     messages: Map<String, Value>,
+    /// An operation id given twice, if any.
+    clash: Option<String>,
 }
 
 impl Builder {
@@ -372,6 +382,15 @@ impl Builder {
         key
     }
 
+    /// Adds an operation, remembering an id given twice.
+    fn add(&mut self, operations: &mut Map<String, Value>, id: String, operation: Value) {
+        if operations.contains_key(&id) {
+            self.clash.get_or_insert(id);
+        } else {
+            operations.insert(id, operation);
+        }
+    }
+
     /// The channel object and its operations.
     fn channel(&mut self, mounted: &Mounted) -> (Value, Map<String, Value>) {
         let meta = &mounted.meta;
@@ -393,13 +412,13 @@ impl Builder {
                 "channel": { "$ref": format!("#/channels/{name}") },
                 "messages": refs(name, &replies),
             });
-            operations.insert(format!("{name}.{}", op.handler), operation);
+            self.add(&mut operations, format!("{name}.{}", op.handler), operation);
         }
         for op in &meta.events {
             let mut sent: Vec<String> = op.outputs.iter().map(|m| self.message(m)).collect();
             sent.push(event_complete.clone());
             keys.extend(sent.iter().cloned());
-            operations.insert(format!("{name}.{}", op.handler), operation(name, "send", op, &sent));
+            self.add(&mut operations, format!("{name}.{}", op.handler), operation(name, "send", op, &sent));
         }
         let declared = meta.passthrough.iter().map(|m| (m, "Forwarded unchanged from a server-side event"));
         let hooks = meta.sends.iter().map(|m| (m, "Sent by the consumer's hooks (e.g. on connect)"));
@@ -413,10 +432,11 @@ impl Builder {
                 "summary": summary,
                 "messages": refs(name, std::slice::from_ref(&key)),
             });
-            operations.insert(id, send);
+            self.add(&mut operations, id, send);
         }
         let completion = [group_complete.clone(), event_complete.clone()];
-        operations.insert(
+        self.add(
+            &mut operations,
             format!("{name}.completion"),
             json!({
                 "action": "send",
@@ -425,7 +445,8 @@ impl Builder {
                 "messages": refs(name, &completion),
             }),
         );
-        operations.insert(
+        self.add(
+            &mut operations,
             format!("{name}.authentication"),
             json!({
                 "action": "send",

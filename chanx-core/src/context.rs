@@ -169,8 +169,9 @@ impl<C> Context<C> {
     /// Removes this connection from a group (no-op if it is not a member).
     pub async fn leave_group(&mut self, group: &str) -> Result<()> {
         let Some(position) = self.groups.iter().position(|g| g == group) else { return Ok(()) };
-        self.groups.swap_remove(position);
+        // Forgotten only once left, so that a failed leave is retried on disconnect.
         self.layer.layer().group_discard(group, &self.channel).await?;
+        self.groups.swap_remove(position);
         Ok(())
     }
 
@@ -213,6 +214,10 @@ impl<C> Context<C> {
     /// # }
     /// ```
     pub async fn send_message<M: Message>(&self, message: M) -> Result<()> {
+        // Nothing follows a close frame: fail at once instead of waiting on the queue.
+        if self.close_code.is_some() {
+            return Err(Error::ConnectionClosed);
+        }
         let frame = encode(&message, self.reference.as_deref())?;
         self.sender.send_frame(frame).await
     }

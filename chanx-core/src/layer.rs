@@ -8,8 +8,9 @@
 //!
 //! Delivery guarantees of the in-memory layer: at-most-once, in order per sender and
 //! receiver, lost on restart, and only within the process. Each connection's outbound
-//! queue is bounded ([`Settings::outbound_capacity`](crate::Settings::outbound_capacity));
-//! what happens when a slow client lets it fill is the [`Overflow`] policy. Delivery
+//! queue and event queue are bounded
+//! ([`Settings::outbound_capacity`](crate::Settings::outbound_capacity)); what happens
+//! when one fills is the [`Overflow`] policy. Delivery
 //! never waits, so a slow member never stalls the sender or the other members.
 
 use std::collections::{HashMap, HashSet};
@@ -156,7 +157,7 @@ pub trait ChannelLayer: fmt::Debug + Send + Sync + 'static {
     /// Registers a connection's inbox under its channel name.
     fn register<'a>(&'a self, channel: &'a str, inbox: Inbox) -> BoxFuture<'a, Result<(), LayerError>>;
 
-    /// Forgets a connection (it has closed).
+    /// Forgets a connection (it has closed), with every group membership it still has.
     fn unregister<'a>(&'a self, channel: &'a str) -> BoxFuture<'a, ()>;
 
     /// Adds a connection to a group.
@@ -251,6 +252,12 @@ impl ChannelLayer for InMemoryLayer {
 
     fn unregister<'a>(&'a self, channel: &'a str) -> BoxFuture<'a, ()> {
         write(&self.inner.channels).remove(channel);
+        // Memberships added from outside the connection (`group_add` by an HTTP
+        // handler, say) go too.
+        write(&self.inner.groups).retain(|_, members| {
+            members.remove(channel);
+            !members.is_empty()
+        });
         Box::pin(std::future::ready(()))
     }
 

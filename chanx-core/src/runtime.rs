@@ -47,9 +47,6 @@ const INTERNAL_ERROR: u16 = 1011;
 /// Written after each broadcast frame when completion is on.
 const GROUP_COMPLETE: &str = r#"{"action":"group_complete","payload":null}"#;
 
-/// Server-side events waiting for the consumer, per connection.
-const EVENT_QUEUE: usize = 64;
-
 /// What a connection's loop needs besides the consumer and the socket.
 struct Connection<'a, C> {
     cx: Context<C>,
@@ -86,7 +83,7 @@ pub(crate) async fn serve<C, R, W>(
             Ok(layer) => (layer, None),
             Err(error) => (settings.layers.default_layer(), Some(error)),
         };
-        let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
+        let (events_tx, events) = mpsc::channel(settings.outbound_capacity);
         let lagging = CancellationToken::new();
         let inbox = Inbox::new(tx.clone(), events_tx, lagging.clone(), settings.overflow);
         let cx = Context::<C>::new(Arc::new(info), Sender::new(tx), layer);
@@ -101,8 +98,13 @@ pub(crate) async fn serve<C, R, W>(
         };
         tracing::debug!(?reason, "disconnected");
         let Connection { mut cx, .. } = connection;
-        if let Err(panic) = AssertUnwindSafe(consumer.on_disconnect(&mut cx, &reason)).catch_unwind().await {
-            tracing::error!(panic = panic_text(&panic), "on_disconnect panicked");
+        // Bounded, like the rest of the ending: a hook that waits forever must not keep
+        // the connection registered and in its groups.
+        let hook = AssertUnwindSafe(consumer.on_disconnect(&mut cx, &reason)).catch_unwind();
+        match tokio::time::timeout(settings.close_timeout, hook).await {
+            Ok(Ok(())) => {}
+            Ok(Err(panic)) => tracing::error!(panic = panic_text(&panic), "on_disconnect panicked"),
+            Err(_) => tracing::warn!("on_disconnect did not finish within the close timeout"),
         }
         leave_all(&mut cx).await;
         done.cancel();
@@ -149,52 +151,21 @@ impl<C: Consumer> Connection<'_, C> {
     where
         R: Stream<Item = Incoming> + Unpin + Send,
     {
-        let cx = &mut self.cx;
-        if let Err(error) = cx.layer().layer().register(cx.channel_name(), inbox).await {
-            tracing::error!(%error, "cannot register with the channel layer");
-            return self.server_close(INTERNAL_ERROR, "Internal error").await;
-        }
-        match AssertUnwindSafe(consumer.authenticate(cx)).catch_unwind().await {
-            Ok(Ok(())) if cx.close_code.is_some() => {
-                return Disconnect::ServerClosed { code: cx.close_code.unwrap_or(INTERNAL_ERROR) };
-            }
-            Ok(Ok(())) => {}
-            Ok(Err(refusal)) => {
-                let code = refusal.close_code();
-                tracing::info!(status = refusal.status_code(), "authentication refused");
-                // If the client is already gone there is nobody to tell.
-                let _ = cx.raw_sender().send_message(refusal.into_message()).await;
-                return self.server_close(code, "Authentication failed").await;
-            }
-            Err(panic) => {
-                tracing::error!(panic = panic_text(&panic), "authenticate panicked");
-                return self.server_close(INTERNAL_ERROR, "Internal error").await;
-            }
-        }
-        for group in C::GROUPS {
-            if let Err(error) = cx.join_group(*group).await {
-                tracing::error!(%error, group, "cannot join a group");
-                return self.server_close(INTERNAL_ERROR, "Internal error").await;
-            }
-        }
-        let welcome = AssertUnwindSafe(consumer.post_authentication(cx)).catch_unwind().await;
-        let failure = match welcome {
-            Ok(Ok(())) => None,
-            Ok(Err(error)) => Some(error.to_string()),
-            Err(panic) => Some(panic_text(&panic).to_owned()),
-        };
-        if let Some(failure) = failure {
-            tracing::error!(error = failure, "post_authentication failed");
-            return self.server_close(INTERNAL_ERROR, "Internal error").await;
-        }
-        self.send_own_copies().await;
-        if let Some(code) = self.cx.close_code {
-            return Disconnect::ServerClosed { code };
-        }
-
         let shutdown_token = self.settings.shutdown.token.clone();
         let mut shutdown = pin!(shutdown_token.clone().cancelled_owned());
         let mut lagging = pin!(self.lagging.clone().cancelled_owned());
+        // The hooks, like every later step, are abandoned when shutdown or lagging
+        // strikes while they wait (say, on the full queue of a client that does not
+        // read); the checks at the top of the loop then close the connection.
+        tokio::select! {
+            opened = self.open(consumer, inbox) => {
+                if let Some(reason) = opened {
+                    return reason;
+                }
+            }
+            () = &mut shutdown => {}
+            () = &mut lagging => {}
+        }
         loop {
             // Checked first on every turn, so that a client flooding frames cannot
             // delay either.
@@ -202,19 +173,20 @@ impl<C: Consumer> Connection<'_, C> {
                 return self.server_close(GOING_AWAY, "Server shutting down").await;
             }
             if self.lagging.is_cancelled() {
-                tracing::info!("outbound queue full: closing a client that does not keep up");
-                return self.server_close(LAGGING, "Too slow: outbound queue full").await;
+                tracing::info!("queue full: closing a client that does not keep up");
+                return self.server_close(LAGGING, "Too slow: queue full").await;
             }
-            // A step (one frame or event) is abandoned if shutdown or lagging strikes
-            // while it waits, e.g. on the full queue of a client that stopped reading.
             tokio::select! {
                 ended = async {
+                    // Events first: they were queued before the client frame that is
+                    // now waiting, so the answers come out in that order.
                     tokio::select! {
-                        incoming = reader.next() => self.on_incoming(consumer, incoming).await,
+                        biased;
                         Some(event) = self.events.recv() => {
                             self.on_event(consumer, event).await;
                             None
                         }
+                        incoming = reader.next() => self.on_incoming(consumer, incoming).await,
                     }
                 } => {
                     if let Some(reason) = ended {
@@ -228,6 +200,51 @@ impl<C: Consumer> Connection<'_, C> {
                 return Disconnect::ServerClosed { code };
             }
         }
+    }
+
+    /// Registers with the layer, authenticates, joins the static groups and runs the
+    /// welcome hook; `Some` when the connection ends there.
+    async fn open(&mut self, consumer: &mut C, inbox: Inbox) -> Option<Disconnect> {
+        let cx = &mut self.cx;
+        if let Err(error) = cx.layer().layer().register(cx.channel_name(), inbox).await {
+            tracing::error!(%error, "cannot register with the channel layer");
+            return Some(self.server_close(INTERNAL_ERROR, "Internal error").await);
+        }
+        match AssertUnwindSafe(consumer.authenticate(cx)).catch_unwind().await {
+            Ok(Ok(())) => {}
+            Ok(Err(refusal)) => {
+                let code = refusal.close_code();
+                tracing::info!(status = refusal.status_code(), "authentication refused");
+                // If the client is already gone there is nobody to tell.
+                let _ = cx.raw_sender().send_message(refusal.into_message()).await;
+                return Some(self.server_close(code, "Authentication failed").await);
+            }
+            Err(panic) => {
+                tracing::error!(panic = panic_text(&panic), "authenticate panicked");
+                return Some(self.server_close(INTERNAL_ERROR, "Internal error").await);
+            }
+        }
+        if let Some(code) = cx.close_code {
+            return Some(Disconnect::ServerClosed { code });
+        }
+        for group in C::GROUPS {
+            if let Err(error) = cx.join_group(*group).await {
+                tracing::error!(%error, group, "cannot join a group");
+                return Some(self.server_close(INTERNAL_ERROR, "Internal error").await);
+            }
+        }
+        let welcome = AssertUnwindSafe(consumer.post_authentication(cx)).catch_unwind().await;
+        let failure = match welcome {
+            Ok(Ok(())) => None,
+            Ok(Err(error)) => Some(error.to_string()),
+            Err(panic) => Some(panic_text(&panic).to_owned()),
+        };
+        if let Some(failure) = failure {
+            tracing::error!(error = failure, "post_authentication failed");
+            return Some(self.server_close(INTERNAL_ERROR, "Internal error").await);
+        }
+        self.send_own_copies().await;
+        self.cx.close_code.map(|code| Disconnect::ServerClosed { code })
     }
 
     /// Handles one client frame; `Some` when the connection ends.
