@@ -105,7 +105,7 @@ pub(crate) const LAGGING: u16 = 1013;
 #[derive(Debug, Clone)]
 pub struct Inbox {
     outbound: mpsc::Sender<Outgoing>,
-    events: mpsc::Sender<LayerMessage>,
+    events: mpsc::Sender<Utf8Bytes>,
     lagging: CancellationToken,
     overflow: Overflow,
 }
@@ -113,7 +113,7 @@ pub struct Inbox {
 impl Inbox {
     pub(crate) fn new(
         outbound: mpsc::Sender<Outgoing>,
-        events: mpsc::Sender<LayerMessage>,
+        events: mpsc::Sender<Utf8Bytes>,
         lagging: CancellationToken,
         overflow: Overflow,
     ) -> Self {
@@ -127,7 +127,9 @@ impl Inbox {
                 .outbound
                 .try_send(Outgoing::Broadcast(message.frame))
                 .map_err(|e| matches!(e, TrySendError::Full(_))),
-            Kind::Event => self.events.try_send(message).map_err(|e| matches!(e, TrySendError::Full(_))),
+            Kind::Event => {
+                self.events.try_send(message.frame).map_err(|e| matches!(e, TrySendError::Full(_)))
+            }
         };
         match outcome {
             Ok(()) => true,

@@ -21,7 +21,7 @@ use crate::channel::Dispatch;
 use crate::consumer::{Consumer, Disconnect};
 use crate::context::{ConnectionInfo, Context, Outgoing, Sender};
 use crate::frame::{self, Rejection};
-use crate::layer::{Inbox, LAGGING, LayerMessage};
+use crate::layer::{Inbox, LAGGING};
 use crate::server::Settings;
 use crate::validate::ErrorItem;
 
@@ -50,7 +50,9 @@ const GROUP_COMPLETE: &str = r#"{"action":"group_complete","payload":null}"#;
 /// What a connection's loop needs besides the consumer and the socket.
 struct Connection<'a, C> {
     cx: Context<C>,
-    events: mpsc::Receiver<LayerMessage>,
+    /// Server-side events: their frames only, which is all a connection needs and keeps
+    /// the queue's slots small.
+    events: mpsc::Receiver<Utf8Bytes>,
     lagging: CancellationToken,
     completion: bool,
     settings: &'a Settings,
@@ -331,33 +333,36 @@ impl<C: Consumer> Connection<'_, C> {
     /// Handles one server-side event: its handler's reply, or the event itself for a
     /// passthrough event, then `event_complete`. Nothing goes out for an event no
     /// handler takes.
-    async fn on_event(&mut self, consumer: &mut C, event: LayerMessage) {
+    async fn on_event(&mut self, consumer: &mut C, frame: Utf8Bytes) {
         let cx = &mut self.cx;
-        let envelope = match frame::parse(event.frame.as_str()) {
+        // Events are encoded by `LayerMessage::encode`, so these only fail for a layer
+        // implementation that corrupts frames.
+        let envelope = match frame::parse(frame.as_str()) {
             Ok(envelope) => envelope,
-            Err(rejection) => {
-                return tracing::error!(?rejection, action = %event.action, "malformed event dropped");
-            }
+            Err(rejection) => return tracing::error!(?rejection, "malformed event dropped"),
         };
-        let dispatched = AssertUnwindSafe(consumer.dispatch_event(cx, &event.action, envelope.payload))
-            .catch_unwind()
-            .await;
+        let action = match frame::action(&envelope, &[]) {
+            Ok(action) => action,
+            Err(error) => return tracing::error!(error = error.msg, "event without an action dropped"),
+        };
+        let dispatched =
+            AssertUnwindSafe(consumer.dispatch_event(cx, &action, envelope.payload)).catch_unwind().await;
         match dispatched {
             Ok(Dispatch::Done) => {}
             Ok(Dispatch::Passthrough) => {
-                let _ = cx.raw_sender().send_frame(Outgoing::Text(event.frame.clone())).await;
+                let _ = cx.raw_sender().send_frame(Outgoing::Text(frame.clone())).await;
             }
             Ok(Dispatch::Unknown) => {
-                return tracing::warn!(action = %event.action, "no handler for this event; dropped");
+                return tracing::warn!(%action, "no handler for this event; dropped");
             }
             Ok(Dispatch::Invalid(errors)) => {
-                tracing::error!(action = %event.action, ?errors, "event payload does not match its type")
+                tracing::error!(%action, ?errors, "event payload does not match its type")
             }
             Ok(Dispatch::Failed(error)) => {
-                tracing::error!(action = %event.action, %error, "event handler failed")
+                tracing::error!(%action, %error, "event handler failed")
             }
             Err(panic) => {
-                tracing::error!(action = %event.action, panic = panic_text(&panic), "event handler panicked")
+                tracing::error!(%action, panic = panic_text(&panic), "event handler panicked")
             }
         }
         if self.completion {
