@@ -192,3 +192,22 @@ async fn a_job_result_reaches_only_the_connection_that_queued_it() {
     assert_eq!(asker.receive_json().await.expect("result")["payload"]["message"], "✅ Processed: MINE");
     bystander.receive_nothing().await.expect("the other connection gets nothing");
 }
+
+#[test]
+fn each_job_type_gives_the_tutorial_text() {
+    use common::jobs::run;
+    assert_eq!(run("translate", "Hello"), "🌍 Translated: 'Hello' → 'hola'");
+    assert_eq!(run("translate", "good morning"), "🌍 Translated: 'good morning' → 'buenos días'");
+    assert_eq!(run("translate", "bye"), "🌍 Translated: 'bye' → '[TRANSLATED: bye]'");
+    assert_eq!(
+        run("analyze", "Hi there"),
+        "📊 Analysis of 'Hi there':\n• Characters: 8\n• Words: 2\n• Vowels: 3\n• Consonants: 4"
+    );
+    assert!(
+        run("generate", "what about the weather")
+            .starts_with("🤖 AI Response to 'what about the weather':\n")
+    );
+    assert!(run("generate", "where to eat").contains("pasta"));
+    assert!(run("generate", "help me").contains("help"));
+    assert_eq!(run("anything", "shout"), "✅ Processed: SHOUT");
+}

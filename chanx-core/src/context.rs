@@ -318,13 +318,14 @@ impl<'a, C> IntoFuture for Broadcast<'a, C> {
         Box::pin(async move {
             let Broadcast { cx, message, groups, exclude } = self;
             let mut message = message?;
-            let groups = groups.unwrap_or_else(|| cx.groups.clone());
+            // The connection's own groups are sent to as they are, not copied.
+            let targets = groups.as_deref().unwrap_or(&cx.groups);
             // The layer never delivers to the sender; its own copy is queued after the
             // current step so that it follows the reply and `complete`.
-            let own_copy = !exclude && groups.iter().any(|g| cx.groups.contains(g));
+            let own_copy = !exclude && targets.iter().any(|g| cx.groups.contains(g));
             message.exclude = Some(cx.channel.clone());
             let frame = own_copy.then(|| message.frame.clone());
-            cx.layer.layer().group_send(&groups, message).await?;
+            cx.layer.layer().group_send(targets, message).await?;
             cx.own_copies.extend(frame);
             Ok(())
         })

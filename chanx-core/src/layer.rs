@@ -202,6 +202,14 @@ impl InMemoryLayer {
         InMemoryLayer::default()
     }
 
+    /// The channel names in `group`, sorted (for tests and diagnostics).
+    pub fn members(&self, group: &str) -> Vec<String> {
+        let mut members: Vec<String> =
+            read(&self.inner.groups).get(group).map(|m| m.keys().cloned().collect()).unwrap_or_default();
+        members.sort_unstable();
+        members
+    }
+
     fn add(&self, group: &str, channel: &str) -> Result<(), LayerError> {
         let inbox = read(&self.inner.channels)
             .get(channel)

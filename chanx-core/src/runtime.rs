@@ -62,7 +62,7 @@ struct Connection<'a, C> {
 pub(crate) async fn serve<C, R, W>(
     mut consumer: C,
     info: ConnectionInfo,
-    reader: R,
+    mut reader: R,
     writer: W,
     settings: &Settings,
 ) where
@@ -90,7 +90,6 @@ pub(crate) async fn serve<C, R, W>(
         let inbox = Inbox::new(tx.clone(), events_tx, lagging.clone(), settings.overflow);
         let cx = Context::<C>::new(Arc::new(info), Sender::new(tx), layer);
         let mut connection = Connection { cx, events, lagging, completion, settings };
-        let mut reader = reader;
         let reason = match unknown_layer {
             None => connection.run(&mut consumer, inbox, &mut reader).await,
             Some(error) => {
