@@ -179,7 +179,7 @@ async fn a_client_that_stops_reading_is_closed_and_the_others_keep_receiving() {
     let layers = Layers::default();
     let settings = chanx::Settings::default()
         .layers(layers.clone())
-        .outbound_capacity(8)
+        .outbound_buffer(8 * 32)
         .close_timeout(std::time::Duration::from_millis(100));
     let mut readers: Vec<TestClient> =
         (0..3).map(|_| TestClient::builder().settings(settings.clone()).connect::<Crowd>()).collect();
@@ -208,7 +208,7 @@ async fn a_client_that_stops_reading_is_closed_and_the_others_keep_receiving() {
 async fn with_the_drop_policy_a_slow_client_misses_messages_but_stays() {
     let layers = Layers::default();
     let settings =
-        chanx::Settings::default().layers(layers.clone()).outbound_capacity(4).overflow(Overflow::Drop);
+        chanx::Settings::default().layers(layers.clone()).outbound_buffer(4 * 32).overflow(Overflow::Drop);
     let mut slow = TestClient::builder().settings(settings).connect::<Crowd>();
     slow.receive_nothing().await.expect("joined");
     let handle = layers.default_layer();
@@ -429,7 +429,7 @@ async fn shutdown_ends_hooks_that_wait_on_a_client_that_does_not_read() {
     let shutdown = chanx::Shutdown::new();
     let settings = chanx::Settings::default()
         .shutdown(shutdown.clone())
-        .outbound_capacity(2)
+        .outbound_buffer(2 * 64 * 1024)
         .close_timeout(std::time::Duration::from_millis(100));
     let app = axum::Router::new().route("/ws/chatty", Chatty::route()).layer(axum::Extension(settings));
     let addr = common::serve(app).await;

@@ -4,25 +4,16 @@ use std::future::IntoFuture;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use axum::extract::ws::Utf8Bytes;
-use bytes::Bytes;
 use http::HeaderMap;
-use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::error::{Error, Result};
 use crate::frame;
 use crate::layer::{BoxFuture, Kind, LayerHandle, LayerMessage};
 use crate::message::Message;
-
-/// A frame on its way to the client.
-#[derive(Debug)]
-pub(crate) enum Outgoing {
-    Text(Utf8Bytes),
-    /// A group broadcast: written as it is, then `group_complete` if completion is on.
-    Broadcast(Utf8Bytes),
-    Pong(Bytes),
-    Close(u16, Utf8Bytes),
-}
+use crate::queue::QueueSender;
+use crate::settings::{Settings, Stats, count};
+use crate::transport::{Control, Outgoing};
 
 /// What is known about a connection when it opens: its unique channel name and the
 /// HTTP request that opened it.
@@ -60,6 +51,16 @@ impl ConnectionInfo {
     pub fn headers(&self) -> &HeaderMap {
         &self.headers
     }
+
+    /// A cookie of the upgrade request, e.g. a session id.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(';'))
+            .find_map(|pair| pair.trim().split_once('=').filter(|(key, _)| *key == name).map(|(_, v)| v))
+    }
 }
 
 fn lookup<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -78,8 +79,8 @@ fn sendable_close_code(code: u16) -> bool {
     matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
 }
 
-/// A close frame, its reason cut to the 123 bytes a control frame can carry.
-fn close_frame(code: u16, mut reason: String) -> Outgoing {
+/// A close reason cut to the 123 bytes a control frame can carry.
+pub(crate) fn close_reason(mut reason: String) -> Utf8Bytes {
     const MAX_REASON: usize = 123;
     if reason.len() > MAX_REASON {
         let mut end = MAX_REASON;
@@ -88,22 +89,23 @@ fn close_frame(code: u16, mut reason: String) -> Outgoing {
         }
         reason.truncate(end);
     }
-    Outgoing::Close(code, Utf8Bytes::from(reason))
+    Utf8Bytes::from(reason)
 }
 
 /// A cloneable handle that pushes messages to one connection, usable from spawned
 /// tasks after the handler returned. Pushed frames never carry `ref`.
 #[derive(Debug, Clone)]
 pub struct Sender {
-    tx: mpsc::Sender<Outgoing>,
+    tx: QueueSender<Outgoing>,
 }
 
 impl Sender {
-    pub(crate) fn new(tx: mpsc::Sender<Outgoing>) -> Self {
+    pub(crate) fn new(tx: QueueSender<Outgoing>) -> Self {
         Sender { tx }
     }
 
-    /// Sends a message to the connection; waits while its outbound queue is full.
+    /// Sends a message to the connection; waits while its outbound buffer is full
+    /// ([`Settings::outbound_buffer`](crate::Settings::outbound_buffer)).
     ///
     /// Fails with [`Error::ConnectionClosed`] once the connection is gone.
     pub async fn send_message<M: Message>(&self, message: M) -> Result<()> {
@@ -117,7 +119,7 @@ impl Sender {
     }
 
     pub(crate) async fn send_frame(&self, frame: Outgoing) -> Result<()> {
-        self.tx.send(frame).await.map_err(|_| Error::ConnectionClosed)
+        self.tx.push(frame).await.map_err(|_| Error::ConnectionClosed)
     }
 }
 
@@ -128,8 +130,11 @@ impl Sender {
 pub struct Context<C> {
     info: Arc<ConnectionInfo>,
     sender: Sender,
+    control: Arc<Control>,
     layer: LayerHandle,
     channel: Arc<str>,
+    max_groups: usize,
+    stats: Arc<Stats>,
     pub(crate) groups: Vec<String>,
     /// This connection's own copies of its broadcasts, sent after the current step
     /// (handler reply and `complete`), as Chanx orders them.
@@ -140,12 +145,21 @@ pub struct Context<C> {
 }
 
 impl<C> Context<C> {
-    pub(crate) fn new(info: Arc<ConnectionInfo>, sender: Sender, layer: LayerHandle) -> Self {
+    pub(crate) fn new(
+        info: Arc<ConnectionInfo>,
+        sender: Sender,
+        control: Arc<Control>,
+        layer: LayerHandle,
+        settings: &Settings,
+    ) -> Self {
         Context {
             channel: Arc::from(info.channel_name()),
             info,
             sender,
+            control,
             layer,
+            max_groups: settings.max_groups,
+            stats: settings.stats.clone(),
             groups: Vec::new(),
             own_copies: Vec::new(),
             reference: None,
@@ -156,10 +170,18 @@ impl<C> Context<C> {
 
     /// Adds this connection to a group (no-op if it is a member already). Every group
     /// is left when the connection ends.
+    ///
+    /// Fails with [`Error::TooManyGroups`] when the connection is in
+    /// [`Settings::max_groups`](crate::Settings::max_groups) groups already.
     pub async fn join_group(&mut self, group: impl Into<String>) -> Result<()> {
         let group = group.into();
         if self.groups.contains(&group) {
             return Ok(());
+        }
+        if self.groups.len() >= self.max_groups {
+            count(&self.stats.group_limit);
+            crate::log::throttled!(warn, limit = self.max_groups, "group limit reached; join refused");
+            return Err(Error::TooManyGroups(self.max_groups));
         }
         self.layer.layer().group_add(&group, &self.channel).await?;
         self.groups.push(group);
@@ -231,20 +253,16 @@ impl<C> Context<C> {
         if !sendable_close_code(code) {
             return Err(Error::InvalidCloseCode(code));
         }
-        if self.close_code.is_some() {
-            return Ok(());
-        }
-        self.close_code = Some(code);
-        self.sender.send_frame(close_frame(code, reason.into())).await
+        self.close_with(code, reason.into(), false);
+        Ok(())
     }
 
-    /// Like [`close`](Context::close), without waiting on a full queue.
-    pub(crate) fn close_now(&mut self, code: u16, reason: &str) {
-        if self.close_code.is_none() {
+    /// Closes the connection: after what is queued, or at once, dropping the queue
+    /// (`discard`). A close never waits for room in the queue.
+    pub(crate) fn close_with(&mut self, code: u16, reason: String, discard: bool) {
+        if self.close_code.is_none() || discard {
             self.close_code = Some(code);
-            // A full queue belongs to a client that does not read; a closed one to a
-            // client that is gone. Either way nobody would read this close frame.
-            let _ = self.sender.tx.try_send(close_frame(code, reason.to_owned()));
+            self.control.close(code, close_reason(reason), discard);
         }
     }
 
@@ -338,7 +356,7 @@ mod tests {
 
     #[test]
     fn close_reasons_fit_a_control_frame() {
-        let Outgoing::Close(_, reason) = close_frame(4000, "é".repeat(100)) else { panic!("a close frame") };
+        let reason = close_reason("é".repeat(100));
         assert_eq!(reason.len(), 122, "cut at a character boundary below 123 bytes");
         assert!(sendable_close_code(4000) && sendable_close_code(1000));
         assert!(!sendable_close_code(1005) && !sendable_close_code(1006) && !sendable_close_code(999));

@@ -18,6 +18,10 @@ pub enum Error {
     /// A close code an endpoint may not send (allowed: 1000-1003, 1007-1014, 3000-4999).
     #[error("close code {0} cannot be sent by a server")]
     InvalidCloseCode(u16),
+    /// The connection is in as many groups as it may be
+    /// ([`Settings::max_groups`](crate::Settings::max_groups)).
+    #[error("a connection may be in at most {0} groups")]
+    TooManyGroups(usize),
     /// A channel-layer operation failed.
     #[error(transparent)]
     Layer(#[from] crate::layer::LayerError),

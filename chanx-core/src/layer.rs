@@ -8,10 +8,11 @@
 //!
 //! Delivery guarantees of the in-memory layer: at-most-once, in order per sender and
 //! receiver, lost on restart, and only within the process. Each connection's outbound
-//! queue and event queue are bounded
-//! ([`Settings::outbound_capacity`](crate::Settings::outbound_capacity)); what happens
-//! when one fills is the [`Overflow`] policy. Delivery
-//! never waits, so a slow member never stalls the sender or the other members.
+//! buffer and event buffer are bounded in bytes
+//! ([`Settings::outbound_buffer`](crate::Settings::outbound_buffer),
+//! [`Settings::event_buffer`](crate::Settings::event_buffer)); what happens when one
+//! fills is the [`Overflow`] policy. Delivery never waits, so a slow member never
+//! stalls the sender or the other members.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -19,13 +20,14 @@ use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 
-use axum::extract::ws::Utf8Bytes;
-use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 
-use crate::context::Outgoing;
 use crate::frame;
 use crate::message::Message;
+use crate::queue::{PushError, QueueSender};
+use crate::settings::{Stats, count};
+use crate::transport::Outgoing;
 
 /// A boxed future, as the dyn-compatible [`ChannelLayer`] returns.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -86,14 +88,15 @@ impl LayerMessage {
     }
 }
 
-/// What happens when a broadcast or event finds a connection's queue full.
+/// What happens when a broadcast or event finds a connection's buffer full.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Overflow {
     /// Close the lagging connection with 1013 ("try again later"): the client knows it
-    /// missed messages and can reconnect. The default.
+    /// missed messages and can reconnect. The close frame does not wait behind the
+    /// full buffer: what is queued is dropped and the close goes next. The default.
     #[default]
     Close,
-    /// Drop the message for that connection (logged) and keep it open.
+    /// Drop the message for that connection (logged and counted) and keep it open.
     Drop,
 }
 
@@ -104,43 +107,43 @@ pub(crate) const LAGGING: u16 = 1013;
 /// Delivery never waits.
 #[derive(Debug, Clone)]
 pub struct Inbox {
-    outbound: mpsc::Sender<Outgoing>,
-    events: mpsc::Sender<Utf8Bytes>,
+    outbound: QueueSender<Outgoing>,
+    events: QueueSender<Utf8Bytes>,
     lagging: CancellationToken,
     overflow: Overflow,
+    stats: Arc<Stats>,
 }
 
 impl Inbox {
     pub(crate) fn new(
-        outbound: mpsc::Sender<Outgoing>,
-        events: mpsc::Sender<Utf8Bytes>,
+        outbound: QueueSender<Outgoing>,
+        events: QueueSender<Utf8Bytes>,
         lagging: CancellationToken,
         overflow: Overflow,
+        stats: Arc<Stats>,
     ) -> Self {
-        Inbox { outbound, events, lagging, overflow }
+        Inbox { outbound, events, lagging, overflow, stats }
     }
 
     /// Hands `message` to the connection; `false` once the connection is gone.
     pub fn deliver(&self, message: LayerMessage) -> bool {
         let outcome = match message.kind {
-            Kind::Broadcast => self
-                .outbound
-                .try_send(Outgoing::Broadcast(message.frame))
-                .map_err(|e| matches!(e, TrySendError::Full(_))),
-            Kind::Event => {
-                self.events.try_send(message.frame).map_err(|e| matches!(e, TrySendError::Full(_)))
-            }
+            Kind::Broadcast => self.outbound.try_push(Outgoing::Broadcast(message.frame)),
+            Kind::Event => self.events.try_push(message.frame),
         };
         match outcome {
             Ok(()) => true,
-            Err(true) => {
+            Err(PushError::Full) => {
                 match self.overflow {
                     Overflow::Close => self.lagging.cancel(),
-                    Overflow::Drop => tracing::warn!("connection queue full; message dropped"),
+                    Overflow::Drop => {
+                        count(&self.stats.overflow_drops);
+                        crate::log::throttled!(warn, action = %message.action, "connection buffer full; message dropped");
+                    }
                 }
                 true
             }
-            Err(false) => false,
+            Err(PushError::Closed) => false,
         }
     }
 
@@ -192,8 +195,16 @@ pub struct InMemoryLayer {
 
 #[derive(Debug, Default)]
 struct Registry {
-    channels: RwLock<HashMap<String, Inbox>>,
+    /// Each connection's inbox and the groups it is in, so that leaving costs its own
+    /// groups only. Locked before `groups` when both are.
+    channels: RwLock<HashMap<String, Member>>,
     groups: RwLock<HashMap<String, HashMap<String, Inbox>>>,
+}
+
+#[derive(Debug)]
+struct Member {
+    inbox: Inbox,
+    groups: HashSet<String>,
 }
 
 impl InMemoryLayer {
@@ -211,22 +222,20 @@ impl InMemoryLayer {
     }
 
     fn add(&self, group: &str, channel: &str) -> Result<(), LayerError> {
-        let inbox = read(&self.inner.channels)
-            .get(channel)
-            .cloned()
-            .ok_or_else(|| LayerError::UnknownChannel(channel.to_owned()))?;
+        let mut channels = write(&self.inner.channels);
+        let member =
+            channels.get_mut(channel).ok_or_else(|| LayerError::UnknownChannel(channel.to_owned()))?;
+        member.groups.insert(group.to_owned());
+        let inbox = member.inbox.clone();
         write(&self.inner.groups).entry(group.to_owned()).or_default().insert(channel.to_owned(), inbox);
         Ok(())
     }
 
     fn discard(&self, group: &str, channel: &str) {
-        let mut groups = write(&self.inner.groups);
-        if let Some(members) = groups.get_mut(group) {
-            members.remove(channel);
-            if members.is_empty() {
-                groups.remove(group);
-            }
+        if let Some(member) = write(&self.inner.channels).get_mut(channel) {
+            member.groups.remove(group);
         }
+        remove_member(&mut write(&self.inner.groups), group, channel);
     }
 
     fn fan_out(&self, groups: &[String], message: &LayerMessage) {
@@ -245,6 +254,15 @@ impl InMemoryLayer {
     }
 }
 
+fn remove_member(groups: &mut HashMap<String, HashMap<String, Inbox>>, group: &str, channel: &str) {
+    if let Some(members) = groups.get_mut(group) {
+        members.remove(channel);
+        if members.is_empty() {
+            groups.remove(group);
+        }
+    }
+}
+
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     // No code panics while holding these locks; recover the data if one ever did.
     lock.read().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -256,18 +274,19 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 
 impl ChannelLayer for InMemoryLayer {
     fn register<'a>(&'a self, channel: &'a str, inbox: Inbox) -> BoxFuture<'a, Result<(), LayerError>> {
-        write(&self.inner.channels).insert(channel.to_owned(), inbox);
+        write(&self.inner.channels).insert(channel.to_owned(), Member { inbox, groups: HashSet::new() });
         Box::pin(std::future::ready(Ok(())))
     }
 
     fn unregister<'a>(&'a self, channel: &'a str) -> BoxFuture<'a, ()> {
-        write(&self.inner.channels).remove(channel);
         // Memberships added from outside the connection (`group_add` by an HTTP
-        // handler, say) go too.
-        write(&self.inner.groups).retain(|_, members| {
-            members.remove(channel);
-            !members.is_empty()
-        });
+        // handler, say) go too; only this connection's groups are touched.
+        if let Some(member) = write(&self.inner.channels).remove(channel) {
+            let mut groups = write(&self.inner.groups);
+            for group in &member.groups {
+                remove_member(&mut groups, group, channel);
+            }
+        }
         Box::pin(std::future::ready(()))
     }
 
@@ -295,8 +314,8 @@ impl ChannelLayer for InMemoryLayer {
 
     fn send<'a>(&'a self, channel: &'a str, message: LayerMessage) -> BoxFuture<'a, Result<(), LayerError>> {
         match read(&self.inner.channels).get(channel) {
-            Some(inbox) => {
-                inbox.deliver(message);
+            Some(member) => {
+                member.inbox.deliver(message);
             }
             None => tracing::debug!(channel, action = %message.action, "no such connection; message dropped"),
         }

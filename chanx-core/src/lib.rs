@@ -14,21 +14,28 @@ mod context;
 mod error;
 mod frame;
 pub mod layer;
+mod log;
 mod message;
+mod origin;
+mod queue;
 mod runtime;
 mod server;
+mod settings;
 pub mod testing;
+mod transport;
 mod validate;
 
 pub use channel::{Channel, ChannelMeta, HandlerError, IntoReply, OperationMeta};
-pub use consumer::{AuthError, Consumer, Disconnect, FromConnection};
+pub use consumer::{AuthError, Consumer, Disconnect, FromConnection, Handshake};
 pub use context::{Broadcast, ConnectionInfo, Context, Sender};
 pub use error::{Error, Result};
 pub use message::{
     AuthenticationMessage, AuthenticationPayload, CompleteMessage, ErrorMessage, ErrorPayload,
     EventCompleteMessage, GroupCompleteMessage, Message, MessageMeta, PingMessage, PongMessage,
 };
-pub use server::{Settings, Shutdown};
+pub use origin::{OriginPattern, OriginPolicy};
+pub use server::RouteOptions;
+pub use settings::{Settings, Shutdown, Stats, StatsSnapshot};
 pub use validate::{ErrorItem, Loc};
 
 /// Items the macro expansions use. Not public API: it may change in any release.

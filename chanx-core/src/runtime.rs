@@ -1,61 +1,52 @@
 //! The connection loop: register with the channel layer, authenticate, join groups,
 //! welcome, then handle client frames and server-side events one at a time, and
-//! always run `on_disconnect` and leave every group; plus the writer task that owns
-//! the socket's sink.
+//! always run `on_disconnect` and leave every group. The heartbeat and the inbound
+//! rate limit live here too; the socket's sending half is the writer task's
+//! ([`transport::write_loop`]).
 
 use std::any::Any;
 use std::fmt::Display;
 use std::panic::AssertUnwindSafe;
 use std::pin::pin;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use axum::extract::ws::Utf8Bytes;
-use bytes::Bytes;
-use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
+use futures_util::{FutureExt, Sink, Stream, StreamExt};
 use serde::Serialize;
-use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::channel::Dispatch;
 use crate::consumer::{Consumer, Disconnect};
-use crate::context::{ConnectionInfo, Context, Outgoing, Sender};
+use crate::context::{ConnectionInfo, Context, Sender};
 use crate::frame::{self, Rejection};
 use crate::layer::{Inbox, LAGGING};
-use crate::server::Settings;
+use crate::log::throttled;
+use crate::queue::{QueueReceiver, queue};
+use crate::settings::{RateLimit, Settings, count};
+use crate::transport::{self, Control, Incoming, Outgoing};
 use crate::validate::ErrorItem;
-
-/// A frame from the client, whatever the transport.
-#[derive(Debug)]
-pub(crate) enum Incoming {
-    Text(Utf8Bytes),
-    Binary,
-    Ping(Bytes),
-    Close(Option<u16>),
-    TooBig,
-    /// The client broke the WebSocket protocol: close with this code (1007 for text
-    /// that is not UTF-8, 1002 otherwise).
-    Invalid(u16, String),
-    Failed(String),
-}
 
 /// Close codes the runtime sends.
 const GOING_AWAY: u16 = 1001;
+const POLICY_VIOLATION: u16 = 1008;
 const TOO_BIG: u16 = 1009;
 const INTERNAL_ERROR: u16 = 1011;
-
-/// Written after each broadcast frame when completion is on.
-const GROUP_COMPLETE: &str = r#"{"action":"group_complete","payload":null}"#;
 
 /// What a connection's loop needs besides the consumer and the socket.
 struct Connection<'a, C> {
     cx: Context<C>,
     /// Server-side events: their frames only, which is all a connection needs and keeps
-    /// the queue's slots small.
-    events: mpsc::Receiver<Utf8Bytes>,
+    /// the queue's items small.
+    events: QueueReceiver<Utf8Bytes>,
     lagging: CancellationToken,
+    control: Arc<Control>,
     completion: bool,
     settings: &'a Settings,
+    rate: Option<Bucket>,
+    /// When the client last sent anything, for the heartbeat.
+    last_seen: Instant,
 }
 
 /// Serves one connection to its end.
@@ -69,7 +60,7 @@ pub(crate) async fn serve<C, R, W>(
     C: Consumer,
     R: Stream<Item = Incoming> + Unpin + Send,
     W: Sink<Outgoing> + Unpin + Send + 'static,
-    W::Error: Display,
+    W::Error: Display + Send,
 {
     let span = tracing::debug_span!(
         "connection",
@@ -78,23 +69,35 @@ pub(crate) async fn serve<C, R, W>(
     );
     async move {
         let completion = C::SEND_COMPLETION.unwrap_or(settings.send_completion);
-        let (tx, rx) = mpsc::channel(settings.outbound_capacity);
-        let done = CancellationToken::new();
-        let mut writer = tokio::spawn(write_loop(writer, rx, done.clone(), completion).in_current_span());
+        let (tx, rx) = queue(settings.outbound_buffer);
+        let control = Arc::new(Control::default());
+        let mut writer =
+            tokio::spawn(transport::write_loop(writer, rx, control.clone(), completion).in_current_span());
         let (layer, unknown_layer) = match settings.layers.get(C::LAYER) {
             Ok(layer) => (layer, None),
             Err(error) => (settings.layers.default_layer(), Some(error)),
         };
-        let (events_tx, events) = mpsc::channel(settings.outbound_capacity);
+        let (events_tx, events) = queue(settings.event_buffer);
         let lagging = CancellationToken::new();
-        let inbox = Inbox::new(tx.clone(), events_tx, lagging.clone(), settings.overflow);
-        let cx = Context::<C>::new(Arc::new(info), Sender::new(tx), layer);
-        let mut connection = Connection { cx, events, lagging, completion, settings };
+        let inbox =
+            Inbox::new(tx.clone(), events_tx, lagging.clone(), settings.overflow, settings.stats.clone());
+        let cx = Context::<C>::new(Arc::new(info), Sender::new(tx), control.clone(), layer, settings);
+        let rate = settings.inbound_rate.map(Bucket::new);
+        let mut connection = Connection {
+            cx,
+            events,
+            lagging,
+            control: control.clone(),
+            completion,
+            settings,
+            rate,
+            last_seen: Instant::now(),
+        };
         let reason = match unknown_layer {
             None => connection.run(&mut consumer, inbox, &mut reader).await,
             Some(error) => {
                 tracing::error!(%error, "cannot serve this consumer");
-                connection.server_close(INTERNAL_ERROR, "Internal error").await
+                connection.server_close(INTERNAL_ERROR, "Internal error")
             }
         };
         tracing::debug!(?reason, "disconnected");
@@ -104,11 +107,11 @@ pub(crate) async fn serve<C, R, W>(
         let hook = AssertUnwindSafe(consumer.on_disconnect(&mut cx, &reason)).catch_unwind();
         match tokio::time::timeout(settings.close_timeout, hook).await {
             Ok(Ok(())) => {}
-            Ok(Err(panic)) => tracing::error!(panic = panic_text(&panic), "on_disconnect panicked"),
-            Err(_) => tracing::warn!("on_disconnect did not finish within the close timeout"),
+            Ok(Err(panic)) => throttled!(error, panic = panic_text(&panic), "on_disconnect panicked"),
+            Err(_) => throttled!(warn, "on_disconnect did not finish within the close timeout"),
         }
         leave_all(&mut cx).await;
-        done.cancel();
+        control.finish();
         drop(cx);
         // A client that stopped reading cannot hold the connection's task forever.
         if tokio::time::timeout(settings.close_timeout, &mut writer).await.is_err() {
@@ -124,7 +127,7 @@ pub(crate) async fn serve<C, R, W>(
 
 /// After the server's close frame, reads (and drops) until the client's close, so
 /// that the close frame is not lost to a TCP reset of unread data.
-async fn linger<R: Stream<Item = Incoming> + Unpin>(reader: &mut R, limit: std::time::Duration) {
+async fn linger<R: Stream<Item = Incoming> + Unpin>(reader: &mut R, limit: Duration) {
     let until_close = async {
         while let Some(incoming) = reader.next().await {
             if matches!(incoming, Incoming::Close(_) | Incoming::Failed(_)) {
@@ -140,10 +143,52 @@ async fn leave_all<C>(cx: &mut Context<C>) {
     let channel = cx.channel_name().to_owned();
     for group in std::mem::take(&mut cx.groups) {
         if let Err(error) = cx.layer().layer().group_discard(&group, &channel).await {
-            tracing::warn!(%error, group, "failed to leave a group");
+            throttled!(warn, %error, group, "failed to leave a group");
         }
     }
     cx.layer().layer().unregister(&channel).await;
+}
+
+/// The inbound rate limit: a token bucket per connection.
+#[derive(Debug)]
+struct Bucket {
+    limit: RateLimit,
+    tokens: f64,
+    refilled: Instant,
+    /// Frames dropped in a row.
+    run: u32,
+}
+
+/// What the rate limit says of one inbound frame.
+#[derive(Debug, PartialEq, Eq)]
+enum Admission {
+    Pass,
+    /// Dropped; `first` of a run.
+    Drop {
+        first: bool,
+    },
+    /// The run is longer than the burst: close the connection.
+    Close,
+}
+
+impl Bucket {
+    fn new(limit: RateLimit) -> Self {
+        Bucket { limit, tokens: f64::from(limit.burst), refilled: Instant::now(), run: 0 }
+    }
+
+    fn admit(&mut self, now: Instant) -> Admission {
+        let elapsed = now.saturating_duration_since(self.refilled).as_secs_f64();
+        self.refilled = now;
+        let burst = f64::from(self.limit.burst);
+        self.tokens = (self.tokens + elapsed * f64::from(self.limit.per_second)).min(burst);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            self.run = 0;
+            return Admission::Pass;
+        }
+        self.run += 1;
+        if self.run > self.limit.burst { Admission::Close } else { Admission::Drop { first: self.run == 1 } }
+    }
 }
 
 impl<C: Consumer> Connection<'_, C> {
@@ -155,8 +200,14 @@ impl<C: Consumer> Connection<'_, C> {
         let shutdown_token = self.settings.shutdown.token.clone();
         let mut shutdown = pin!(shutdown_token.clone().cancelled_owned());
         let mut lagging = pin!(self.lagging.clone().cancelled_owned());
+        let mut heartbeat = self.settings.heartbeat.map(|beat| {
+            let mut ticks =
+                tokio::time::interval_at(tokio::time::Instant::now() + beat.interval, beat.interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            (ticks, beat.timeout)
+        });
         // The hooks, like every later step, are abandoned when shutdown or lagging
-        // strikes while they wait (say, on the full queue of a client that does not
+        // strikes while they wait (say, on the full buffer of a client that does not
         // read); the checks at the top of the loop then close the connection.
         tokio::select! {
             opened = self.open(consumer, inbox) => {
@@ -171,12 +222,28 @@ impl<C: Consumer> Connection<'_, C> {
             // Checked first on every turn, so that a client flooding frames cannot
             // delay either.
             if shutdown_token.is_cancelled() {
-                return self.server_close(GOING_AWAY, "Server shutting down").await;
+                return self.server_close(GOING_AWAY, "Server shutting down");
             }
             if self.lagging.is_cancelled() {
-                tracing::info!("queue full: closing a client that does not keep up");
-                return self.server_close(LAGGING, "Too slow: queue full").await;
+                count(&self.settings.stats.overflow_closes);
+                throttled!(info, "buffer full: closing a client that does not keep up");
+                self.cx.close_with(LAGGING, "Too slow: buffer full".into(), true);
+                return Disconnect::ServerClosed { code: LAGGING };
             }
+            // The writer is gone: the client cannot be written to any more, so the
+            // frames it sent before it went are not handled.
+            if self.cx.raw_sender().is_closed() {
+                return Disconnect::Lost;
+            }
+            let beat = async {
+                match &mut heartbeat {
+                    Some((ticks, timeout)) => {
+                        ticks.tick().await;
+                        *timeout
+                    }
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 ended = async {
                     // Events first: they were queued before the client frame that is
@@ -194,6 +261,14 @@ impl<C: Consumer> Connection<'_, C> {
                         return reason;
                     }
                 }
+                timeout = beat => {
+                    if self.last_seen.elapsed() >= timeout {
+                        count(&self.settings.stats.heartbeat_timeouts);
+                        throttled!(info, ?timeout, "heartbeat: nothing from the client; closing");
+                        return self.server_close(INTERNAL_ERROR, "Heartbeat timeout");
+                    }
+                    self.control.ping();
+                }
                 () = &mut shutdown => {}
                 () = &mut lagging => {}
             }
@@ -208,21 +283,21 @@ impl<C: Consumer> Connection<'_, C> {
     async fn open(&mut self, consumer: &mut C, inbox: Inbox) -> Option<Disconnect> {
         let cx = &mut self.cx;
         if let Err(error) = cx.layer().layer().register(cx.channel_name(), inbox).await {
-            tracing::error!(%error, "cannot register with the channel layer");
-            return Some(self.server_close(INTERNAL_ERROR, "Internal error").await);
+            throttled!(error, %error, "cannot register with the channel layer");
+            return Some(self.server_close(INTERNAL_ERROR, "Internal error"));
         }
         match AssertUnwindSafe(consumer.authenticate(cx)).catch_unwind().await {
             Ok(Ok(())) => {}
             Ok(Err(refusal)) => {
                 let code = refusal.close_code();
-                tracing::info!(status = refusal.status_code(), "authentication refused");
+                throttled!(info, status = refusal.status_code(), "authentication refused");
                 // If the client is already gone there is nobody to tell.
                 let _ = cx.raw_sender().send_message(refusal.into_message()).await;
-                return Some(self.server_close(code, "Authentication failed").await);
+                return Some(self.server_close(code, "Authentication failed"));
             }
             Err(panic) => {
-                tracing::error!(panic = panic_text(&panic), "authenticate panicked");
-                return Some(self.server_close(INTERNAL_ERROR, "Internal error").await);
+                throttled!(error, panic = panic_text(&panic), "authenticate panicked");
+                return Some(self.server_close(INTERNAL_ERROR, "Internal error"));
             }
         }
         if let Some(code) = cx.close_code {
@@ -230,8 +305,8 @@ impl<C: Consumer> Connection<'_, C> {
         }
         for group in C::GROUPS {
             if let Err(error) = cx.join_group(*group).await {
-                tracing::error!(%error, group, "cannot join a group");
-                return Some(self.server_close(INTERNAL_ERROR, "Internal error").await);
+                throttled!(error, %error, group, "cannot join a group");
+                return Some(self.server_close(INTERNAL_ERROR, "Internal error"));
             }
         }
         let welcome = AssertUnwindSafe(consumer.post_authentication(cx)).catch_unwind().await;
@@ -241,8 +316,8 @@ impl<C: Consumer> Connection<'_, C> {
             Err(panic) => Some(panic_text(&panic).to_owned()),
         };
         if let Some(failure) = failure {
-            tracing::error!(error = failure, "post_authentication failed");
-            return Some(self.server_close(INTERNAL_ERROR, "Internal error").await);
+            throttled!(error, error = failure, "post_authentication failed");
+            return Some(self.server_close(INTERNAL_ERROR, "Internal error"));
         }
         self.send_own_copies().await;
         self.cx.close_code.map(|code| Disconnect::ServerClosed { code })
@@ -251,6 +326,31 @@ impl<C: Consumer> Connection<'_, C> {
     /// Handles one client frame; `Some` when the connection ends.
     async fn on_incoming(&mut self, consumer: &mut C, incoming: Option<Incoming>) -> Option<Disconnect> {
         let Some(incoming) = incoming else { return Some(Disconnect::Lost) };
+        let now = Instant::now();
+        self.last_seen = now;
+        if matches!(incoming, Incoming::Text(_) | Incoming::Binary | Incoming::Control | Incoming::Ping(_))
+            && let Some(rate) = &mut self.rate
+        {
+            match rate.admit(now) {
+                Admission::Pass => {}
+                Admission::Drop { first } => {
+                    count(&self.settings.stats.rate_limited);
+                    if first {
+                        throttled!(info, "inbound rate limit: dropping frames");
+                        let limit = rate.limit.per_second;
+                        let msg =
+                            format!("Too many messages: at most {limit} per second; this one was dropped");
+                        send_raw(&self.cx, "error", &[ErrorItem::frame("rate_limited", msg)], None).await;
+                    }
+                    return None;
+                }
+                Admission::Close => {
+                    count(&self.settings.stats.rate_limit_closes);
+                    throttled!(info, "inbound rate limit exceeded for too long; closing");
+                    return Some(self.server_close(POLICY_VIOLATION, "Rate limit exceeded"));
+                }
+            }
+        }
         match incoming {
             Incoming::Text(text) => {
                 self.on_text(consumer, &text).await;
@@ -260,6 +360,7 @@ impl<C: Consumer> Connection<'_, C> {
                 let error = ErrorItem::frame("json_invalid", "Invalid JSON: binary frames are not supported");
                 send_raw(&self.cx, "error", &[error], None).await;
             }
+            Incoming::Control => {}
             // Answered through the queue so that the pong follows earlier replies.
             Incoming::Ping(data) => {
                 let _ = self.cx.raw_sender().send_frame(Outgoing::Pong(data)).await;
@@ -267,9 +368,10 @@ impl<C: Consumer> Connection<'_, C> {
             Incoming::Close(code) => return Some(Disconnect::ClientClosed { code }),
             Incoming::TooBig => {
                 let limit = self.settings.max_message_size;
-                tracing::info!(limit, "frame over the size limit");
+                count(&self.settings.stats.too_big);
+                throttled!(info, limit, "frame over the size limit");
                 let reason = format!("Message too big: the limit is {limit} bytes");
-                return Some(self.server_close(TOO_BIG, reason).await);
+                return Some(self.server_close(TOO_BIG, reason));
             }
             Incoming::Failed(error) => {
                 tracing::debug!(%error, "connection lost");
@@ -277,7 +379,7 @@ impl<C: Consumer> Connection<'_, C> {
             }
             Incoming::Invalid(code, error) => {
                 tracing::debug!(%error, "protocol violation");
-                return Some(self.server_close(code, error).await);
+                return Some(self.server_close(code, error));
             }
         }
         None
@@ -307,13 +409,15 @@ impl<C: Consumer> Connection<'_, C> {
                     Ok(Dispatch::Done | Dispatch::Passthrough) => Ok(()),
                     Ok(Dispatch::Unknown) => Err(vec![frame::unknown_action(&action, C::ACTIONS)]),
                     Ok(Dispatch::Invalid(errors)) => Err(errors),
+                    // Its reply could not be sent: the client is gone, nothing to report.
+                    Ok(Dispatch::Failed(_)) if cx.raw_sender().is_closed() => Ok(()),
                     Ok(Dispatch::Failed(error)) => {
-                        tracing::error!(%action, %error, "handler failed");
+                        throttled!(error, %action, %error, "handler failed");
                         send_failure(cx, &action).await;
                         Ok(())
                     }
                     Err(panic) => {
-                        tracing::error!(%action, panic = panic_text(&panic), "handler panicked");
+                        throttled!(error, %action, panic = panic_text(&panic), "handler panicked");
                         send_failure(cx, &action).await;
                         Ok(())
                     }
@@ -338,11 +442,11 @@ impl<C: Consumer> Connection<'_, C> {
         // implementation that corrupts frames.
         let envelope = match frame::parse(frame.as_str()) {
             Ok(envelope) => envelope,
-            Err(rejection) => return tracing::error!(?rejection, "malformed event dropped"),
+            Err(rejection) => return throttled!(error, ?rejection, "malformed event dropped"),
         };
         let action = match frame::action(&envelope, &[]) {
             Ok(action) => action,
-            Err(error) => return tracing::error!(error = error.msg, "event without an action dropped"),
+            Err(error) => return throttled!(error, error = error.msg, "event without an action dropped"),
         };
         let dispatched =
             AssertUnwindSafe(consumer.dispatch_event(cx, &action, envelope.payload)).catch_unwind().await;
@@ -352,16 +456,16 @@ impl<C: Consumer> Connection<'_, C> {
                 let _ = cx.raw_sender().send_frame(Outgoing::Text(frame.clone())).await;
             }
             Ok(Dispatch::Unknown) => {
-                return tracing::warn!(%action, "no handler for this event; dropped");
+                return throttled!(warn, %action, "no handler for this event; dropped");
             }
             Ok(Dispatch::Invalid(errors)) => {
-                tracing::error!(%action, ?errors, "event payload does not match its type")
+                throttled!(error, %action, ?errors, "event payload does not match its type")
             }
             Ok(Dispatch::Failed(error)) => {
-                tracing::error!(%action, %error, "event handler failed")
+                throttled!(error, %action, %error, "event handler failed")
             }
             Err(panic) => {
-                tracing::error!(%action, panic = panic_text(&panic), "event handler panicked")
+                throttled!(error, %action, panic = panic_text(&panic), "event handler panicked")
             }
         }
         if self.completion {
@@ -377,10 +481,10 @@ impl<C: Consumer> Connection<'_, C> {
         }
     }
 
-    /// Queues a close frame without waiting: a full queue means the client does not
-    /// read, and it is dropped after the close timeout anyway.
-    async fn server_close(&mut self, code: u16, reason: impl Into<String>) -> Disconnect {
-        self.cx.close_now(code, &reason.into());
+    /// Closes the connection after what is queued; the close never waits for room in
+    /// the queue, and a client that does not read is dropped after the close timeout.
+    fn server_close(&mut self, code: u16, reason: impl Into<String>) -> Disconnect {
+        self.cx.close_with(code, reason.into(), false);
         Disconnect::ServerClosed { code }
     }
 }
@@ -405,7 +509,7 @@ async fn send_raw<C, P: Serialize + ?Sized>(
         Ok(text) => {
             let _ = cx.raw_sender().send_frame(Outgoing::Text(text)).await;
         }
-        Err(error) => tracing::error!(%error, action, "failed to encode a framework frame"),
+        Err(error) => throttled!(error, %error, action, "failed to encode a framework frame"),
     }
 }
 
@@ -415,70 +519,4 @@ fn panic_text(panic: &Box<dyn Any + Send>) -> &str {
         .copied()
         .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("(non-text panic payload)")
-}
-
-/// Owns the socket's sink: writes queued frames in batches, one flush per batch.
-async fn write_loop<W>(
-    mut sink: W,
-    mut rx: mpsc::Receiver<Outgoing>,
-    done: CancellationToken,
-    completion: bool,
-) where
-    W: Sink<Outgoing> + Unpin,
-    W::Error: Display,
-{
-    let mut batch = Vec::new();
-    let mut done = pin!(done.cancelled_owned());
-    let mut finishing = false;
-    loop {
-        if finishing {
-            // The connection is over: write what is already queued, then stop.
-            while let Ok(frame) = rx.try_recv() {
-                batch.push(frame);
-            }
-        } else {
-            tokio::select! {
-                biased;
-                received = rx.recv_many(&mut batch, 64) => {
-                    if received == 0 {
-                        break;
-                    }
-                }
-                () = &mut done => {
-                    finishing = true;
-                    continue;
-                }
-            }
-        }
-        let mut closed = false;
-        for frame in batch.drain(..) {
-            closed = matches!(frame, Outgoing::Close(..));
-            let written = match frame {
-                Outgoing::Broadcast(text) => {
-                    let mut written = sink.feed(Outgoing::Text(text)).await.map_err(|e| e.to_string());
-                    if written.is_ok() && completion {
-                        let done = Outgoing::Text(Utf8Bytes::from_static(GROUP_COMPLETE));
-                        written = sink.feed(done).await.map_err(|e| e.to_string());
-                    }
-                    written
-                }
-                other => sink.feed(other).await.map_err(|e| e.to_string()),
-            };
-            if let Err(error) = written {
-                tracing::debug!(%error, "write failed; the client is gone");
-                return;
-            }
-            if closed {
-                break;
-            }
-        }
-        if let Err(error) = sink.flush().await {
-            tracing::debug!(%error, "flush failed; the client is gone");
-            return;
-        }
-        if closed || finishing {
-            break;
-        }
-    }
-    let _ = sink.close().await;
 }

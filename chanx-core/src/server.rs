@@ -1,188 +1,29 @@
-//! axum integration: a consumer as a route, app-wide [`Settings`], and graceful
-//! [`Shutdown`].
+//! axum integration: a consumer as a route. The upgrade request is checked here,
+//! before any socket is opened: the WebSocket handshake headers, the origin policy,
+//! the header size, the connection limits and authentication before the upgrade.
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
-use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, LazyLock};
 
-use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocketUpgrade};
 use axum::extract::{FromRequestParts, RawPathParams, Request, State};
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use futures_util::{SinkExt, StreamExt, future};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
-use crate::consumer::{Consumer, FromConnection};
-use crate::context::{ConnectionInfo, Outgoing};
-use crate::layer::{Layers, Overflow};
-use crate::runtime::{self, Incoming};
-
-/// App-wide settings of chanx consumers, provided to the router as an axum
-/// `Extension`. Routes without one share a default `Settings` value (and so one
-/// in-memory channel layer) for the whole process.
-///
-/// ```
-/// use axum::{Extension, Router};
-/// use chanx::Settings;
-///
-/// let settings = Settings::default().send_completion(true).max_message_size(64 * 1024);
-/// let app: Router = Router::new().layer(Extension(settings));
-/// ```
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub(crate) send_completion: bool,
-    pub(crate) max_message_size: usize,
-    pub(crate) outbound_capacity: usize,
-    pub(crate) read_buffer_size: usize,
-    pub(crate) write_buffer_size: usize,
-    pub(crate) overflow: Overflow,
-    pub(crate) close_timeout: Duration,
-    pub(crate) layers: Layers,
-    pub(crate) shutdown: Shutdown,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            send_completion: false,
-            max_message_size: 1024 * 1024,
-            outbound_capacity: 256,
-            read_buffer_size: 4 * 1024,
-            write_buffer_size: 4 * 1024,
-            overflow: Overflow::default(),
-            close_timeout: Duration::from_secs(5),
-            layers: Layers::default(),
-            shutdown: Shutdown::default(),
-        }
-    }
-}
-
-impl Settings {
-    /// Sends `complete` after each handled client frame (default: off). A consumer's
-    /// [`Consumer::SEND_COMPLETION`] overrides it.
-    pub fn send_completion(mut self, on: bool) -> Self {
-        self.send_completion = on;
-        self
-    }
-
-    /// The largest inbound message, in bytes (default 1 MiB). A larger one closes the
-    /// connection with 1009 and a reason stating the limit.
-    pub fn max_message_size(mut self, bytes: usize) -> Self {
-        self.max_message_size = bytes;
-        self
-    }
-
-    /// How many frames may wait in a connection's outbound queue (default 256); a
-    /// sender waits while it is full.
-    pub fn outbound_capacity(mut self, frames: usize) -> Self {
-        self.outbound_capacity = frames.max(1);
-        self
-    }
-
-    /// The socket's read buffer per connection, in bytes (default 4 KiB; tungstenite's
-    /// own default is 128 KiB). It holds what one read from the socket brings, so it
-    /// bounds the memory of an idle connection; larger messages still arrive whole.
-    pub fn read_buffer_size(mut self, bytes: usize) -> Self {
-        self.read_buffer_size = bytes.max(1);
-        self
-    }
-
-    /// How many bytes of outbound frames are gathered before they are written to the
-    /// socket, per connection (default 4 KiB; tungstenite's own default is 128 KiB).
-    /// Batches are flushed at the end of each burst regardless.
-    pub fn write_buffer_size(mut self, bytes: usize) -> Self {
-        self.write_buffer_size = bytes;
-        self
-    }
-
-    /// What happens to a connection whose outbound queue is full when a broadcast or
-    /// event arrives (default: [`Overflow::Close`], close code 1013).
-    pub fn overflow(mut self, overflow: Overflow) -> Self {
-        self.overflow = overflow;
-        self
-    }
-
-    /// How long a closing connection may take to write its last frames before it is
-    /// dropped (default 5 s); bounds what a client that stopped reading can hold.
-    pub fn close_timeout(mut self, timeout: Duration) -> Self {
-        self.close_timeout = timeout;
-        self
-    }
-
-    /// The channel layers (default: one in-memory layer). Share one `Layers` value
-    /// between the settings and the code that sends events.
-    pub fn layers(mut self, layers: Layers) -> Self {
-        self.layers = layers;
-        self
-    }
-
-    /// The channel layers in use, e.g. to hand a [`LayerHandle`](crate::layer::LayerHandle)
-    /// to a worker.
-    pub fn channel_layers(&self) -> &Layers {
-        &self.layers
-    }
-
-    /// Ties the connections to a [`Shutdown`] handle: triggering it closes every open
-    /// connection with 1001.
-    pub fn shutdown(mut self, shutdown: Shutdown) -> Self {
-        self.shutdown = shutdown;
-        self
-    }
-}
-
-/// Graceful shutdown of WebSocket connections: trigger it, and every open connection
-/// gets a 1001 close frame, runs `on_disconnect`, and ends.
-///
-/// ```no_run
-/// # async fn run(app: axum::Router, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-/// use axum::Extension;
-/// use chanx::{Settings, Shutdown};
-///
-/// let shutdown = Shutdown::new();
-/// let app = app.layer(Extension(Settings::default().shutdown(shutdown.clone())));
-/// let on_ctrl_c = shutdown.clone();
-/// tokio::spawn(async move {
-///     let _ = tokio::signal::ctrl_c().await;
-///     on_ctrl_c.trigger();
-/// });
-/// axum::serve(listener, app).with_graceful_shutdown(shutdown.triggered()).await?;
-/// shutdown.connections_closed().await;
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Debug, Clone, Default)]
-pub struct Shutdown {
-    pub(crate) token: CancellationToken,
-    tracker: TaskTracker,
-}
-
-impl Shutdown {
-    /// A handle that has not been triggered.
-    pub fn new() -> Self {
-        Shutdown::default()
-    }
-
-    /// Starts the shutdown: open connections are closed with 1001.
-    pub fn trigger(&self) {
-        self.token.cancel();
-    }
-
-    /// Completes once [`trigger`](Shutdown::trigger) was called; pass it to axum's
-    /// `with_graceful_shutdown`.
-    pub fn triggered(&self) -> impl Future<Output = ()> + Send + 'static {
-        self.token.clone().cancelled_owned()
-    }
-
-    /// Completes once every connection served with this handle has ended.
-    pub async fn connections_closed(&self) {
-        self.tracker.close();
-        self.tracker.wait().await;
-    }
-}
+use crate::consumer::{Consumer, FromConnection, Handshake};
+use crate::context::ConnectionInfo;
+use crate::log::throttled;
+use crate::runtime;
+use crate::settings::{Settings, count};
+use crate::transport::{self, FRAGMENT};
 
 /// The settings of routes served without a `Settings` extension: shared, so that their
 /// connections share one default channel layer and can reach each other.
@@ -198,30 +39,114 @@ pub(crate) fn new_channel_name() -> String {
     format!("{}!{}", *CHANNEL_PREFIX, CHANNEL_COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
+/// Options of one consumer route: `X::route_with(RouteOptions::new().max_connections(100))`.
+#[derive(Debug, Clone, Default)]
+pub struct RouteOptions {
+    max_connections: Option<usize>,
+}
+
+impl RouteOptions {
+    /// No per-route options (the app's settings apply).
+    pub fn new() -> Self {
+        RouteOptions::default()
+    }
+
+    /// How many connections this route holds at once; over it, an upgrade request
+    /// gets HTTP 503. The app-wide [`Settings::max_connections`] applies as well.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = Some(connections);
+        self
+    }
+}
+
+/// A slot among a limited number of connections, given back on drop.
+struct Slot(Arc<AtomicU64>);
+
+impl Slot {
+    fn take(counter: &Arc<AtomicU64>, limit: usize) -> Option<Slot> {
+        let limit = u64::try_from(limit).unwrap_or(u64::MAX);
+        counter.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < limit).then_some(n + 1)).ok()?;
+        Some(Slot(counter.clone()))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// The axum route of consumer `C` with router state `S`.
-pub(crate) fn route<C, S>() -> MethodRouter<S>
+pub(crate) fn route<C, S>(options: RouteOptions) -> MethodRouter<S>
 where
     C: Consumer + FromConnection<S>,
     S: Clone + Send + Sync + 'static,
 {
-    get(upgrade::<C, S>)
+    let open = Arc::new(AtomicU64::new(0));
+    get(move |State(state): State<S>, request: Request| {
+        let route = options.max_connections.map(|limit| (open.clone(), limit));
+        upgrade::<C, S>(state, request, route)
+    })
 }
 
-async fn upgrade<C, S>(State(state): State<S>, request: Request) -> Response
+/// Refuses a request with a status and a plain-text reason.
+fn refuse(status: StatusCode, reason: &'static str) -> Response {
+    (status, reason).into_response()
+}
+
+async fn upgrade<C, S>(state: S, request: Request, route: Option<(Arc<AtomicU64>, usize)>) -> Response
 where
     C: Consumer + FromConnection<S>,
     S: Clone + Send + Sync + 'static,
 {
     let (mut parts, _body) = request.into_parts();
-    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
-        Ok(upgrade) => upgrade,
-        Err(rejection) => return rejection.into_response(),
+    let settings = parts.extensions.get::<Settings>().unwrap_or(&DEFAULT_SETTINGS).clone();
+    let stats = &settings.stats;
+    let accept = match websocket_key(&parts.headers) {
+        Ok(key) => derive_accept_key(key.as_bytes()),
+        Err(refusal) => {
+            count(&stats.refused_handshake);
+            throttled!(debug, reason = ?refusal.status(), "not a valid WebSocket upgrade request");
+            return refusal;
+        }
+    };
+    if let Err(origin) = settings.origin.check(&parts.headers) {
+        count(&stats.refused_origin);
+        throttled!(
+            warn,
+            origin,
+            path = parts.uri.path(),
+            "WebSocket request from a foreign origin refused (HTTP 403); to allow it, add it to \
+             `Settings::origin(OriginPolicy::allow([...]))`"
+        );
+        return refuse(StatusCode::FORBIDDEN, "Origin not allowed");
+    }
+    let header_bytes: usize =
+        parts.headers.iter().map(|(name, value)| name.as_str().len() + value.len()).sum();
+    if header_bytes > settings.max_header_bytes {
+        count(&stats.refused_handshake);
+        throttled!(info, header_bytes, limit = settings.max_header_bytes, "request headers too large");
+        return refuse(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "Request headers too large");
+    }
+    let Some(on_upgrade) = parts.extensions.remove::<OnUpgrade>() else {
+        count(&stats.refused_handshake);
+        throttled!(
+            error,
+            "the server cannot upgrade this connection (serve the app with hyper's upgrades on)"
+        );
+        return refuse(StatusCode::UPGRADE_REQUIRED, "Connection cannot be upgraded");
+    };
+    let app_slot = Slot::take(&stats.open, settings.max_connections);
+    let route_slot = route.as_ref().map(|(open, limit)| Slot::take(open, *limit));
+    let (Some(app_slot), None | Some(Some(_))) = (app_slot, &route_slot) else {
+        count(&stats.refused_limit);
+        throttled!(warn, path = parts.uri.path(), "connection limit reached; upgrade refused (HTTP 503)");
+        return refuse(StatusCode::SERVICE_UNAVAILABLE, "Too many connections");
     };
     let path_params = match RawPathParams::from_request_parts(&mut parts, &state).await {
         Ok(params) => params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
         Err(_) => Vec::new(),
     };
-    let settings = parts.extensions.get::<Settings>().unwrap_or(&DEFAULT_SETTINGS).clone();
     let info = ConnectionInfo {
         channel_name: new_channel_name(),
         path: parts.uri.path().to_owned(),
@@ -229,20 +154,87 @@ where
         query: parts.uri.query().and_then(|q| serde_urlencoded::from_str(q).ok()).unwrap_or_default(),
         headers: detached(&parts.headers),
     };
-    let consumer = C::from_connection(&info, &state);
+    let mut handshake = Handshake { parts: &mut parts, info: &info, state: &state };
+    let consumer =
+        match tokio::time::timeout(settings.handshake_timeout, C::from_connection(&mut handshake)).await {
+            Ok(Ok(consumer)) => consumer,
+            Ok(Err(refusal)) => {
+                count(&stats.refused_auth);
+                throttled!(info, status = refusal.status_code(), "connection refused before the upgrade");
+                return refusal.into_response();
+            }
+            Err(_) => {
+                count(&stats.refused_limit);
+                throttled!(warn, "building the consumer took longer than the handshake timeout (HTTP 503)");
+                return refuse(StatusCode::SERVICE_UNAVAILABLE, "Handshake timeout");
+            }
+        };
     let guard = settings.shutdown.tracker.token();
-    upgrade
-        .max_message_size(settings.max_message_size)
-        .max_frame_size(settings.max_message_size)
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(settings.max_message_size))
+        .max_frame_size(Some(settings.max_message_size))
         .read_buffer_size(settings.read_buffer_size)
         .write_buffer_size(settings.write_buffer_size)
-        .on_upgrade(move |socket| async move {
-            let (sink, stream) = socket.split();
-            let reader = stream.filter_map(|frame| future::ready(incoming(frame)));
-            let writer = sink.with(|frame| future::ready(Ok::<_, axum::Error>(outgoing(frame))));
-            runtime::serve(consumer, info, reader, Box::pin(writer), &settings).await;
-            drop(guard);
-        })
+        // Bounds what a client that does not read holds in the socket's buffer (the
+        // pongs it asks for included); larger frames go out in fragments.
+        .max_write_buffer_size(settings.write_buffer_size + FRAGMENT + 1024);
+    count(&stats.accepted);
+    tokio::spawn(async move {
+        let upgraded = match on_upgrade.await {
+            Ok(upgraded) => upgraded,
+            Err(error) => return tracing::debug!(%error, "the upgrade did not complete"),
+        };
+        let socket =
+            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
+        let (sink, stream) = socket.split();
+        let reader = stream.filter_map(|frame| future::ready(transport::incoming(frame)));
+        let writer = sink.with_flat_map(transport::to_messages);
+        runtime::serve(consumer, info, reader, Box::pin(writer), &settings).await;
+        drop((guard, app_slot, route_slot));
+    });
+    let mut response = StatusCode::SWITCHING_PROTOCOLS.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    if let Ok(accept) = HeaderValue::from_str(&accept) {
+        headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    }
+    response
+}
+
+/// Checks the WebSocket handshake headers (RFC 6455, section 4.2.1) and returns the
+/// `Sec-WebSocket-Key`.
+fn websocket_key(headers: &HeaderMap) -> Result<&HeaderValue, Response> {
+    let has_token = |name: header::HeaderName, token: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    };
+    if !has_token(header::CONNECTION, "upgrade") {
+        return Err(refuse(StatusCode::BAD_REQUEST, "Connection header did not include 'upgrade'"));
+    }
+    if !has_token(header::UPGRADE, "websocket") {
+        return Err(refuse(StatusCode::BAD_REQUEST, "Upgrade header did not include 'websocket'"));
+    }
+    if headers.get(header::SEC_WEBSOCKET_VERSION).is_none_or(|v| v != "13") {
+        let mut response = refuse(StatusCode::UPGRADE_REQUIRED, "WebSocket version 13 required");
+        response.headers_mut().insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+        return Err(response);
+    }
+    match headers.get(header::SEC_WEBSOCKET_KEY) {
+        Some(key) if is_websocket_key(key.as_bytes()) => Ok(key),
+        _ => Err(refuse(StatusCode::BAD_REQUEST, "Sec-WebSocket-Key must be 16 bytes in base64")),
+    }
+}
+
+/// Whether `key` is 16 bytes in base64: 22 base64 characters and `==`.
+fn is_websocket_key(key: &[u8]) -> bool {
+    key.len() == 24
+        && key.ends_with(b"==")
+        && key[..22].iter().all(|b| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/')
 }
 
 /// A copy of the request headers that owns its bytes. hyper parses header values as
@@ -257,43 +249,6 @@ fn detached(headers: &HeaderMap) -> HeaderMap {
             Some((name.clone(), copy))
         })
         .collect()
-}
-
-/// Maps an axum frame to the runtime's; pings and pongs are answered by axum itself.
-fn incoming(frame: Result<WsMessage, axum::Error>) -> Option<Incoming> {
-    match frame {
-        Ok(WsMessage::Text(text)) => Some(Incoming::Text(text)),
-        Ok(WsMessage::Binary(_)) => Some(Incoming::Binary),
-        Ok(WsMessage::Ping(_) | WsMessage::Pong(_)) => None,
-        Ok(WsMessage::Close(close)) => Some(Incoming::Close(close.map(|c| c.code))),
-        Err(error) => Some(read_error(&error)),
-    }
-}
-
-/// Classifies a failed read. axum wraps tungstenite's error without exposing its type
-/// in its API, so its message is read: "Space limit exceeded: ..." for an oversized
-/// message, "UTF-8 encoding error" for invalid text, "WebSocket protocol error: ..." for
-/// a protocol violation (but a peer that just vanished, "... without closing
-/// handshake", is a lost connection).
-fn read_error(error: &axum::Error) -> Incoming {
-    let text = error.to_string();
-    if text.contains("Space limit exceeded") {
-        Incoming::TooBig
-    } else if text.contains("UTF-8") {
-        Incoming::Invalid(1007, "Invalid UTF-8 in a text frame".into())
-    } else if text.contains("protocol error") && !text.contains("without closing handshake") {
-        Incoming::Invalid(1002, "WebSocket protocol error".into())
-    } else {
-        Incoming::Failed(text)
-    }
-}
-
-fn outgoing(frame: Outgoing) -> WsMessage {
-    match frame {
-        Outgoing::Text(text) | Outgoing::Broadcast(text) => WsMessage::Text(text),
-        Outgoing::Pong(data) => WsMessage::Pong(data),
-        Outgoing::Close(code, reason) => WsMessage::Close(Some(CloseFrame { code, reason })),
-    }
 }
 
 #[cfg(test)]
@@ -311,5 +266,24 @@ mod tests {
         let copy = detached(&headers);
         assert_eq!(copy.get_all("x-tag").iter().collect::<Vec<_>>(), ["a", "b"]);
         assert!(copy.get("authorization").is_some_and(HeaderValue::is_sensitive));
+    }
+
+    #[test]
+    fn websocket_keys_are_16_bytes_in_base64() {
+        assert!(is_websocket_key(b"dGhlIHNhbXBsZSBub25jZQ=="));
+        assert!(!is_websocket_key(b"!!"));
+        assert!(!is_websocket_key(b"dGhlIHNhbXBsZSBub25jZQ"));
+        assert!(!is_websocket_key(b"dGhlIHNhbXBsZSBub25j!Q=="));
+    }
+
+    #[test]
+    fn connection_slots_are_limited_and_given_back() {
+        let open = Arc::new(AtomicU64::new(0));
+        let first = Slot::take(&open, 2);
+        let second = Slot::take(&open, 2);
+        assert!(first.is_some() && second.is_some());
+        assert!(Slot::take(&open, 2).is_none());
+        drop(first);
+        assert!(Slot::take(&open, 2).is_some());
     }
 }

@@ -41,12 +41,14 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::PollSender;
 
-use crate::consumer::{Consumer, FromConnection};
-use crate::context::{ConnectionInfo, Outgoing};
+use crate::consumer::{Consumer, FromConnection, Handshake};
+use crate::context::ConnectionInfo;
 use crate::layer::{BoxFuture, ChannelLayer, InMemoryLayer, Inbox, Kind, LayerError, LayerMessage, Layers};
 use crate::message::Message;
-use crate::runtime::{self, Incoming};
-use crate::server::{Settings, new_channel_name};
+use crate::runtime;
+use crate::server::new_channel_name;
+use crate::settings::Settings;
+use crate::transport::{Incoming, Outgoing};
 
 /// Errors of the test client.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +67,16 @@ pub enum TestError {
     /// The connection ended without a close frame.
     #[error("the connection ended without a close frame")]
     Ended,
+    /// The consumer refused the connection before the upgrade
+    /// ([`FromConnection`](crate::FromConnection)); a real client gets this HTTP
+    /// status and body.
+    #[error("the connection was refused before the upgrade with HTTP {status}: {body}")]
+    Refused {
+        /// The HTTP status.
+        status: u16,
+        /// The JSON body.
+        body: Value,
+    },
     /// A frame arrived where none was expected.
     #[error("expected nothing, received {0}")]
     Unexpected(String),
@@ -167,27 +179,44 @@ impl<S> TestClientBuilder<S> {
     pub fn connect<C>(mut self) -> TestClient
     where
         C: Consumer + FromConnection<S>,
+        S: Send + Sync + 'static,
     {
         self.info.channel_name = new_channel_name();
         let channel_name = self.info.channel_name.clone();
         let (to_server, mut from_client) = mpsc::channel::<Incoming>(64);
-        let (to_client, from_server) = mpsc::channel::<Outgoing>(self.settings.outbound_capacity);
-        let consumer = C::from_connection(&self.info, &self.state);
+        // The "socket": frames the writer has written and the client not yet read.
+        let (to_client, from_server) = mpsc::channel::<Outgoing>(16);
+        let (refused_tx, refused) = tokio::sync::oneshot::channel();
         let reader = stream::poll_fn(move |cx| from_client.poll_recv(cx));
         let writer = PollSender::new(to_client);
         let settings = self.settings.clone();
+        let max_message_size = settings.max_message_size;
+        let timeout = self.timeout;
         tokio::spawn(async move {
-            runtime::serve(consumer, self.info, reader, writer, &settings).await;
+            let TestClientBuilder { info, state, .. } = self;
+            let mut parts = request_parts(&info);
+            let mut handshake = Handshake { parts: &mut parts, info: &info, state: &state };
+            match C::from_connection(&mut handshake).await {
+                Ok(consumer) => runtime::serve(consumer, info, reader, writer, &settings).await,
+                Err(refusal) => {
+                    let status = refusal.status_code();
+                    let body = serde_json::to_value(refusal.into_payload()).unwrap_or_default();
+                    let _ = refused_tx.send(TestError::Refused { status, body });
+                }
+            }
         });
-        TestClient {
-            channel_name,
-            to_server,
-            from_server,
-            max_message_size: self.settings.max_message_size,
-            timeout: self.timeout,
-            barrier: 0,
-        }
+        TestClient { channel_name, to_server, from_server, refused, max_message_size, timeout, barrier: 0 }
     }
+}
+
+/// The upgrade request a served connection with `info` would have made.
+fn request_parts(info: &ConnectionInfo) -> http::request::Parts {
+    let query = serde_urlencoded::to_string(&info.query).unwrap_or_default();
+    let uri = if query.is_empty() { info.path.clone() } else { format!("{}?{query}", info.path) };
+    let (mut parts, ()) = http::Request::new(()).into_parts();
+    parts.uri = uri.parse().unwrap_or_default();
+    parts.headers = info.headers.clone();
+    parts
 }
 
 /// A client connected in-process to one consumer.
@@ -196,6 +225,7 @@ pub struct TestClient {
     channel_name: String,
     to_server: mpsc::Sender<Incoming>,
     from_server: mpsc::Receiver<Outgoing>,
+    refused: tokio::sync::oneshot::Receiver<TestError>,
     max_message_size: usize,
     timeout: Duration,
     barrier: u64,
@@ -259,7 +289,7 @@ impl TestClient {
                     return serde_json::from_str(text.as_str())
                         .map_err(|source| TestError::Decode { frame: text.as_str().to_owned(), source });
                 }
-                Outgoing::Pong(_) => continue,
+                Outgoing::Pong(_) | Outgoing::Ping => continue,
                 Outgoing::Close(code, reason) => {
                     return Err(TestError::Closed { code, reason: reason.as_str().into() });
                 }
@@ -302,8 +332,9 @@ impl TestClient {
         loop {
             match self.next_frame().await? {
                 Outgoing::Pong(data) if data == token => return Ok(()),
-                // The pong of an earlier barrier that failed: it proves nothing now.
-                Outgoing::Pong(_) => continue,
+                // The pong of an earlier barrier that failed proves nothing now; a
+                // heartbeat ping is no output of the consumer.
+                Outgoing::Pong(_) | Outgoing::Ping => continue,
                 Outgoing::Text(text) | Outgoing::Broadcast(text) => {
                     return Err(TestError::Unexpected(text.as_str().to_owned()));
                 }
@@ -331,7 +362,7 @@ impl TestClient {
     async fn next_frame(&mut self) -> Result<Outgoing, TestError> {
         match tokio::time::timeout(self.timeout, self.from_server.recv()).await {
             Ok(Some(frame)) => Ok(frame),
-            Ok(None) => Err(TestError::Ended),
+            Ok(None) => Err(self.refused.try_recv().unwrap_or(TestError::Ended)),
             Err(_) => Err(TestError::Timeout(self.timeout)),
         }
     }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use chanx::ConnectionInfo;
+use chanx::Handshake;
 use chanx::asyncapi::AsyncApi;
 use chanx::prelude::*;
 use serde_json::{Map, Value, json};
@@ -64,8 +64,8 @@ pub struct BackgroundJobConsumer {
 }
 
 impl FromConnection<AppState> for BackgroundJobConsumer {
-    fn from_connection(_connection: &ConnectionInfo, state: &AppState) -> Self {
-        BackgroundJobConsumer { queue: state.queue.clone() }
+    async fn from_connection(handshake: &mut Handshake<'_, AppState>) -> Result<Self, AuthError> {
+        Ok(BackgroundJobConsumer { queue: handshake.state().queue.clone() })
     }
 }
 

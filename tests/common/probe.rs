@@ -61,8 +61,8 @@ pub struct ProbeConsumer {
 }
 
 impl FromConnection<ProbeState> for ProbeConsumer {
-    fn from_connection(_connection: &chanx::ConnectionInfo, state: &ProbeState) -> Self {
-        ProbeConsumer { state: state.clone() }
+    async fn from_connection(handshake: &mut chanx::Handshake<'_, ProbeState>) -> Result<Self, AuthError> {
+        Ok(ProbeConsumer { state: handshake.state().clone() })
     }
 }
 

@@ -1,0 +1,387 @@
+//! App-wide [`Settings`]: limits, timeouts, heartbeat, origin policy, channel layers
+//! and the [`Shutdown`] handle, plus the [`Stats`] counters of what the limits refused.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::layer::{Layers, Overflow};
+use crate::origin::OriginPolicy;
+
+/// App-wide settings of chanx consumers, provided to the router as an axum
+/// `Extension` (or by [`serve`](crate::serve::serve)). Routes without one share a default
+/// `Settings` value (and so one in-memory channel layer) for the whole process.
+///
+/// Every limit has a default meant for production; see the README's "Security and
+/// limits" for the reasoning behind each.
+///
+/// ```
+/// use std::time::Duration;
+/// use axum::{Extension, Router};
+/// use chanx::Settings;
+///
+/// let settings = Settings::default()
+///     .send_completion(true)
+///     .max_message_size(64 * 1024)
+///     .outbound_buffer(512 * 1024)
+///     .heartbeat(Duration::from_secs(20), Duration::from_secs(45))
+///     .inbound_rate(50, 100);
+/// let app: Router = Router::new().layer(Extension(settings));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub(crate) send_completion: bool,
+    pub(crate) max_message_size: usize,
+    pub(crate) outbound_buffer: usize,
+    pub(crate) event_buffer: usize,
+    pub(crate) read_buffer_size: usize,
+    pub(crate) write_buffer_size: usize,
+    pub(crate) overflow: Overflow,
+    pub(crate) close_timeout: Duration,
+    pub(crate) heartbeat: Option<Heartbeat>,
+    pub(crate) inbound_rate: Option<RateLimit>,
+    pub(crate) max_groups: usize,
+    pub(crate) max_connections: usize,
+    pub(crate) max_header_bytes: usize,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) origin: OriginPolicy,
+    pub(crate) layers: Layers,
+    pub(crate) shutdown: Shutdown,
+    pub(crate) stats: Arc<Stats>,
+}
+
+/// Server pings and the idle timeout of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Heartbeat {
+    pub interval: Duration,
+    pub timeout: Duration,
+}
+
+/// A token bucket: `per_second` frames sustained, `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RateLimit {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            send_completion: false,
+            max_message_size: 1024 * 1024,
+            outbound_buffer: 1024 * 1024,
+            event_buffer: 1024 * 1024,
+            read_buffer_size: 4 * 1024,
+            write_buffer_size: 4 * 1024,
+            overflow: Overflow::default(),
+            close_timeout: Duration::from_secs(5),
+            heartbeat: Some(Heartbeat {
+                interval: Duration::from_secs(30),
+                timeout: Duration::from_secs(60),
+            }),
+            inbound_rate: Some(RateLimit { per_second: 500, burst: 1000 }),
+            max_groups: 100,
+            max_connections: 10_000,
+            max_header_bytes: 32 * 1024,
+            handshake_timeout: Duration::from_secs(10),
+            origin: OriginPolicy::default(),
+            layers: Layers::default(),
+            shutdown: Shutdown::default(),
+            stats: Arc::default(),
+        }
+    }
+}
+
+impl Settings {
+    /// Sends `complete` after each handled client frame (default: off). A consumer's
+    /// [`Consumer::SEND_COMPLETION`](crate::Consumer::SEND_COMPLETION) overrides it.
+    pub fn send_completion(mut self, on: bool) -> Self {
+        self.send_completion = on;
+        self
+    }
+
+    /// The largest inbound message, in bytes (default 1 MiB). A larger one closes the
+    /// connection with 1009 and a reason stating the limit.
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// How many bytes of frames may wait for one client (default 1 MiB): replies,
+    /// broadcasts and pushes not yet written to its socket. A handler or
+    /// [`Sender`](crate::Sender) sending to a full buffer waits; a broadcast or event
+    /// that finds it full is handled by the [`Overflow`] policy. A single frame larger
+    /// than the buffer is still sent, alone. The socket's own write buffer is bounded
+    /// separately (a little over [`write_buffer_size`](Settings::write_buffer_size)).
+    pub fn outbound_buffer(mut self, bytes: usize) -> Self {
+        self.outbound_buffer = bytes.max(1);
+        self
+    }
+
+    /// How many bytes of server-side events may wait for one connection's handlers
+    /// (default 1 MiB); an event that finds it full is handled by the [`Overflow`]
+    /// policy.
+    pub fn event_buffer(mut self, bytes: usize) -> Self {
+        self.event_buffer = bytes.max(1);
+        self
+    }
+
+    /// The socket's read buffer per connection, in bytes (default 4 KiB; tungstenite's
+    /// own default is 128 KiB). It holds what one read from the socket brings, so it
+    /// bounds the memory of an idle connection; larger messages still arrive whole.
+    pub fn read_buffer_size(mut self, bytes: usize) -> Self {
+        self.read_buffer_size = bytes.max(1);
+        self
+    }
+
+    /// How many bytes of outbound frames are gathered before they are written to the
+    /// socket, per connection (default 4 KiB; tungstenite's own default is 128 KiB).
+    /// Batches are flushed at the end of each burst regardless.
+    pub fn write_buffer_size(mut self, bytes: usize) -> Self {
+        self.write_buffer_size = bytes;
+        self
+    }
+
+    /// What happens to a connection whose outbound or event buffer is full when a
+    /// broadcast or event arrives (default: [`Overflow::Close`], close code 1013).
+    pub fn overflow(mut self, overflow: Overflow) -> Self {
+        self.overflow = overflow;
+        self
+    }
+
+    /// How long a closing connection may take to write its last frames before it is
+    /// dropped (default 5 s); bounds what a client that stopped reading can hold.
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.close_timeout = timeout;
+        self
+    }
+
+    /// Server pings every `interval` (default 30 s); a connection from which nothing
+    /// (no frame, no pong) arrived for `timeout` (default 60 s) is closed with 1011,
+    /// running `on_disconnect` and leaving its groups.
+    pub fn heartbeat(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.heartbeat = Some(Heartbeat { interval, timeout });
+        self
+    }
+
+    /// Turns the heartbeat off: no server pings, no idle timeout.
+    pub fn no_heartbeat(mut self) -> Self {
+        self.heartbeat = None;
+        self
+    }
+
+    /// The inbound frame rate per connection (default 500 frames per second, bursts of
+    /// 1,000), pings included. A frame over the rate is dropped; the first of a run
+    /// gets an error frame of type `rate_limited`, and a run longer than the burst
+    /// closes the connection with 1008.
+    pub fn inbound_rate(mut self, per_second: u32, burst: u32) -> Self {
+        self.inbound_rate = Some(RateLimit { per_second: per_second.max(1), burst: burst.max(1) });
+        self
+    }
+
+    /// Turns the inbound rate limit off.
+    pub fn no_inbound_rate(mut self) -> Self {
+        self.inbound_rate = None;
+        self
+    }
+
+    /// How many groups one connection may be in at once (default 100); joining one
+    /// more fails with [`Error::TooManyGroups`](crate::Error::TooManyGroups).
+    pub fn max_groups(mut self, groups: usize) -> Self {
+        self.max_groups = groups;
+        self
+    }
+
+    /// How many WebSocket connections the app holds at once (default 10,000); over
+    /// it, an upgrade request gets HTTP 503. Per route:
+    /// [`RouteOptions::max_connections`](crate::RouteOptions::max_connections).
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = connections;
+        self
+    }
+
+    /// The most request-header bytes (names and values) an upgrade request may carry
+    /// (default 32 KiB); over it, HTTP 431. The headers are kept for the connection's
+    /// life, so this bounds what each connection holds.
+    pub fn max_header_bytes(mut self, bytes: usize) -> Self {
+        self.max_header_bytes = bytes;
+        self
+    }
+
+    /// How long the steps before the upgrade may take (default 10 s): building the
+    /// consumer with [`FromConnection`](crate::FromConnection), authentication before
+    /// the upgrade included (over it: HTTP 503). With [`serve`](crate::serve::serve), also
+    /// how long a client may take to send its request headers.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Which browser origins may open connections (default:
+    /// [`OriginPolicy::SameOrigin`]).
+    pub fn origin(mut self, policy: OriginPolicy) -> Self {
+        self.origin = policy;
+        self
+    }
+
+    /// The channel layers (default: one in-memory layer). Share one `Layers` value
+    /// between the settings and the code that sends events.
+    pub fn layers(mut self, layers: Layers) -> Self {
+        self.layers = layers;
+        self
+    }
+
+    /// The channel layers in use, e.g. to hand a [`LayerHandle`](crate::layer::LayerHandle)
+    /// to a worker.
+    pub fn channel_layers(&self) -> &Layers {
+        &self.layers
+    }
+
+    /// Ties the connections to a [`Shutdown`] handle: triggering it closes every open
+    /// connection with 1001.
+    pub fn shutdown(mut self, shutdown: Shutdown) -> Self {
+        self.shutdown = shutdown;
+        self
+    }
+
+    /// The shutdown handle of these settings.
+    pub fn shutdown_handle(&self) -> &Shutdown {
+        &self.shutdown
+    }
+
+    /// What the limits refused so far, shared by every clone of these settings.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+}
+
+/// Graceful shutdown of WebSocket connections: trigger it, and every open connection
+/// gets a 1001 close frame, runs `on_disconnect`, and ends.
+///
+/// ```no_run
+/// # async fn run(app: axum::Router, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+/// use axum::Extension;
+/// use chanx::{Settings, Shutdown};
+///
+/// let shutdown = Shutdown::new();
+/// let app = app.layer(Extension(Settings::default().shutdown(shutdown.clone())));
+/// let on_ctrl_c = shutdown.clone();
+/// tokio::spawn(async move {
+///     let _ = tokio::signal::ctrl_c().await;
+///     on_ctrl_c.trigger();
+/// });
+/// axum::serve(listener, app).with_graceful_shutdown(shutdown.triggered()).await?;
+/// shutdown.connections_closed().await;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Shutdown {
+    pub(crate) token: CancellationToken,
+    pub(crate) tracker: TaskTracker,
+}
+
+impl Shutdown {
+    /// A handle that has not been triggered.
+    pub fn new() -> Self {
+        Shutdown::default()
+    }
+
+    /// Starts the shutdown: open connections are closed with 1001.
+    pub fn trigger(&self) {
+        self.token.cancel();
+    }
+
+    /// Completes once [`trigger`](Shutdown::trigger) was called; pass it to axum's
+    /// `with_graceful_shutdown`.
+    pub fn triggered(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.token.clone().cancelled_owned()
+    }
+
+    /// Completes once every connection served with this handle has ended.
+    pub async fn connections_closed(&self) {
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+}
+
+/// Counters of connections and of what the limits refused, for metrics and tests.
+/// Every refusal is also logged (at most one line per cause every few seconds).
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub(crate) open: Arc<AtomicU64>,
+    pub(crate) accepted: AtomicU64,
+    pub(crate) refused_origin: AtomicU64,
+    pub(crate) refused_handshake: AtomicU64,
+    pub(crate) refused_auth: AtomicU64,
+    pub(crate) refused_limit: AtomicU64,
+    pub(crate) rate_limited: AtomicU64,
+    pub(crate) rate_limit_closes: AtomicU64,
+    pub(crate) overflow_closes: AtomicU64,
+    pub(crate) overflow_drops: AtomicU64,
+    pub(crate) heartbeat_timeouts: AtomicU64,
+    pub(crate) too_big: AtomicU64,
+    pub(crate) group_limit: AtomicU64,
+}
+
+/// A copy of the [`Stats`] counters at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StatsSnapshot {
+    /// WebSocket connections open now.
+    pub open: u64,
+    /// WebSocket connections accepted so far.
+    pub accepted: u64,
+    /// Upgrade requests refused by the origin policy (HTTP 403).
+    pub refused_origin: u64,
+    /// Malformed upgrade requests (HTTP 400, 426, 431).
+    pub refused_handshake: u64,
+    /// Upgrade requests refused by authentication before the upgrade.
+    pub refused_auth: u64,
+    /// Upgrade requests over a connection limit or the handshake timeout (HTTP 503).
+    pub refused_limit: u64,
+    /// Inbound frames dropped by the rate limit.
+    pub rate_limited: u64,
+    /// Connections closed by the rate limit (1008).
+    pub rate_limit_closes: u64,
+    /// Connections closed because their buffer overflowed (1013).
+    pub overflow_closes: u64,
+    /// Messages dropped for a connection whose buffer was full ([`Overflow::Drop`]).
+    pub overflow_drops: u64,
+    /// Connections closed by the heartbeat (1011).
+    pub heartbeat_timeouts: u64,
+    /// Connections closed for a message over the size limit (1009).
+    pub too_big: u64,
+    /// Group joins refused by the per-connection group limit.
+    pub group_limit: u64,
+}
+
+impl Stats {
+    /// The counters now.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        StatsSnapshot {
+            open: read(&self.open),
+            accepted: read(&self.accepted),
+            refused_origin: read(&self.refused_origin),
+            refused_handshake: read(&self.refused_handshake),
+            refused_auth: read(&self.refused_auth),
+            refused_limit: read(&self.refused_limit),
+            rate_limited: read(&self.rate_limited),
+            rate_limit_closes: read(&self.rate_limit_closes),
+            overflow_closes: read(&self.overflow_closes),
+            overflow_drops: read(&self.overflow_drops),
+            heartbeat_timeouts: read(&self.heartbeat_timeouts),
+            too_big: read(&self.too_big),
+            group_limit: read(&self.group_limit),
+        }
+    }
+}
+
+/// Adds one to a counter.
+pub(crate) fn count(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}

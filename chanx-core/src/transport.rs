@@ -1,0 +1,257 @@
+//! What comes off the socket ([`Incoming`]) and goes on it ([`Outgoing`]), the writer
+//! task that owns the socket's sending half, and the adapters between these and
+//! tungstenite's frames.
+//!
+//! The writer takes frames from the connection's byte-bounded outbound queue and
+//! requests from its [`Control`] lane, which bypass the queue: a heartbeat ping, and a
+//! close that either follows what is queued or replaces it (an overflow close must
+//! reach a client whose queue is full).
+
+use std::pin::pin;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bytes::Bytes;
+use futures_util::{Sink, SinkExt, Stream, stream};
+use tokio::sync::Notify;
+use tokio_tungstenite::tungstenite::error::{Error as WsError, ProtocolError};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::{CloseFrame, Frame};
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+
+use crate::queue::{Cost, QueueReceiver};
+
+/// A frame from the client, whatever the transport.
+#[derive(Debug)]
+pub(crate) enum Incoming {
+    Text(Utf8Bytes),
+    Binary,
+    /// A ping or pong the transport already answered: it only shows the client is there.
+    Control,
+    /// A ping to answer through the outbound queue (the in-process test client).
+    Ping(Bytes),
+    Close(Option<u16>),
+    TooBig,
+    /// The client broke the WebSocket protocol: close with this code (1007 for text
+    /// that is not UTF-8, 1002 otherwise).
+    Invalid(u16, &'static str),
+    Failed(String),
+}
+
+/// A frame on its way to the client.
+#[derive(Debug)]
+pub(crate) enum Outgoing {
+    Text(Utf8Bytes),
+    /// A group broadcast: written as it is, then `group_complete` if completion is on.
+    Broadcast(Utf8Bytes),
+    Pong(Bytes),
+    /// Only from the [`Control`] lane, never queued.
+    Ping,
+    /// Only from the [`Control`] lane, never queued.
+    Close(u16, Utf8Bytes),
+}
+
+impl Cost for Outgoing {
+    fn cost(&self) -> usize {
+        match self {
+            Outgoing::Text(text) | Outgoing::Broadcast(text) => text.len(),
+            Outgoing::Pong(data) => data.len(),
+            Outgoing::Ping | Outgoing::Close(..) => 0,
+        }
+    }
+}
+
+impl Cost for Utf8Bytes {
+    fn cost(&self) -> usize {
+        self.len()
+    }
+}
+
+/// Requests to the writer that do not wait in the outbound queue.
+#[derive(Debug, Default)]
+pub(crate) struct Control {
+    state: Mutex<ControlState>,
+    notify: Notify,
+}
+
+#[derive(Debug, Default)]
+struct ControlState {
+    ping: bool,
+    close: Option<CloseRequest>,
+    finish: bool,
+}
+
+#[derive(Debug)]
+struct CloseRequest {
+    code: u16,
+    reason: Utf8Bytes,
+    /// Drop what is queued instead of writing it first.
+    discard: bool,
+}
+
+impl Control {
+    fn update(&self, change: impl FnOnce(&mut ControlState)) {
+        change(&mut self.state.lock().unwrap_or_else(PoisonError::into_inner));
+        self.notify.notify_one();
+    }
+
+    /// Sends a ping soon.
+    pub fn ping(&self) {
+        self.update(|s| s.ping = true);
+    }
+
+    /// Closes with `code` after what is queued (or at once, dropping the queue, with
+    /// `discard`). The first close requested wins, but a discarding one overrides.
+    pub fn close(&self, code: u16, reason: Utf8Bytes, discard: bool) {
+        self.update(|s| match &s.close {
+            Some(first) if first.discard || !discard => {}
+            _ => s.close = Some(CloseRequest { code, reason, discard }),
+        });
+    }
+
+    /// The connection is over: write what is queued, then stop.
+    pub fn finish(&self) {
+        self.update(|s| s.finish = true);
+    }
+
+    fn take(&self) -> (bool, Option<CloseRequest>, bool) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        (std::mem::take(&mut state.ping), state.close.take(), state.finish)
+    }
+}
+
+/// Written after each broadcast frame when completion is on.
+const GROUP_COMPLETE: &str = r#"{"action":"group_complete","payload":null}"#;
+
+/// Owns the socket's sink: writes queued frames in batches, one flush per batch, and
+/// the control lane's pings and close. Returns when the connection is over or the
+/// client is gone; the queue is closed then, so that waiting senders fail.
+pub(crate) async fn write_loop<W>(
+    mut sink: W,
+    mut rx: QueueReceiver<Outgoing>,
+    control: Arc<Control>,
+    completion: bool,
+) where
+    W: Sink<Outgoing> + Unpin,
+    W::Error: std::fmt::Display + Send,
+{
+    let mut batch = Vec::new();
+    let written: Result<(), W::Error> = async {
+        loop {
+            let mut ended = false;
+            {
+                let notified = pin!(control.notify.notified());
+                tokio::select! {
+                    biased;
+                    () = notified => {}
+                    received = rx.recv_many(&mut batch, 64) => ended = received == 0,
+                }
+            }
+            let (ping, close, finish) = control.take();
+            if ping {
+                sink.feed(Outgoing::Ping).await?;
+            }
+            if let Some(close) = close.as_ref().filter(|c| c.discard) {
+                batch.clear();
+                rx.close();
+                sink.feed(Outgoing::Close(close.code, close.reason.clone())).await?;
+                return sink.flush().await;
+            }
+            let last = ended || finish || close.is_some();
+            if last {
+                while let Some(frame) = rx.try_recv() {
+                    batch.push(frame);
+                }
+            }
+            for frame in batch.drain(..) {
+                let broadcast = matches!(frame, Outgoing::Broadcast(_));
+                sink.feed(frame).await?;
+                if broadcast && completion {
+                    sink.feed(Outgoing::Text(Utf8Bytes::from_static(GROUP_COMPLETE))).await?;
+                }
+            }
+            if let Some(close) = close {
+                sink.feed(Outgoing::Close(close.code, close.reason)).await?;
+            }
+            sink.flush().await?;
+            if last {
+                return Ok(());
+            }
+        }
+    }
+    .await;
+    rx.close();
+    if let Err(error) = written {
+        tracing::debug!(%error, "write failed; the client is gone or closed");
+    }
+    // Also sends a close reply the transport owes a client that closed first.
+    let _ = sink.flush().await;
+    let _ = sink.close().await;
+}
+
+/// Frames larger than this go out in fragments of this size, so that the socket's
+/// write buffer stays bounded whatever a handler sends.
+pub(crate) const FRAGMENT: usize = 64 * 1024;
+
+/// The tungstenite frames of one outgoing frame.
+pub(crate) fn to_messages(frame: Outgoing) -> impl Stream<Item = Result<Message, WsError>> {
+    let messages: Vec<Message> = match frame {
+        Outgoing::Text(text) | Outgoing::Broadcast(text) if text.len() > FRAGMENT => fragments(text.into()),
+        Outgoing::Text(text) | Outgoing::Broadcast(text) => vec![Message::Text(text)],
+        Outgoing::Pong(data) => vec![Message::Pong(data)],
+        Outgoing::Ping => vec![Message::Ping(Bytes::new())],
+        Outgoing::Close(code, reason) => vec![Message::Close(Some(CloseFrame { code: code.into(), reason }))],
+    };
+    stream::iter(messages.into_iter().map(Ok))
+}
+
+/// A text message as a first frame and continuation frames of [`FRAGMENT`] bytes
+/// (slices of one buffer, not copies). Clients reassemble them; UTF-8 is checked on
+/// the whole message.
+fn fragments(text: Bytes) -> Vec<Message> {
+    let count = text.len().div_ceil(FRAGMENT);
+    (0..count)
+        .map(|i| {
+            let chunk = text.slice(i * FRAGMENT..((i + 1) * FRAGMENT).min(text.len()));
+            let opcode = if i == 0 { OpCode::Data(Data::Text) } else { OpCode::Data(Data::Continue) };
+            Message::Frame(Frame::message(chunk, opcode, i + 1 == count))
+        })
+        .collect()
+}
+
+/// Maps a tungstenite read to the runtime's frame; `None` for what needs no action.
+pub(crate) fn incoming(frame: Result<Message, WsError>) -> Option<Incoming> {
+    Some(match frame {
+        Ok(Message::Text(text)) => Incoming::Text(text),
+        Ok(Message::Binary(_)) => Incoming::Binary,
+        Ok(Message::Ping(_) | Message::Pong(_)) => Incoming::Control,
+        Ok(Message::Close(close)) => Incoming::Close(close.map(|c| c.code.into())),
+        Ok(Message::Frame(_)) => return None,
+        Err(WsError::Capacity(_)) => Incoming::TooBig,
+        Err(WsError::Utf8(_)) => Incoming::Invalid(1007, "Invalid UTF-8 in a text frame"),
+        Err(WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake)) => {
+            Incoming::Failed("reset without closing handshake".into())
+        }
+        Err(WsError::Protocol(_) | WsError::AttackAttempt) => {
+            Incoming::Invalid(1002, "WebSocket protocol error")
+        }
+        Err(error) => Incoming::Failed(error.to_string()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_frames_are_fragmented_without_copying() {
+        let text = "é".repeat(FRAGMENT); // 2 * FRAGMENT bytes
+        let messages = fragments(Bytes::from(text));
+        assert_eq!(messages.len(), 2);
+        let Message::Frame(first) = &messages[0] else { panic!("a frame") };
+        assert_eq!(first.header().opcode, OpCode::Data(Data::Text));
+        assert!(!first.header().is_final);
+        let Message::Frame(last) = &messages[1] else { panic!("a frame") };
+        assert_eq!(last.header().opcode, OpCode::Data(Data::Continue));
+        assert!(last.header().is_final);
+    }
+}
