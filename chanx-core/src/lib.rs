@@ -19,6 +19,7 @@ mod message;
 mod origin;
 mod queue;
 mod runtime;
+pub mod serve;
 mod server;
 mod settings;
 pub mod testing;
@@ -34,6 +35,7 @@ pub use message::{
     EventCompleteMessage, GroupCompleteMessage, Message, MessageMeta, PingMessage, PongMessage,
 };
 pub use origin::{OriginPattern, OriginPolicy};
+pub use serve::serve;
 pub use server::RouteOptions;
 pub use settings::{Settings, Shutdown, Stats, StatsSnapshot};
 pub use validate::{ErrorItem, Loc};

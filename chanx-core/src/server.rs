@@ -189,7 +189,11 @@ where
         let (sink, stream) = socket.split();
         let reader = stream.filter_map(|frame| future::ready(transport::incoming(frame)));
         let writer = sink.with_flat_map(transport::to_messages);
-        runtime::serve(consumer, info, reader, Box::pin(writer), &settings).await;
+        let dropped = settings.shutdown.drop_token.clone();
+        tokio::select! {
+            () = runtime::serve(consumer, info, reader, Box::pin(writer), &settings) => {}
+            () = dropped.cancelled() => {}
+        }
         drop((guard, app_slot, route_slot));
     });
     let mut response = StatusCode::SWITCHING_PROTOCOLS.into_response();

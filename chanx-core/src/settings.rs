@@ -259,7 +259,8 @@ impl Settings {
 }
 
 /// Graceful shutdown of WebSocket connections: trigger it, and every open connection
-/// gets a 1001 close frame, runs `on_disconnect`, and ends.
+/// gets a 1001 close frame, runs `on_disconnect`, and ends. [`serve`](crate::serve())
+/// does all this (and more) for the settings it is given.
 ///
 /// ```no_run
 /// # async fn run(app: axum::Router, listener: tokio::net::TcpListener) -> std::io::Result<()> {
@@ -281,6 +282,8 @@ impl Settings {
 #[derive(Debug, Clone, Default)]
 pub struct Shutdown {
     pub(crate) token: CancellationToken,
+    /// Cancelled when the connections that outlived the grace period are dropped.
+    pub(crate) drop_token: CancellationToken,
     pub(crate) tracker: TaskTracker,
 }
 
@@ -305,6 +308,17 @@ impl Shutdown {
     pub async fn connections_closed(&self) {
         self.tracker.close();
         self.tracker.wait().await;
+    }
+
+    /// How many connections served with this handle are still open.
+    pub(crate) fn open_connections(&self) -> usize {
+        self.tracker.len()
+    }
+
+    /// Ends every connection served with this handle at once, without a close frame or
+    /// `on_disconnect`: for those that outlived the shutdown's grace period.
+    pub(crate) fn drop_connections(&self) {
+        self.drop_token.cancel();
     }
 }
 

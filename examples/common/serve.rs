@@ -1,16 +1,16 @@
 //! What every example app shares: logging, the address (`--addr HOST:PORT`, else
-//! `CHANX_ADDR`, else 127.0.0.1:8000), completion frames from `SEND_COMPLETION=1`, a
-//! clean stop on Ctrl-C (open sockets get a 1001 close), and the AsyncAPI document:
+//! `CHANX_ADDR`, else 127.0.0.1:8000), completion frames from `SEND_COMPLETION=1`,
+//! serving with `chanx::serve` (header timeouts, a clean stop on Ctrl-C or SIGTERM where
+//! open sockets get a 1001 close), and the AsyncAPI document:
 //! served at `/asyncapi.json`, `/asyncapi.yaml` and `/asyncapi`, or written to a file
 //! with `--asyncapi FILE` (`.json`, `.yaml`). `ASYNCAPI_ASSETS` names the folder of an
 //! installed `@asyncapi/react-component` to serve the docs page without internet.
 
 use std::process::ExitCode;
 
-use axum::{Extension, Router};
+use axum::Router;
+use chanx::Settings;
 use chanx::asyncapi::{AsyncApi, DocsAssets};
-use chanx::{Settings, Shutdown};
-use tracing_subscriber::EnvFilter;
 
 const DEFAULT_ADDR: &str = "127.0.0.1:8000";
 
@@ -27,9 +27,7 @@ pub fn docs() -> AsyncApi {
 /// to workers), with the AsyncAPI endpoints of `docs`, until Ctrl-C; or writes the
 /// document with `--asyncapi FILE`. The exit code tells whether it could.
 pub fn run(title: &str, docs: AsyncApi, app: impl FnOnce(&Settings) -> Router) -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .init();
+    chanx::serve::init_logging();
     let options = match options(std::env::args().skip(1), std::env::var("CHANX_ADDR").ok()) {
         Ok(options) => options,
         Err(usage) => {
@@ -74,25 +72,11 @@ async fn serve(
 ) -> std::io::Result<()> {
     let send_completion =
         std::env::var("SEND_COMPLETION").is_ok_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
-    let shutdown = Shutdown::new();
-    let settings = Settings::default().send_completion(send_completion).shutdown(shutdown.clone());
+    let settings = Settings::default().send_completion(send_completion);
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!(
-        "{title} listening on http://{}/ (completion frames: {send_completion})",
-        listener.local_addr()?
-    );
-    let on_ctrl_c = shutdown.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            tracing::info!("Ctrl-C: closing connections");
-        }
-        on_ctrl_c.trigger();
-    });
-    let app = app(&settings).merge(docs.routes()).layer(Extension(settings));
-    axum::serve(listener, app).with_graceful_shutdown(shutdown.triggered()).await?;
-    shutdown.connections_closed().await;
-    tracing::info!("stopped");
-    Ok(())
+    tracing::info!("{title} (completion frames: {send_completion})");
+    let app = app(&settings).merge(docs.routes());
+    chanx::serve(listener, app).settings(settings).await
 }
 
 /// What the command line asks for.
