@@ -13,7 +13,8 @@ use tokio::sync::{Barrier, mpsc};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+/// A client connection.
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 const WELCOME: &str = "🔧 System: Connection established!";
 
@@ -90,7 +91,7 @@ async fn connect(url: String) -> Result<Socket, String> {
 }
 
 /// Connects and waits for the welcome frame; returns the socket and the time taken.
-async fn connect_with_welcome(base: &str) -> Result<(Socket, Duration), String> {
+pub async fn connect_with_welcome(base: &str) -> Result<(Socket, Duration), String> {
     let started = Instant::now();
     let mut socket = connect(format!("{base}/ws/system")).await?;
     let welcome = tokio::time::timeout(CONNECT_LIMIT, next_json(&mut socket))
