@@ -408,10 +408,13 @@ async fn a_client_that_stops_reading_cannot_block_shutdown() {
     let addr = serve(app::router().layer(Extension(settings))).await;
     let mut client = Client::connect(addr, "/ws/system").await;
     let big = json!({"action": "user_message", "payload": {"message": "x".repeat(256 * 1024)}}).to_string();
-    // Enough echoes to fill the socket buffers and the outbound queue: the handler
-    // ends up waiting on a queue nobody drains.
+    // Echoes until the socket buffers and the outbound buffer are full and the server
+    // stops reading: the handler ends up waiting on a queue nobody drains.
     for _ in 0..200 {
-        client.send_text(&big).await;
+        let sent = tokio::time::timeout(std::time::Duration::from_secs(1), client.send_text(&big)).await;
+        if sent.is_err() {
+            break;
+        }
     }
     shutdown.trigger();
     tokio::time::timeout(common::WAIT, shutdown.connections_closed())

@@ -43,6 +43,25 @@ struct RawEnvelope<'a> {
     topic: Option<&'a RawValue>,
 }
 
+/// The longest topic name a frame may carry: error frames echo it.
+const MAX_TOPIC: usize = 256;
+
+/// How much of a client's input an error message quotes.
+const MAX_QUOTE: usize = 64;
+
+/// `text`, or its first [`MAX_QUOTE`] bytes (at a character boundary) and `…`: an
+/// error frame never repeats a huge input.
+pub(crate) fn clip(text: &str) -> Cow<'_, str> {
+    if text.len() <= MAX_QUOTE {
+        return Cow::Borrowed(text);
+    }
+    let mut end = MAX_QUOTE;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}…", &text[..end]))
+}
+
 /// Keeps an explicit `null` as `Some("null")`, so that absent and null differ.
 fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<&'de RawValue>, D::Error> {
     <&RawValue>::deserialize(deserializer).map(Some)
@@ -73,6 +92,14 @@ pub(crate) fn parse(text: &str) -> Result<Envelope<'_>, Rejection> {
     }
     let topic = match raw.topic {
         Some(topic) => match string(topic) {
+            Some(topic) if topic.len() > MAX_TOPIC => {
+                errors.push(ErrorItem::new(
+                    "string_too_long",
+                    vec![Loc::from("topic")],
+                    format!("String should have at most {MAX_TOPIC} characters"),
+                ));
+                None
+            }
             Some(topic) => Some(topic),
             None => {
                 errors.push(ErrorItem::new(
@@ -179,7 +206,8 @@ pub(crate) fn unknown_action(action: &str, expected: &[&str]) -> ErrorItem {
     ErrorItem::frame(
         "union_tag_invalid",
         format!(
-            "Input tag '{action}' found using 'action' does not match any of the expected tags: {}",
+            "Input tag '{}' found using 'action' does not match any of the expected tags: {}",
+            clip(action),
             listed.join(", ")
         ),
     )
@@ -273,6 +301,15 @@ mod tests {
         let with_null = parse(r#"{"action":"a","payload":null}"#).unwrap();
         assert_eq!(with_null.payload.map(RawValue::get), Some("null"));
         assert!(parse(r#"{"action":"a"}"#).unwrap().payload.is_none());
+    }
+
+    #[test]
+    fn huge_input_is_not_echoed() {
+        let error = unknown_action(&"a".repeat(100_000), &["ping"]);
+        assert!(error.msg.len() < 200, "{}", error.msg);
+        assert!(clip("é".repeat(40).as_str()).ends_with('…'));
+        let topic = format!(r#"{{"action":"ping","topic":"{}"}}"#, "t".repeat(300));
+        assert_eq!(rejected(&topic)[0].kind, "string_too_long");
     }
 
     #[test]

@@ -135,7 +135,11 @@ impl Inbox {
             Ok(()) => true,
             Err(PushError::Full) => {
                 match self.overflow {
-                    Overflow::Close => self.lagging.cancel(),
+                    Overflow::Close if !self.lagging.is_cancelled() => {
+                        count(&self.stats.overflow_closes);
+                        self.lagging.cancel();
+                    }
+                    Overflow::Close => {}
                     Overflow::Drop => {
                         count(&self.stats.overflow_drops);
                         crate::log::throttled!(warn, action = %message.action, "connection buffer full; message dropped");

@@ -225,7 +225,6 @@ impl<C: Consumer> Connection<'_, C> {
                 return self.server_close(GOING_AWAY, "Server shutting down");
             }
             if self.lagging.is_cancelled() {
-                count(&self.settings.stats.overflow_closes);
                 throttled!(info, "buffer full: closing a client that does not keep up");
                 self.cx.close_with(LAGGING, "Too slow: buffer full".into(), true);
                 return Disconnect::ServerClosed { code: LAGGING };

@@ -9,6 +9,7 @@ pub mod background_jobs;
 #[path = "../../examples/background_jobs/jobs.rs"]
 pub mod jobs;
 pub mod probe;
+pub mod raw;
 #[path = "../../examples/room_chat/app.rs"]
 pub mod room_chat;
 #[path = "../../examples/system_echo/app.rs"]
