@@ -519,3 +519,27 @@ fn panic_text(panic: &Box<dyn Any + Send>) -> &str {
         .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("(non-text panic payload)")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rate_limit_passes_a_burst_refills_and_closes_a_long_run() {
+        let start = Instant::now();
+        let mut bucket = Bucket::new(RateLimit { per_second: 10, burst: 3 });
+        bucket.refilled = start;
+        for _ in 0..3 {
+            assert_eq!(bucket.admit(start), Admission::Pass);
+        }
+        assert_eq!(bucket.admit(start), Admission::Drop { first: true });
+        assert_eq!(bucket.admit(start), Admission::Drop { first: false });
+        // A tenth of a second later, one frame's worth is back, and the run ends.
+        let later = start + Duration::from_millis(100);
+        assert_eq!(bucket.admit(later), Admission::Pass);
+        assert_eq!(bucket.admit(later), Admission::Drop { first: true });
+        assert_eq!(bucket.admit(later), Admission::Drop { first: false });
+        assert_eq!(bucket.admit(later), Admission::Drop { first: false });
+        assert_eq!(bucket.admit(later), Admission::Close, "a run longer than the burst");
+    }
+}

@@ -104,10 +104,10 @@ where
     let stats = &settings.stats;
     let accept = match websocket_key(&parts.headers) {
         Ok(key) => derive_accept_key(key.as_bytes()),
-        Err(refusal) => {
+        Err(bad) => {
             count(&stats.refused_handshake);
-            throttled!(debug, reason = ?refusal.status(), "not a valid WebSocket upgrade request");
-            return refusal;
+            throttled!(debug, reason = ?bad, "not a valid WebSocket upgrade request");
+            return bad.into_response();
         }
     };
     if let Err(origin) = settings.origin.check(&parts.headers) {
@@ -206,9 +206,39 @@ where
     response
 }
 
+/// What is wrong with a WebSocket handshake request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BadHandshake {
+    Connection,
+    Upgrade,
+    Version,
+    Key,
+}
+
+impl BadHandshake {
+    fn into_response(self) -> Response {
+        match self {
+            BadHandshake::Connection => {
+                refuse(StatusCode::BAD_REQUEST, "Connection header did not include 'upgrade'")
+            }
+            BadHandshake::Upgrade => {
+                refuse(StatusCode::BAD_REQUEST, "Upgrade header did not include 'websocket'")
+            }
+            BadHandshake::Version => {
+                let mut response = refuse(StatusCode::UPGRADE_REQUIRED, "WebSocket version 13 required");
+                response.headers_mut().insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+                response
+            }
+            BadHandshake::Key => {
+                refuse(StatusCode::BAD_REQUEST, "Sec-WebSocket-Key must be 16 bytes in base64")
+            }
+        }
+    }
+}
+
 /// Checks the WebSocket handshake headers (RFC 6455, section 4.2.1) and returns the
 /// `Sec-WebSocket-Key`.
-fn websocket_key(headers: &HeaderMap) -> Result<&HeaderValue, Response> {
+fn websocket_key(headers: &HeaderMap) -> Result<&HeaderValue, BadHandshake> {
     let has_token = |name: header::HeaderName, token: &str| {
         headers
             .get_all(name)
@@ -218,19 +248,17 @@ fn websocket_key(headers: &HeaderMap) -> Result<&HeaderValue, Response> {
             .any(|t| t.trim().eq_ignore_ascii_case(token))
     };
     if !has_token(header::CONNECTION, "upgrade") {
-        return Err(refuse(StatusCode::BAD_REQUEST, "Connection header did not include 'upgrade'"));
+        return Err(BadHandshake::Connection);
     }
     if !has_token(header::UPGRADE, "websocket") {
-        return Err(refuse(StatusCode::BAD_REQUEST, "Upgrade header did not include 'websocket'"));
+        return Err(BadHandshake::Upgrade);
     }
     if headers.get(header::SEC_WEBSOCKET_VERSION).is_none_or(|v| v != "13") {
-        let mut response = refuse(StatusCode::UPGRADE_REQUIRED, "WebSocket version 13 required");
-        response.headers_mut().insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
-        return Err(response);
+        return Err(BadHandshake::Version);
     }
     match headers.get(header::SEC_WEBSOCKET_KEY) {
         Some(key) if is_websocket_key(key.as_bytes()) => Ok(key),
-        _ => Err(refuse(StatusCode::BAD_REQUEST, "Sec-WebSocket-Key must be 16 bytes in base64")),
+        _ => Err(BadHandshake::Key),
     }
 }
 

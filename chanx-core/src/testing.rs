@@ -68,7 +68,7 @@ pub enum TestError {
     #[error("the connection ended without a close frame")]
     Ended,
     /// The consumer refused the connection before the upgrade
-    /// ([`FromConnection`](crate::FromConnection)); a real client gets this HTTP
+    /// ([`FromConnection`]); a real client gets this HTTP
     /// status and body.
     #[error("the connection was refused before the upgrade with HTTP {status}: {body}")]
     Refused {
