@@ -5,6 +5,10 @@
 //! with pydantic's error types. So when decoding fails (the slow path only), the
 //! payload is checked against the message's own JSON Schema (from schemars).
 
+use std::any::TypeId;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, PoisonError, RwLock};
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -60,10 +64,8 @@ pub(crate) fn validate_payload<M: Message>(payload: Option<&str>) -> Result<M::P
     };
     let value: Value = serde_json::from_str(raw)
         .map_err(|e| vec![ErrorItem::new("value_error", loc.clone(), format!("Value error, {e}"))])?;
-    let root = schemars::generate::SchemaSettings::draft2020_12()
-        .into_generator()
-        .into_root_schema_for::<M::Payload>();
-    let root = root.as_value();
+    let root = payload_schema::<M>();
+    let root = root.as_ref();
     let mut walker = Walker { root, defs: root.get("$defs").and_then(Value::as_object), errors: Vec::new() };
     walker.walk(root, &value, &mut loc, None);
     if !walker.errors.is_empty() {
@@ -73,6 +75,20 @@ pub(crate) fn validate_payload<M: Message>(payload: Option<&str>) -> Result<M::P
     // number out of range) is reported at the payload with serde's reason.
     M::Payload::deserialize(value)
         .map_err(|e| vec![ErrorItem::new("value_error", loc, format!("Value error, {e}"))])
+}
+
+/// The JSON Schema of `M`'s payload, generated once per message type.
+fn payload_schema<M: Message>() -> Arc<Value> {
+    static SCHEMAS: LazyLock<RwLock<HashMap<TypeId, Arc<Value>>>> = LazyLock::new(RwLock::default);
+    let key = TypeId::of::<M>();
+    if let Some(schema) = SCHEMAS.read().unwrap_or_else(PoisonError::into_inner).get(&key) {
+        return schema.clone();
+    }
+    let schema = schemars::generate::SchemaSettings::draft2020_12()
+        .into_generator()
+        .into_root_schema_for::<M::Payload>()
+        .to_value();
+    SCHEMAS.write().unwrap_or_else(PoisonError::into_inner).entry(key).or_insert_with(|| Arc::new(schema)).clone()
 }
 
 struct Walker<'s> {
@@ -328,7 +344,11 @@ pub(crate) fn one_of(items: &[String]) -> String {
 mod tests {
     use chanx_macros::message;
     use schemars::JsonSchema;
-    use serde::{Deserialize, Serialize};
+    use std::any::TypeId;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, PoisonError, RwLock};
+
+use serde::{Deserialize, Serialize};
 
     use super::*;
 
