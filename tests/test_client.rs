@@ -119,3 +119,48 @@ async fn a_consumer_overrides_the_app_completion_setting() {
     assert_eq!(client.receive_json().await.expect("pong")["action"], "pong");
     assert_eq!(client.receive_json().await.expect("complete")["action"], "complete");
 }
+
+/// Waits in its handler until the test lets it go, then answers.
+#[derive(Clone)]
+struct Gate {
+    entered: std::sync::Arc<tokio::sync::Notify>,
+    open: std::sync::Arc<tokio::sync::Notify>,
+}
+
+struct Slow {
+    gate: Gate,
+}
+
+impl chanx::FromConnection<Gate> for Slow {
+    async fn from_connection(handshake: &mut chanx::Handshake<'_, Gate>) -> Result<Self, chanx::AuthError> {
+        Ok(Slow { gate: handshake.state().clone() })
+    }
+}
+
+#[chanx::channel]
+impl Slow {
+    #[ws_handler]
+    async fn ping(&mut self, _msg: chanx::PingMessage) -> chanx::PongMessage {
+        self.gate.entered.notify_one();
+        self.gate.open.notified().await;
+        chanx::PongMessage
+    }
+}
+
+impl chanx::Consumer for Slow {}
+
+#[tokio::test]
+async fn shutdown_lets_a_running_handler_finish_before_closing() {
+    let gate = Gate { entered: Default::default(), open: Default::default() };
+    let shutdown = chanx::Shutdown::new();
+    let settings = Settings::default().shutdown(shutdown.clone());
+    let mut client = TestClient::builder().settings(settings).state(gate.clone()).connect::<Slow>();
+    client.send_message(&chanx::PingMessage).await.expect("send");
+    gate.entered.notified().await;
+    // Shutdown strikes while the handler waits; it is not dropped, and its reply
+    // goes out before the close.
+    shutdown.trigger();
+    gate.open.notify_one();
+    assert_eq!(client.receive_json().await.expect("the reply"), json!({"action": "pong", "payload": null}));
+    assert_eq!(client.wait_closed().await.expect("then the close").0, 1001);
+}

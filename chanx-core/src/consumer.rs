@@ -22,6 +22,18 @@ use crate::error::Result;
 /// a time, in arrival order), and [`on_disconnect`](Consumer::on_disconnect) on every
 /// kind of close.
 ///
+/// # Cancellation
+///
+/// A hook or handler that is running is not dropped at an `.await` because something
+/// else happened: when the connection must end while it runs (shutdown, the client's
+/// buffer overflowed, the heartbeat timed out), no further frame is taken and the
+/// running step gets [`Settings::close_timeout`](crate::Settings::close_timeout)
+/// (default 5 s) to finish; only then is it dropped. Its sends to a connection that is
+/// closing fail fast with [`Error::ConnectionClosed`](crate::Error::ConnectionClosed)
+/// (after an overflow) or wait for room as usual (at shutdown, where the client still
+/// reads). `on_disconnect` is bounded by the same timeout. Waiting for the next frame,
+/// by contrast, is abandoned at once.
+///
 /// ```
 /// use chanx::prelude::*;
 ///

@@ -26,8 +26,8 @@ use tokio_util::sync::CancellationToken;
 use crate::frame;
 use crate::message::Message;
 use crate::queue::{PushError, QueueSender};
-use crate::settings::{Stats, count};
-use crate::transport::Outgoing;
+use crate::settings::{Settings, Stats, count};
+use crate::transport::{Control, Outgoing};
 
 /// A boxed future, as the dyn-compatible [`ChannelLayer`] returns.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -102,6 +102,8 @@ pub enum Overflow {
 
 /// The close code for a connection closed by [`Overflow::Close`].
 pub(crate) const LAGGING: u16 = 1013;
+/// Its close reason.
+pub(crate) const LAGGING_REASON: &str = "Too slow: buffer full";
 
 /// A connection's delivery point, registered with the layer under its channel name.
 /// Delivery never waits.
@@ -109,6 +111,7 @@ pub(crate) const LAGGING: u16 = 1013;
 pub struct Inbox {
     outbound: QueueSender<Outgoing>,
     events: QueueSender<Utf8Bytes>,
+    control: Arc<Control>,
     lagging: CancellationToken,
     overflow: Overflow,
     stats: Arc<Stats>,
@@ -118,11 +121,18 @@ impl Inbox {
     pub(crate) fn new(
         outbound: QueueSender<Outgoing>,
         events: QueueSender<Utf8Bytes>,
+        control: Arc<Control>,
         lagging: CancellationToken,
-        overflow: Overflow,
-        stats: Arc<Stats>,
+        settings: &Settings,
     ) -> Self {
-        Inbox { outbound, events, lagging, overflow, stats }
+        Inbox {
+            outbound,
+            events,
+            control,
+            lagging,
+            overflow: settings.overflow,
+            stats: settings.stats.clone(),
+        }
     }
 
     /// Hands `message` to the connection; `false` once the connection is gone.
@@ -137,6 +147,9 @@ impl Inbox {
                 match self.overflow {
                     Overflow::Close if !self.lagging.is_cancelled() => {
                         count(&self.stats.overflow_closes);
+                        // At once, dropping what is queued: the close does not wait
+                        // behind the full buffer, and sends still waiting on it fail.
+                        self.control.close(LAGGING, Utf8Bytes::from_static(LAGGING_REASON), true);
                         self.lagging.cancel();
                     }
                     Overflow::Close => {}

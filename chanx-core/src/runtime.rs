@@ -21,7 +21,7 @@ use crate::channel::Dispatch;
 use crate::consumer::{Consumer, Disconnect};
 use crate::context::{ConnectionInfo, Context, Sender};
 use crate::frame::{self, Rejection};
-use crate::layer::{Inbox, LAGGING};
+use crate::layer::{Inbox, LAGGING, LAGGING_REASON};
 use crate::log::throttled;
 use crate::queue::{QueueReceiver, queue};
 use crate::settings::{RateLimit, Settings, count};
@@ -79,8 +79,7 @@ pub(crate) async fn serve<C, R, W>(
         };
         let (events_tx, events) = queue(settings.event_buffer);
         let lagging = CancellationToken::new();
-        let inbox =
-            Inbox::new(tx.clone(), events_tx, lagging.clone(), settings.overflow, settings.stats.clone());
+        let inbox = Inbox::new(tx.clone(), events_tx, control.clone(), lagging.clone(), settings);
         let cx = Context::<C>::new(Arc::new(info), Sender::new(tx), control.clone(), layer, settings);
         let rate = settings.inbound_rate.map(Bucket::new);
         let mut connection = Connection {
@@ -149,6 +148,31 @@ async fn leave_all<C>(cx: &mut Context<C>) {
     cx.layer().layer().unregister(&channel).await;
 }
 
+/// What the connection loop woke up for.
+enum Next {
+    Event(Utf8Bytes),
+    Frame(Option<Incoming>),
+    /// A heartbeat tick, with the timeout to check.
+    Beat(Duration),
+}
+
+/// Runs `step` to its end; if shutdown or lagging strikes meanwhile, gives it `grace`
+/// more, then drops it (`None`).
+async fn finish_or_stop<F: Future>(
+    step: F,
+    shutdown: &mut (impl Future<Output = ()> + Unpin),
+    lagging: &mut (impl Future<Output = ()> + Unpin),
+    grace: Duration,
+) -> Option<F::Output> {
+    let mut step = pin!(step);
+    tokio::select! {
+        output = &mut step => return Some(output),
+        () = shutdown => {}
+        () = lagging => {}
+    }
+    tokio::time::timeout(grace, step).await.ok()
+}
+
 /// The inbound rate limit: a token bucket per connection.
 #[derive(Debug)]
 struct Bucket {
@@ -193,30 +217,28 @@ impl Bucket {
 
 impl<C: Consumer> Connection<'_, C> {
     /// Runs the hooks and the receive loop; returns how the connection ended.
+    ///
+    /// Waiting for the next frame or event is abandoned at once when the connection
+    /// must end; a running hook or handler is not: it gets
+    /// [`Settings::close_timeout`] to finish (see the policy on [`Consumer`]).
     async fn run<R>(&mut self, consumer: &mut C, inbox: Inbox, reader: &mut R) -> Disconnect
     where
         R: Stream<Item = Incoming> + Unpin + Send,
     {
         let shutdown_token = self.settings.shutdown.token.clone();
+        let lagging_token = self.lagging.clone();
+        let grace = self.settings.close_timeout;
         let mut shutdown = pin!(shutdown_token.clone().cancelled_owned());
-        let mut lagging = pin!(self.lagging.clone().cancelled_owned());
+        let mut lagging = pin!(lagging_token.clone().cancelled_owned());
         let mut heartbeat = self.settings.heartbeat.map(|beat| {
             let mut ticks =
                 tokio::time::interval_at(tokio::time::Instant::now() + beat.interval, beat.interval);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             (ticks, beat.timeout)
         });
-        // The hooks, like every later step, are abandoned when shutdown or lagging
-        // strikes while they wait (say, on the full buffer of a client that does not
-        // read); the checks at the top of the loop then close the connection.
-        tokio::select! {
-            opened = self.open(consumer, inbox) => {
-                if let Some(reason) = opened {
-                    return reason;
-                }
-            }
-            () = &mut shutdown => {}
-            () = &mut lagging => {}
+        let opened = finish_or_stop(self.open(consumer, inbox), &mut shutdown, &mut lagging, grace).await;
+        if let Some(reason) = opened.flatten() {
+            return reason;
         }
         loop {
             // Checked first on every turn, so that a client flooding frames cannot
@@ -224,9 +246,9 @@ impl<C: Consumer> Connection<'_, C> {
             if shutdown_token.is_cancelled() {
                 return self.server_close(GOING_AWAY, "Server shutting down");
             }
-            if self.lagging.is_cancelled() {
+            if lagging_token.is_cancelled() {
                 throttled!(info, "buffer full: closing a client that does not keep up");
-                self.cx.close_with(LAGGING, "Too slow: buffer full".into(), true);
+                self.cx.close_with(LAGGING, LAGGING_REASON.into(), true);
                 return Disconnect::ServerClosed { code: LAGGING };
             }
             // The writer is gone: the client cannot be written to any more, so the
@@ -243,36 +265,43 @@ impl<C: Consumer> Connection<'_, C> {
                     None => std::future::pending().await,
                 }
             };
-            tokio::select! {
-                ended = async {
-                    // Events first: they were queued before the client frame that is
-                    // now waiting, so the answers come out in that order.
-                    tokio::select! {
-                        biased;
-                        Some(event) = self.events.recv() => {
-                            self.on_event(consumer, event).await;
-                            None
-                        }
-                        incoming = reader.next() => self.on_incoming(consumer, incoming).await,
-                    }
-                } => {
-                    if let Some(reason) = ended {
-                        return reason;
-                    }
-                }
-                timeout = beat => {
-                    if self.last_seen.elapsed() >= timeout {
-                        count(&self.settings.stats.heartbeat_timeouts);
-                        throttled!(info, ?timeout, "heartbeat: nothing from the client; closing");
-                        return self.server_close(INTERNAL_ERROR, "Heartbeat timeout");
-                    }
-                    self.control.ping();
-                }
-                () = &mut shutdown => {}
-                () = &mut lagging => {}
+            // Events first: they were queued before the client frame that is now
+            // waiting, so the answers come out in that order.
+            let next = tokio::select! {
+                biased;
+                Some(event) = self.events.recv() => Next::Event(event),
+                incoming = reader.next() => Next::Frame(incoming),
+                timeout = beat => Next::Beat(timeout),
+                () = &mut shutdown => continue,
+                () = &mut lagging => continue,
+            };
+            let handled =
+                finish_or_stop(self.handle(consumer, next), &mut shutdown, &mut lagging, grace).await;
+            if let Some(reason) = handled.flatten() {
+                return reason;
             }
             if let Some(code) = self.cx.close_code {
                 return Disconnect::ServerClosed { code };
+            }
+        }
+    }
+
+    /// Handles what the loop woke up for; `Some` when the connection ends.
+    async fn handle(&mut self, consumer: &mut C, next: Next) -> Option<Disconnect> {
+        match next {
+            Next::Event(event) => {
+                self.on_event(consumer, event).await;
+                None
+            }
+            Next::Frame(incoming) => self.on_incoming(consumer, incoming).await,
+            Next::Beat(timeout) => {
+                if self.last_seen.elapsed() >= timeout {
+                    count(&self.settings.stats.heartbeat_timeouts);
+                    throttled!(info, ?timeout, "heartbeat: nothing from the client; closing");
+                    return Some(self.server_close(INTERNAL_ERROR, "Heartbeat timeout"));
+                }
+                self.control.ping();
+                None
             }
         }
     }

@@ -88,7 +88,12 @@ fn payload_schema<M: Message>() -> Arc<Value> {
         .into_generator()
         .into_root_schema_for::<M::Payload>()
         .to_value();
-    SCHEMAS.write().unwrap_or_else(PoisonError::into_inner).entry(key).or_insert_with(|| Arc::new(schema)).clone()
+    SCHEMAS
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(key)
+        .or_insert_with(|| Arc::new(schema))
+        .clone()
 }
 
 struct Walker<'s> {
@@ -345,10 +350,10 @@ mod tests {
     use chanx_macros::message;
     use schemars::JsonSchema;
     use std::any::TypeId;
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, PoisonError, RwLock};
+    use std::collections::HashMap;
+    use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 
-use serde::{Deserialize, Serialize};
+    use serde::{Deserialize, Serialize};
 
     use super::*;
 
