@@ -349,10 +349,6 @@ pub(crate) fn one_of(items: &[String]) -> String {
 mod tests {
     use chanx_macros::message;
     use schemars::JsonSchema;
-    use std::any::TypeId;
-    use std::collections::HashMap;
-    use std::sync::{Arc, LazyLock, PoisonError, RwLock};
-
     use serde::{Deserialize, Serialize};
 
     use super::*;
