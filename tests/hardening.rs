@@ -184,6 +184,48 @@ async fn authentication_before_the_upgrade_refuses_with_an_http_status_and_keeps
     assert_eq!(handshake_status(addr, "/ws/secure", &[("cookie", "theme=dark; session=s3cret")]).await, 101);
 }
 
+/// Authenticates with an axum extractor: a `Query` with a required `key`.
+struct Keyed;
+
+#[derive(serde::Deserialize)]
+struct Key {
+    #[allow(dead_code)]
+    key: String,
+}
+
+impl FromConnection<()> for Keyed {
+    async fn from_connection(handshake: &mut Handshake<'_, ()>) -> Result<Self, AuthError> {
+        handshake.extract::<axum::extract::Query<Key>>().await?;
+        Ok(Keyed)
+    }
+}
+
+#[channel]
+impl Keyed {
+    #[ws_handler]
+    async fn ping(&mut self, _msg: PingMessage) -> PongMessage {
+        PongMessage
+    }
+}
+
+impl Consumer for Keyed {}
+
+#[tokio::test]
+async fn an_axum_extractor_rejection_refuses_the_upgrade_with_its_status() {
+    let app = Router::new().route("/ws/keyed", Keyed::route()).layer(Extension(Settings::default()));
+    let addr = serve(app).await;
+    let refused = tokio_tungstenite::connect_async(format!("ws://{addr}/ws/keyed")).await;
+    let Err(tokio_tungstenite::tungstenite::Error::Http(response)) = refused else {
+        panic!("expected an HTTP refusal, got {refused:?}")
+    };
+    assert_eq!(response.status().as_u16(), 400);
+    let body: Value =
+        serde_json::from_slice(response.body().as_deref().unwrap_or_default()).expect("a JSON body");
+    assert_eq!(body["status_code"], 400);
+    assert!(body["data"]["detail"].as_str().is_some_and(|d| d.contains("key")), "{body}");
+    assert_eq!(handshake_status(addr, "/ws/keyed?key=1", &[]).await, 101);
+}
+
 #[tokio::test]
 async fn the_test_client_reports_a_refusal_before_the_upgrade() {
     let mut client = chanx::testing::TestClient::builder().state(Tokens { valid: "x" }).connect::<Secure>();
