@@ -422,6 +422,35 @@ async fn an_overflow_close_reaches_a_slow_client_with_1013() {
 }
 
 #[tokio::test]
+async fn a_client_that_sends_but_never_reads_is_closed_once_its_buffer_stays_full() {
+    let settings = Settings::default()
+        .heartbeat(Duration::from_millis(50), Duration::from_millis(500))
+        .outbound_buffer(64 * 1024)
+        .no_inbound_rate();
+    let addr = echo_app(settings.clone()).await;
+    let mut client = raw::connect(addr, "/ws/system").await;
+    let message =
+        json!({"action": "user_message", "payload": {"message": "x".repeat(64 * 1024)}}).to_string();
+    let frame = raw::frame(0x1, message.as_bytes());
+    // Echo requests until the server stops reading: its handler then waits for room
+    // in a buffer the client never drains.
+    for _ in 0..2000 {
+        match tokio::time::timeout(Duration::from_secs(1), client.write_all(&frame)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) | Err(_) => break,
+        }
+    }
+    tokio::time::timeout(WAIT, async {
+        while settings.stats().snapshot().overflow_closes == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("closed as a client that does not read, not held forever");
+    until_open(&settings, 0).await;
+}
+
+#[tokio::test]
 async fn a_clean_close_in_a_busy_room_gets_its_close_reply() {
     let settings = Settings::default();
     let addr = serve(room_chat::router().layer(Extension(settings.clone()))).await;

@@ -3,13 +3,14 @@
 use std::future::IntoFuture;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::Duration;
 
 use http::HeaderMap;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::error::{Error, Result};
 use crate::frame;
-use crate::layer::{BoxFuture, Kind, LayerHandle, LayerMessage};
+use crate::layer::{BoxFuture, Kind, Lagging, LayerHandle, LayerMessage};
 use crate::message::Message;
 use crate::queue::QueueSender;
 use crate::settings::{Settings, Stats, count};
@@ -69,7 +70,7 @@ fn lookup<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 /// Encodes a message as a text frame, echoing `reference` if given.
 fn encode<M: Message>(message: &M, reference: Option<&str>) -> Result<Outgoing> {
-    frame::encode(M::ACTION, message.payload(), reference)
+    frame::encode(message, frame::Keys::reply(reference))
         .map(Outgoing::Text)
         .map_err(|source| Error::Encode { action: M::ACTION, source })
 }
@@ -97,15 +98,20 @@ pub(crate) fn close_reason(mut reason: String) -> Utf8Bytes {
 #[derive(Debug, Clone)]
 pub struct Sender {
     tx: QueueSender<Outgoing>,
+    lagging: Arc<Lagging>,
+    /// How long a send may wait for room before the client counts as not reading.
+    patience: Option<Duration>,
 }
 
 impl Sender {
-    pub(crate) fn new(tx: QueueSender<Outgoing>) -> Self {
-        Sender { tx }
+    pub(crate) fn new(tx: QueueSender<Outgoing>, lagging: Arc<Lagging>, settings: &Settings) -> Self {
+        Sender { tx, lagging, patience: settings.heartbeat.map(|beat| beat.timeout) }
     }
 
     /// Sends a message to the connection; waits while its outbound buffer is full
-    /// ([`Settings::outbound_buffer`](crate::Settings::outbound_buffer)).
+    /// ([`Settings::outbound_buffer`](crate::Settings::outbound_buffer)). A client
+    /// whose buffer stays full for the heartbeat timeout does not read: its
+    /// connection is closed with 1013 and the send fails.
     ///
     /// Fails with [`Error::ConnectionClosed`] once the connection is gone.
     pub async fn send_message<M: Message>(&self, message: M) -> Result<()> {
@@ -119,7 +125,17 @@ impl Sender {
     }
 
     pub(crate) async fn send_frame(&self, frame: Outgoing) -> Result<()> {
-        self.tx.push(frame).await.map_err(|_| Error::ConnectionClosed)
+        let pushed = match self.patience {
+            None => self.tx.push(frame).await,
+            Some(patience) => match tokio::time::timeout(patience, self.tx.push(frame)).await {
+                Ok(pushed) => pushed,
+                Err(_) => {
+                    self.lagging.close();
+                    return Err(Error::ConnectionClosed);
+                }
+            },
+        };
+        pushed.map_err(|_| Error::ConnectionClosed)
     }
 }
 

@@ -3,10 +3,11 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
+use crate::message::Message;
 use crate::validate::{ErrorItem, Loc};
 
 /// An inbound frame whose envelope is valid. Everything borrows the frame text.
@@ -213,53 +214,57 @@ pub(crate) fn unknown_action(action: &str, expected: &[&str]) -> ErrorItem {
     )
 }
 
-/// Encodes `{"action": ..., "payload": ...}`, plus `"version": 1, "ref": ...` when the
-/// frame answers a request that carried a `ref`.
-pub(crate) fn encode<P: Serialize + ?Sized>(
-    action: &str,
-    payload: &P,
-    reference: Option<&str>,
-) -> Result<Utf8Bytes, serde_json::Error> {
+/// The envelope keys of an outgoing frame besides `action` and `payload`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Keys<'a> {
+    /// The request's `ref` as raw JSON (a string), echoed byte for byte.
+    pub reference: Option<&'a str>,
+    /// The topic the frame belongs to.
+    pub topic: Option<&'a str>,
+    /// The sequence number of a topic broadcast.
+    pub seq: Option<u64>,
+}
+
+impl<'a> Keys<'a> {
+    /// Keys that echo a request's `ref`.
+    pub fn reply(reference: Option<&'a str>) -> Self {
+        Keys { reference, ..Keys::default() }
+    }
+}
+
+/// Encodes a message as a frame: `{"action": ..., "payload": ...}`, then `"version": 1`
+/// when the frame carries `ref` or `topic`, then `topic`, `ref` and `seq`, in the
+/// wire's key order. The one encoder of outgoing frames.
+pub(crate) fn encode<M: Message>(message: &M, keys: Keys<'_>) -> Result<Utf8Bytes, serde_json::Error> {
     let mut out = Vec::with_capacity(96);
     out.extend_from_slice(b"{\"action\":");
-    serde_json::to_writer(&mut out, action)?;
+    serde_json::to_writer(&mut out, M::ACTION)?;
     out.extend_from_slice(b",\"payload\":");
-    serde_json::to_writer(&mut out, payload)?;
-    if let Some(reference) = reference {
-        out.extend_from_slice(b",\"version\":1,\"ref\":");
+    serde_json::to_writer(&mut out, message.payload())?;
+    if keys.reference.is_some() || keys.topic.is_some() {
+        out.extend_from_slice(b",\"version\":1");
+    }
+    if let Some(topic) = keys.topic {
+        out.extend_from_slice(b",\"topic\":");
+        serde_json::to_writer(&mut out, topic)?;
+    }
+    if let Some(reference) = keys.reference {
+        out.extend_from_slice(b",\"ref\":");
         out.extend_from_slice(reference.as_bytes());
+    }
+    if let Some(seq) = keys.seq {
+        out.extend_from_slice(b",\"seq\":");
+        serde_json::to_writer(&mut out, &seq)?;
     }
     out.push(b'}');
     // serde_json writes UTF-8 only, and `reference` is a JSON string taken from a `str`.
     String::from_utf8(out).map(Utf8Bytes::from).map_err(serde::ser::Error::custom)
 }
 
-/// Encodes a topic error: `{"reason": ..., "detail": ...}` with `version` and `topic`.
-pub(crate) fn encode_topic_error(
-    reason: &str,
-    detail: &str,
-    topic: &str,
-) -> Result<Utf8Bytes, serde_json::Error> {
-    #[derive(Serialize)]
-    struct TopicError<'a> {
-        action: &'static str,
-        payload: TopicErrorPayload<'a>,
-        version: u8,
-        topic: &'a str,
-    }
-    #[derive(Serialize)]
-    struct TopicErrorPayload<'a> {
-        reason: &'a str,
-        detail: &'a str,
-    }
-    let frame =
-        TopicError { action: "error", payload: TopicErrorPayload { reason, detail }, version: 1, topic };
-    serde_json::to_string(&frame).map(Utf8Bytes::from)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::message::PongMessage;
 
     fn rejected(text: &str) -> Vec<ErrorItem> {
         match parse(text) {
@@ -319,8 +324,18 @@ mod tests {
     }
 
     #[test]
-    fn encode_echoes_ref_after_version() {
-        let frame = encode("pong", &(), Some("\"r1\"")).unwrap();
+    fn encode_writes_the_envelope_keys_in_wire_order() {
+        let frame = encode(&PongMessage, Keys::reply(Some("\"r1\""))).unwrap();
         assert_eq!(frame.as_str(), r#"{"action":"pong","payload":null,"version":1,"ref":"r1"}"#);
+        let keys = Keys { reference: Some("\"2\""), topic: Some("room:lobby"), seq: Some(5) };
+        let frame = encode(&PongMessage, keys).unwrap();
+        assert_eq!(
+            frame.as_str(),
+            r#"{"action":"pong","payload":null,"version":1,"topic":"room:lobby","ref":"2","seq":5}"#
+        );
+        assert_eq!(
+            encode(&PongMessage, Keys::default()).unwrap().as_str(),
+            r#"{"action":"pong","payload":null}"#
+        );
     }
 }

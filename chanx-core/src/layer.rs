@@ -82,7 +82,7 @@ pub struct LayerMessage {
 impl LayerMessage {
     /// Serialises `message` once, for any number of receivers.
     pub fn encode<M: Message>(kind: Kind, message: &M) -> Result<Self, LayerError> {
-        let frame = frame::encode(M::ACTION, message.payload(), None)
+        let frame = frame::encode(message, frame::Keys::default())
             .map_err(|source| LayerError::Encode { action: M::ACTION, source })?;
         Ok(LayerMessage { kind, action: Arc::from(M::ACTION), frame, exclude: None })
     }
@@ -111,28 +111,46 @@ pub(crate) const LAGGING_REASON: &str = "Too slow: buffer full";
 pub struct Inbox {
     outbound: QueueSender<Outgoing>,
     events: QueueSender<Utf8Bytes>,
-    control: Arc<Control>,
-    lagging: CancellationToken,
+    lagging: Arc<Lagging>,
     overflow: Overflow,
     stats: Arc<Stats>,
+}
+
+/// Closes a connection that does not keep up (1013): shared by its inbox, for
+/// broadcasts and events that find a buffer full, and its senders, for a send that
+/// waited too long for room.
+#[derive(Debug)]
+pub(crate) struct Lagging {
+    control: Arc<Control>,
+    /// Cancelled once the connection lags; its loop then ends.
+    pub token: CancellationToken,
+    stats: Arc<Stats>,
+}
+
+impl Lagging {
+    pub(crate) fn new(control: Arc<Control>, stats: Arc<Stats>) -> Self {
+        Lagging { control, token: CancellationToken::new(), stats }
+    }
+
+    /// Closes the connection at once, dropping what is queued: the close does not wait
+    /// behind the full buffer, and sends still waiting on it fail.
+    pub(crate) fn close(&self) {
+        if !self.token.is_cancelled() {
+            count(&self.stats.overflow_closes);
+            self.control.close(LAGGING, Utf8Bytes::from_static(LAGGING_REASON), true);
+            self.token.cancel();
+        }
+    }
 }
 
 impl Inbox {
     pub(crate) fn new(
         outbound: QueueSender<Outgoing>,
         events: QueueSender<Utf8Bytes>,
-        control: Arc<Control>,
-        lagging: CancellationToken,
+        lagging: Arc<Lagging>,
         settings: &Settings,
     ) -> Self {
-        Inbox {
-            outbound,
-            events,
-            control,
-            lagging,
-            overflow: settings.overflow,
-            stats: settings.stats.clone(),
-        }
+        Inbox { outbound, events, lagging, overflow: settings.overflow, stats: settings.stats.clone() }
     }
 
     /// Hands `message` to the connection; `false` once the connection is gone.
@@ -145,14 +163,7 @@ impl Inbox {
             Ok(()) => true,
             Err(PushError::Full) => {
                 match self.overflow {
-                    Overflow::Close if !self.lagging.is_cancelled() => {
-                        count(&self.stats.overflow_closes);
-                        // At once, dropping what is queued: the close does not wait
-                        // behind the full buffer, and sends still waiting on it fail.
-                        self.control.close(LAGGING, Utf8Bytes::from_static(LAGGING_REASON), true);
-                        self.lagging.cancel();
-                    }
-                    Overflow::Close => {}
+                    Overflow::Close => self.lagging.close(),
                     Overflow::Drop => {
                         count(&self.stats.overflow_drops);
                         crate::log::throttled!(warn, action = %message.action, "connection buffer full; message dropped");

@@ -33,6 +33,7 @@ pub use error::{Error, Result};
 pub use message::{
     AuthenticationMessage, AuthenticationPayload, CompleteMessage, ErrorMessage, ErrorPayload,
     EventCompleteMessage, GroupCompleteMessage, Message, MessageMeta, PingMessage, PongMessage,
+    TopicErrorReason,
 };
 pub use origin::{OriginPattern, OriginPolicy};
 pub use serve::serve;

@@ -11,6 +11,8 @@ use serde_json::Value;
 
 use chanx_macros::message;
 
+use crate::validate::ErrorItem;
+
 /// A typed WebSocket message, identified on the wire by its `action` string.
 ///
 /// Do not implement this trait by hand: put `#[message(action = "...")]` on a struct
@@ -186,58 +188,48 @@ pub struct ErrorMessage {
     pub payload: ErrorPayload,
 }
 
-/// The payload of an `error` frame, in one of three shapes: a list of validation
-/// errors `[{"type", "loc", "msg"}]`, `{"detail": ...}` for a handler failure, or
-/// `{"reason", "detail"}` for a topic error.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ErrorPayload(pub Value);
-
-impl JsonSchema for ErrorPayload {
-    fn schema_name() -> Cow<'static, str> {
-        Cow::Borrowed("ErrorPayload")
+impl ErrorMessage {
+    /// Validation errors.
+    pub fn validation(errors: Vec<ErrorItem>) -> Self {
+        ErrorMessage { payload: ErrorPayload::Validation(errors) }
     }
+}
 
-    fn json_schema(_generator: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "description": "Validation errors, a handler failure, or a topic error",
-            "oneOf": [
-                {
-                    "title": "ValidationErrors",
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "type": { "type": "string", "description": "Error type, e.g. `missing`" },
-                            "loc": {
-                                "type": "array",
-                                "items": { "type": ["string", "integer"] },
-                                "description": "`[]` for the frame, else the action then the path",
-                            },
-                            "msg": { "type": "string" },
-                        },
-                        "required": ["type", "loc", "msg"],
-                    },
-                },
-                {
-                    "title": "HandlerFailure",
-                    "type": "object",
-                    "properties": { "detail": { "type": "string" } },
-                    "required": ["detail"],
-                    "additionalProperties": false,
-                },
-                {
-                    "title": "TopicError",
-                    "type": "object",
-                    "properties": {
-                        "reason": { "type": "string", "enum": ["unknown_topic", "unauthorized", "not_subscribed"] },
-                        "detail": { "type": "string" },
-                    },
-                    "required": ["reason", "detail"],
-                },
-            ],
-        })
-    }
+/// The payload of an `error` frame, in one of three shapes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ErrorPayload {
+    /// Validation errors, `[{"type", "loc", "msg"}]`: `loc` is `[]` for the frame, else
+    /// the action then the path.
+    #[schemars(title = "ValidationErrors")]
+    Validation(Vec<ErrorItem>),
+    /// A topic error, `{"reason", "detail"}`.
+    #[schemars(title = "TopicError")]
+    Topic {
+        /// Why.
+        reason: TopicErrorReason,
+        /// What happened, for people.
+        detail: String,
+    },
+    /// A handler failed, `{"detail": "Failed to process message for <action>"}`; the
+    /// failure itself is logged, never sent.
+    #[schemars(title = "HandlerFailure")]
+    Failure {
+        /// What happened, for people.
+        detail: String,
+    },
+}
+
+/// The `reason` of a topic error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TopicErrorReason {
+    /// No topic type of the consumer matches the name.
+    UnknownTopic,
+    /// The topic's `authorize` refused the subscription.
+    Unauthorized,
+    /// The frame names a topic this connection has not subscribed to.
+    NotSubscribed,
 }
 
 /// Sent after each handled client frame when completion frames are on.

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{FutureExt, Sink, Stream, StreamExt};
-use serde::Serialize;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -20,9 +19,12 @@ use tracing::Instrument;
 use crate::channel::Dispatch;
 use crate::consumer::{Consumer, Disconnect};
 use crate::context::{ConnectionInfo, Context, Sender};
-use crate::frame::{self, Rejection};
-use crate::layer::{Inbox, LAGGING, LAGGING_REASON};
+use crate::frame::{self, Keys, Rejection};
+use crate::layer::{Inbox, LAGGING, LAGGING_REASON, Lagging};
 use crate::log::throttled;
+use crate::message::{
+    CompleteMessage, ErrorMessage, ErrorPayload, EventCompleteMessage, Message, TopicErrorReason,
+};
 use crate::queue::{QueueReceiver, queue};
 use crate::settings::{RateLimit, Settings, count};
 use crate::transport::{self, Control, Incoming, Outgoing};
@@ -78,9 +80,11 @@ pub(crate) async fn serve<C, R, W>(
             Err(error) => (settings.layers.default_layer(), Some(error)),
         };
         let (events_tx, events) = queue(settings.event_buffer);
-        let lagging = CancellationToken::new();
-        let inbox = Inbox::new(tx.clone(), events_tx, control.clone(), lagging.clone(), settings);
-        let cx = Context::<C>::new(Arc::new(info), Sender::new(tx), control.clone(), layer, settings);
+        let lagging = Arc::new(Lagging::new(control.clone(), settings.stats.clone()));
+        let inbox = Inbox::new(tx.clone(), events_tx, lagging.clone(), settings);
+        let sender = Sender::new(tx, lagging.clone(), settings);
+        let cx = Context::<C>::new(Arc::new(info), sender, control.clone(), layer, settings);
+        let lagging = lagging.token.clone();
         let rate = settings.inbound_rate.map(Bucket::new);
         let mut connection = Connection {
             cx,
@@ -368,7 +372,8 @@ impl<C: Consumer> Connection<'_, C> {
                         let limit = rate.limit.per_second;
                         let msg =
                             format!("Too many messages: at most {limit} per second; this one was dropped");
-                        send_raw(&self.cx, "error", &[ErrorItem::frame("rate_limited", msg)], None).await;
+                        let error = ErrorMessage::validation(vec![ErrorItem::frame("rate_limited", msg)]);
+                        send(&self.cx, &error, Keys::default()).await;
                     }
                     return None;
                 }
@@ -386,7 +391,7 @@ impl<C: Consumer> Connection<'_, C> {
             }
             Incoming::Binary => {
                 let error = ErrorItem::frame("json_invalid", "Invalid JSON: binary frames are not supported");
-                send_raw(&self.cx, "error", &[error], None).await;
+                send(&self.cx, &ErrorMessage::validation(vec![error]), Keys::default()).await;
             }
             Incoming::Control => {}
             // Answered through the queue so that the pong follows earlier replies.
@@ -418,13 +423,15 @@ impl<C: Consumer> Connection<'_, C> {
         let cx = &mut self.cx;
         let envelope = match frame::parse(text) {
             Ok(envelope) => envelope,
-            Err(Rejection::Frame(errors)) => return send_raw(cx, "error", &errors, None).await,
+            Err(Rejection::Frame(errors)) => {
+                return send(cx, &ErrorMessage::validation(errors), Keys::default()).await;
+            }
             Err(Rejection::NotSubscribed(topic)) => {
                 let detail = format!("Not subscribed to '{topic}'");
-                if let Ok(frame) = frame::encode_topic_error("not_subscribed", &detail, &topic) {
-                    let _ = cx.raw_sender().send_frame(Outgoing::Text(frame)).await;
-                }
-                return;
+                let error = ErrorMessage {
+                    payload: ErrorPayload::Topic { reason: TopicErrorReason::NotSubscribed, detail },
+                };
+                return send(cx, &error, Keys { topic: Some(&topic), ..Keys::default() }).await;
             }
         };
         cx.reference = envelope.reference.map(|r| Box::from(r.get()));
@@ -453,11 +460,12 @@ impl<C: Consumer> Connection<'_, C> {
             }
         };
         let reference = cx.reference.take();
+        let keys = Keys::reply(reference.as_deref());
         if let Err(errors) = outcome {
-            send_raw(cx, "error", &errors, reference.as_deref()).await;
+            send(cx, &ErrorMessage::validation(errors), keys).await;
         }
         if self.completion {
-            send_raw(cx, "complete", &(), reference.as_deref()).await;
+            send(cx, &CompleteMessage, keys).await;
         }
     }
 
@@ -497,7 +505,7 @@ impl<C: Consumer> Connection<'_, C> {
             }
         }
         if self.completion {
-            send_raw(&self.cx, "event_complete", &(), None).await;
+            send(&self.cx, &EventCompleteMessage, Keys::default()).await;
         }
         self.send_own_copies().await;
     }
@@ -518,26 +526,22 @@ impl<C: Consumer> Connection<'_, C> {
 }
 
 async fn send_failure<C>(cx: &Context<C>, action: &str) {
-    #[derive(Serialize)]
-    struct Detail {
-        detail: String,
-    }
-    let detail = Detail { detail: format!("Failed to process message for {action}") };
-    send_raw(cx, "error", &detail, cx.reference.as_deref()).await;
+    let detail = format!("Failed to process message for {}", frame::clip(action));
+    send(
+        cx,
+        &ErrorMessage { payload: ErrorPayload::Failure { detail } },
+        Keys::reply(cx.reference.as_deref()),
+    )
+    .await;
 }
 
-/// Sends a framework frame; a closed connection has nobody to read it, so it is dropped.
-async fn send_raw<C, P: Serialize + ?Sized>(
-    cx: &Context<C>,
-    action: &str,
-    payload: &P,
-    reference: Option<&str>,
-) {
-    match frame::encode(action, payload, reference) {
+/// Sends a framework message; a closed connection has nobody to read it, so it is dropped.
+async fn send<C, M: Message>(cx: &Context<C>, message: &M, keys: Keys<'_>) {
+    match frame::encode(message, keys) {
         Ok(text) => {
             let _ = cx.raw_sender().send_frame(Outgoing::Text(text)).await;
         }
-        Err(error) => throttled!(error, %error, action, "failed to encode a framework frame"),
+        Err(error) => throttled!(error, %error, action = M::ACTION, "failed to encode a framework frame"),
     }
 }
 

@@ -161,7 +161,9 @@ impl Settings {
 
     /// Server pings every `interval` (default 30 s); a connection from which nothing
     /// (no frame, no pong) arrived for `timeout` (default 60 s) is closed with 1011,
-    /// running `on_disconnect` and leaving its groups.
+    /// running `on_disconnect` and leaving its groups. A send that waits `timeout` for
+    /// room in a full outbound buffer means the client does not read: its connection
+    /// is closed with 1013.
     pub fn heartbeat(mut self, interval: Duration, timeout: Duration) -> Self {
         self.heartbeat = Some(Heartbeat { interval, timeout });
         self

@@ -44,7 +44,7 @@ use tokio_util::sync::PollSender;
 use crate::consumer::{Consumer, FromConnection, Handshake};
 use crate::context::ConnectionInfo;
 use crate::layer::{BoxFuture, ChannelLayer, InMemoryLayer, Inbox, Kind, LayerError, LayerMessage, Layers};
-use crate::message::Message;
+use crate::message::{CompleteMessage, EventCompleteMessage, GroupCompleteMessage, Message};
 use crate::runtime;
 use crate::server::new_channel_name;
 use crate::settings::Settings;
@@ -91,7 +91,8 @@ pub enum TestError {
 }
 
 /// Completion frames, which [`TestClient::receive_all_messages`] leaves out.
-const COMPLETIONS: [&str; 3] = ["complete", "group_complete", "event_complete"];
+const COMPLETIONS: [&str; 3] =
+    [CompleteMessage::ACTION, GroupCompleteMessage::ACTION, EventCompleteMessage::ACTION];
 
 /// Configures a test connection: request data, app state and settings.
 #[derive(Debug)]

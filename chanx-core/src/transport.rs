@@ -8,7 +8,7 @@
 //! reach a client whose queue is full).
 
 use std::pin::pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use bytes::Bytes;
 use futures_util::{Sink, SinkExt, Stream, stream};
@@ -18,6 +18,8 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::{CloseFrame, Frame};
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
+use crate::frame::{self, Keys};
+use crate::message::GroupCompleteMessage;
 use crate::queue::{Cost, QueueReceiver};
 
 /// A frame from the client, whatever the transport.
@@ -120,7 +122,9 @@ impl Control {
 }
 
 /// Written after each broadcast frame when completion is on.
-const GROUP_COMPLETE: &str = r#"{"action":"group_complete","payload":null}"#;
+static GROUP_COMPLETE: LazyLock<Utf8Bytes> = LazyLock::new(|| {
+    frame::encode(&GroupCompleteMessage, Keys::default()).expect("a message without payload always encodes")
+});
 
 /// Owns the socket's sink: writes queued frames in batches, one flush per batch, and
 /// the control lane's pings and close. Returns when the connection is over or the
@@ -166,7 +170,7 @@ pub(crate) async fn write_loop<W>(
                 let broadcast = matches!(frame, Outgoing::Broadcast(_));
                 sink.feed(frame).await?;
                 if broadcast && completion {
-                    sink.feed(Outgoing::Text(Utf8Bytes::from_static(GROUP_COMPLETE))).await?;
+                    sink.feed(Outgoing::Text(GROUP_COMPLETE.clone())).await?;
                 }
             }
             if let Some(close) = close {

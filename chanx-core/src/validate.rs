@@ -9,17 +9,20 @@ use std::any::TypeId;
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 
+use std::borrow::Cow;
+
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::message::Message;
 
 /// One validation error: `{"type": ..., "loc": [...], "msg": ...}`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ErrorItem {
     /// Machine-readable error type, e.g. `missing` or `string_type`.
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: Cow<'static, str>,
     /// Where: `[]` for the frame, else the action then the path in the frame.
     pub loc: Vec<Loc>,
     /// Human-readable description.
@@ -27,7 +30,7 @@ pub struct ErrorItem {
 }
 
 /// One step of an error location: an object key or an array index.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Loc {
     /// Object key.
@@ -45,7 +48,7 @@ impl From<&str> for Loc {
 impl ErrorItem {
     /// An error with a location.
     pub fn new(kind: &'static str, loc: Vec<Loc>, msg: impl Into<String>) -> Self {
-        ErrorItem { kind, loc, msg: msg.into() }
+        ErrorItem { kind: Cow::Borrowed(kind), loc, msg: msg.into() }
     }
 
     /// An error about the frame as a whole (`loc: []`).
@@ -369,7 +372,10 @@ mod tests {
     fn a_bad_enum_value_names_every_variant() {
         let errors = validate_payload::<Paint>(Some(r#""Green""#)).err().unwrap_or_default();
         assert_eq!(errors.len(), 1);
-        assert_eq!((errors[0].kind, errors[0].msg.as_str()), ("enum", "Input should be 'Red' or 'Blue'"));
+        assert_eq!(
+            (errors[0].kind.as_ref(), errors[0].msg.as_str()),
+            ("enum", "Input should be 'Red' or 'Blue'")
+        );
     }
 
     #[derive(Debug, Serialize, Deserialize, JsonSchema)]
@@ -382,10 +388,10 @@ mod tests {
     #[message(action = "tree")]
     struct Tree(Node);
 
-    fn errors(payload: &str) -> Vec<(&'static str, Vec<Loc>)> {
+    fn errors(payload: &str) -> Vec<(String, Vec<Loc>)> {
         match validate_payload::<Tree>(Some(payload)) {
             Ok(_) => Vec::new(),
-            Err(errors) => errors.into_iter().map(|e| (e.kind, e.loc)).collect(),
+            Err(errors) => errors.into_iter().map(|e| (e.kind.into_owned(), e.loc)).collect(),
         }
     }
 
@@ -398,7 +404,7 @@ mod tests {
         let payload = r#"{"name":"a","weight":1,"children":[{"name":5,"weight":1,"children":[]}]}"#;
         assert_eq!(
             errors(payload),
-            vec![("string_type", loc(&["tree", "payload", "children", "0", "name"]))]
+            vec![("string_type".to_owned(), loc(&["tree", "payload", "children", "0", "name"]))]
         );
     }
 
@@ -407,9 +413,9 @@ mod tests {
         assert_eq!(
             errors(r#"{"weight":300,"children":{}}"#),
             vec![
-                ("missing", loc(&["tree", "payload", "name"])),
-                ("list_type", loc(&["tree", "payload", "children"])),
-                ("int_range", loc(&["tree", "payload", "weight"])),
+                ("missing".to_owned(), loc(&["tree", "payload", "name"])),
+                ("list_type".to_owned(), loc(&["tree", "payload", "children"])),
+                ("int_range".to_owned(), loc(&["tree", "payload", "weight"])),
             ]
         );
     }
