@@ -5,11 +5,21 @@
 #   scripts/soak.sh [PORT] [-- EXTRA ATTACK FLAGS...]     (default port 8765)
 #
 # Builds room_chat and `attack` in release mode, starts room_chat on 127.0.0.1:PORT
-# with RUST_LOG=info logging into target/soak/server.log, runs `attack all --signal`
-# (the last scenario sends the server SIGINT and times its exit), writes the JSON lines
-# to target/soak/results.jsonl, prints them as a table with the log's line and byte
-# counts, stops the server if it still runs (SIGINT, then SIGKILL after 15 s) and exits
-# non-zero only if the tool failed. Loopback only. Not part of `cargo test`.
+# with RUST_LOG=info logging into target/soak/server.log, runs `attack SCENARIO --signal`
+# for each scenario in turn (by default `all`, whose last one, half-request-shutdown,
+# sends the server SIGINT and times its exit), writes the JSON lines to
+# target/soak/results.jsonl, prints them as a table with the log's line and byte
+# counts, stops the server if it still runs (SIGINT, SIGTERM for the bench server, then
+# SIGKILL after 15 s) and exits non-zero only if the tool failed. Loopback only. Not
+# part of `cargo test`.
+#
+# Two environment variables narrow or change the run (see RELIABILITY.md):
+#   SOAK_SCENARIOS="ping-flood ping-flood"   these scenarios in this order (repeats allowed)
+#                                            instead of `all`
+#   SOAK_SERVER=bench                        attack `bench-server chanx` instead: System Echo
+#                                            at /ws/system with the default limits except the
+#                                            inbound rate limit (raised to 10 M frames/s), to
+#                                            measure the buffer bounds behind it; it logs nothing
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,18 +33,28 @@ results="$out/results.jsonl"
 : > "$results"
 ulimit -n "$(ulimit -Hn)"
 
-cargo build -j 1 --release --quiet --example room_chat
+scenarios=${SOAK_SCENARIOS:-all}
+case ${SOAK_SERVER:-room_chat} in
+  room_chat)
+    cargo build -j 1 --release --quiet --example room_chat
+    serve=(target/release/examples/room_chat --addr "127.0.0.1:$port") stop=INT ;;
+  bench)
+    cargo build -j 1 --release --quiet -p chanx-bench --bin bench-server
+    # No signal handler of its own, and a background job ignores SIGINT: stop it with TERM.
+    serve=(target/release/bench-server chanx "127.0.0.1:$port") stop=TERM ;;
+  *) echo "soak: SOAK_SERVER is room_chat or bench, not ${SOAK_SERVER}" >&2; exit 2 ;;
+esac
 cargo build -j 1 --release --quiet -p chanx-bench --bin attack
 
-RUST_LOG=info target/release/examples/room_chat --addr "127.0.0.1:$port" > "$log" 2>&1 &
+RUST_LOG=info "${serve[@]}" > "$log" 2>&1 &
 server=$!
 
 stop_server() {
   if kill -0 "$server" 2>/dev/null; then
-    kill -INT "$server" 2>/dev/null || true
+    kill -"$stop" "$server" 2>/dev/null || true
     for _ in $(seq 150); do kill -0 "$server" 2>/dev/null || break; sleep 0.1; done
     if kill -0 "$server" 2>/dev/null; then
-      echo "soak: the server did not stop within 15 s of SIGINT; killing it" >&2
+      echo "soak: the server did not stop within 15 s of SIG$stop; killing it" >&2
       kill -KILL "$server" 2>/dev/null || true
     fi
   fi
@@ -48,14 +68,16 @@ for _ in $(seq 100); do
   sleep 0.05
 done
 if [[ -z $ready ]]; then
-  echo "soak: room_chat did not listen on 127.0.0.1:$port; its log:" >&2
+  echo "soak: ${serve[0]} did not listen on 127.0.0.1:$port; its log:" >&2
   cat "$log" >&2
   exit 1
 fi
 
 status=0
-target/release/attack all --url "ws://127.0.0.1:$port" --server-pid "$server" --signal "$@" \
-  > "$results" || status=$?
+for scenario in $scenarios; do
+  target/release/attack "$scenario" --url "ws://127.0.0.1:$port" --server-pid "$server" --signal "$@" \
+    >> "$results" || status=$?
+done
 stop_server
 trap - EXIT
 
