@@ -40,6 +40,16 @@ async fn handshake_status(addr: SocketAddr, path: &str, headers: &[(&str, &str)]
     }
 }
 
+/// The HTTP status and JSON body of a handshake refused before the upgrade.
+async fn refusal(addr: SocketAddr, path: &str) -> (u16, Value) {
+    let refused = tokio_tungstenite::connect_async(format!("ws://{addr}{path}")).await;
+    let Err(tokio_tungstenite::tungstenite::Error::Http(response)) = refused else {
+        panic!("expected an HTTP refusal, got {refused:?}")
+    };
+    let body = serde_json::from_slice(response.body().as_deref().unwrap_or_default()).expect("a JSON body");
+    (response.status().as_u16(), body)
+}
+
 #[tokio::test]
 async fn malformed_handshakes_are_refused_before_the_upgrade() {
     let settings = Settings::default();
@@ -163,13 +173,8 @@ async fn authentication_before_the_upgrade_refuses_with_an_http_status_and_keeps
         .with_state(Tokens { valid: "s3cret" })
         .layer(Extension(settings.clone()));
     let addr = serve(app).await;
-    let refused = tokio_tungstenite::connect_async(format!("ws://{addr}/ws/secure")).await;
-    let Err(tokio_tungstenite::tungstenite::Error::Http(response)) = refused else {
-        panic!("expected an HTTP refusal, got {refused:?}")
-    };
-    assert_eq!(response.status().as_u16(), 401);
-    let body: Value =
-        serde_json::from_slice(response.body().as_deref().unwrap_or_default()).expect("a JSON body");
+    let (status, body) = refusal(addr, "/ws/secure").await;
+    assert_eq!(status, 401);
     assert_eq!(
         body,
         json!({"status_code": 401, "status_text": "Unauthorized", "data": {"detail": "send ?token= or a session cookie"}})
@@ -214,13 +219,8 @@ impl Consumer for Keyed {}
 async fn an_axum_extractor_rejection_refuses_the_upgrade_with_its_status() {
     let app = Router::new().route("/ws/keyed", Keyed::route()).layer(Extension(Settings::default()));
     let addr = serve(app).await;
-    let refused = tokio_tungstenite::connect_async(format!("ws://{addr}/ws/keyed")).await;
-    let Err(tokio_tungstenite::tungstenite::Error::Http(response)) = refused else {
-        panic!("expected an HTTP refusal, got {refused:?}")
-    };
-    assert_eq!(response.status().as_u16(), 400);
-    let body: Value =
-        serde_json::from_slice(response.body().as_deref().unwrap_or_default()).expect("a JSON body");
+    let (status, body) = refusal(addr, "/ws/keyed").await;
+    assert_eq!(status, 400);
     assert_eq!(body["status_code"], 400);
     assert!(body["data"]["detail"].as_str().is_some_and(|d| d.contains("key")), "{body}");
     assert_eq!(handshake_status(addr, "/ws/keyed?key=1", &[]).await, 101);
