@@ -1,7 +1,7 @@
 //! The AsyncAPI document of the tutorial apps, checked four ways:
 //!
 //! - the official parser (`@asyncapi/parser`, through `tests/browser/validate_asyncapi.mjs`)
-//!   accepts the documents of the three apps, as JSON and as YAML;
+//!   accepts the documents of the four apps, as JSON and as YAML;
 //! - contract: every frame the apps send and receive in representative traffic matches
 //!   the schema of its message in the document (looked up by `action`, on the frame's
 //!   channel and in the direction the document gives it);
@@ -29,10 +29,8 @@ use axum::{Extension, Router};
 use chanx::asyncapi::{AsyncApi, AsyncApiError};
 use chanx::layer::Layers;
 use chanx::prelude::*;
-use common::{Client, background_jobs, jobs, probe, room_chat, serve, system_echo};
+use common::{Client, authenticated, background_jobs, jobs, probe, room_chat, serve, system_echo};
 use serde_json::{Map, Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 const PARSER_TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -52,6 +50,10 @@ fn room_chat_docs() -> AsyncApi {
 
 fn background_jobs_docs() -> AsyncApi {
     background_jobs::asyncapi(tutorial_docs())
+}
+
+fn authenticated_docs() -> AsyncApi {
+    authenticated::asyncapi(tutorial_docs())
 }
 
 fn repo() -> &'static Path {
@@ -100,6 +102,7 @@ async fn official_parser_accepts_the_documents() {
         ("system_echo", system_echo_docs()),
         ("room_chat", room_chat_docs()),
         ("background_jobs", background_jobs_docs()),
+        ("authenticated", authenticated_docs()),
         // The servers section appears only with servers.
         (
             "background_jobs_with_servers",
@@ -643,6 +646,42 @@ async fn the_system_echo_app_alone_follows_its_document() {
     contract.assert_clean();
 }
 
+/// The Authenticated app: System Echo, a refusal after the upgrade (`authentication`),
+/// and both consumers for a logged-in user, with completion frames off and on.
+#[tokio::test]
+async fn the_authenticated_app_traffic_follows_its_document() {
+    let contract = Arc::new(Contract::new(&authenticated_docs()));
+    for completion in [false, true] {
+        let settings = Settings::default().send_completion(completion);
+        let addr = serve(authenticated::router().layer(Extension(settings))).await;
+        system_echo_traffic(&contract, addr, completion).await;
+        let mut refused = Peer::connect(&contract, addr, "/ws/chanx_auth", "chanx_auth", completion).await;
+        assert_eq!(refused.recv().await["action"], "authentication");
+        assert_eq!(refused.client.recv_close().await.0, 4403);
+
+        let login = json!({"username": "alice", "password": "wonderland"}).to_string();
+        let headers = [("content-type", "application/json")];
+        let token = common::http(addr, "POST", "/login", &headers, &login).await.json()["token"].clone();
+        let token = token.as_str().expect("a token");
+        for (path, channel) in [("/ws/private", "private"), ("/ws/chanx_auth", "chanx_auth")] {
+            let path = format!("{path}?token={token}");
+            let mut client = Peer::connect(&contract, addr, &path, channel, completion).await;
+            assert_eq!(client.recv().await["payload"]["message"], "🔐 Welcome, alice!");
+            client.send(json!({"action": "private_message", "payload": {"message": "hi"}})).await;
+            assert_eq!(count(&client.sync().await, "private_echo"), 1);
+            client.send_refused(json!({"action": "private_message", "payload": {"text": "hi"}})).await;
+            client
+                .send_refused(json!({"action": "private_echo", "payload": {"user": "x", "message": "y"}}))
+                .await;
+        }
+    }
+    contract.assert_clean();
+    // The app has no groups and no events.
+    let expected: BTreeSet<String> =
+        ["EventCompleteMessage", "GroupCompleteMessage"].map(String::from).into();
+    assert_eq!(contract.unexercised(), expected, "messages of the document the traffic never used");
+}
+
 /// The frames the apps never send (refused authentication, handler failures, validation
 /// errors listing several fields), from the probe consumer of the other tests.
 #[tokio::test]
@@ -778,23 +817,8 @@ impl Consumer for SameB {}
 
 /// A plain HTTP/1.1 GET: status, `Content-Type` and body.
 async fn http_get(addr: SocketAddr, path: &str) -> (u16, String, String) {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("send the request");
-    let mut response = Vec::new();
-    tokio::time::timeout(common::WAIT, stream.read_to_end(&mut response))
-        .await
-        .expect("a response within the wait")
-        .expect("read the response");
-    let response = String::from_utf8(response).expect("a UTF-8 response");
-    let (head, body) = response.split_once("\r\n\r\n").expect("headers and body");
-    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status code");
-    let content_type = head
-        .lines()
-        .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("content-type")))
-        .map(|(_, v)| v.trim().to_owned())
-        .unwrap_or_default();
-    (status, content_type, body.to_owned())
+    let response = common::http(addr, "GET", path, &[], "").await;
+    (response.status, response.header("content-type").to_owned(), response.body)
 }
 
 #[tokio::test]

@@ -1,7 +1,8 @@
 //! The tutorial page in a real browser: serves the full example app (System Echo, Room
 //! Chat, Background Jobs) and, for the "not available" states, the System Echo app alone,
 //! each on an ephemeral port, and runs `tests/browser/tutorial.mjs` (playwright-core
-//! driving the system Chromium) against them. Also the AsyncAPI docs page (`/asyncapi`)
+//! driving the system Chromium) against them; serves the Authenticated app and runs
+//! `tests/browser/authenticated.mjs` against it. Also the AsyncAPI docs page (`/asyncapi`)
 //! of the System Echo app, with the React component served by the app from
 //! `tests/browser/node_modules/@asyncapi/react-component` (no internet), checked by
 //! `tests/browser/asyncapi_docs.mjs`.
@@ -13,6 +14,8 @@
 
 #[path = "../examples/background_jobs/app.rs"]
 mod app;
+#[path = "../examples/authenticated/app.rs"]
+mod authenticated;
 #[path = "../examples/background_jobs/jobs.rs"]
 mod jobs;
 #[path = "../examples/room_chat/app.rs"]
@@ -32,6 +35,7 @@ use tokio::process::Command;
 use tokio::task::JoinHandle;
 
 const SCRIPT: &str = "tutorial.mjs";
+const AUTH_SCRIPT: &str = "authenticated.mjs";
 const DOCS_SCRIPT: &str = "asyncapi_docs.mjs";
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(90);
 /// The installed AsyncAPI React component, in `tests/browser`.
@@ -125,6 +129,16 @@ async fn tutorial_page_in_chromium() {
     let result = run_script(&dir, SCRIPT, &[&url, &system_only_url], &chromium).await;
     full.abort();
     system_only.abort();
+    result.unwrap_or_else(|error| panic!("{error}"));
+}
+
+#[tokio::test]
+async fn authenticated_panel_in_chromium() {
+    let Some((dir, chromium)) = browser_or_skip("Authenticated panel browser test").await else { return };
+    let app = authenticated::router().merge(authenticated::asyncapi(tutorial_docs()).routes());
+    let (url, server) = serve(app).await;
+    let result = run_script(&dir, AUTH_SCRIPT, &[&url], &chromium).await;
+    server.abort();
     result.unwrap_or_else(|error| panic!("{error}"));
 }
 

@@ -281,10 +281,13 @@ impl AuthError {
             .to_owned();
         crate::message::AuthenticationPayload { status_code: self.status_code, status_text, data: self.data }
     }
+}
 
-    /// The refusal as an HTTP response before the upgrade: its status (403 for one
-    /// that is not a 4xx/5xx) and the payload as a JSON body.
-    pub(crate) fn into_response(self) -> axum::response::Response {
+/// The refusal as an HTTP response, as a refusal before the upgrade is sent: its status
+/// (403 for one that is not a 4xx/5xx) and the payload as a JSON body. An app's own HTTP
+/// endpoints can refuse the same way (`Result<T, AuthError>` as a handler's return).
+impl IntoResponse for AuthError {
+    fn into_response(self) -> axum::response::Response {
         let status = StatusCode::from_u16(self.status_code)
             .ok()
             .filter(|s| s.is_client_error() || s.is_server_error())

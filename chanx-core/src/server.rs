@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use axum::extract::{FromRequestParts, RawPathParams, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
@@ -143,17 +144,7 @@ where
         throttled!(warn, path = parts.uri.path(), "connection limit reached; upgrade refused (HTTP 503)");
         return refuse(StatusCode::SERVICE_UNAVAILABLE, "Too many connections");
     };
-    let path_params = match RawPathParams::from_request_parts(&mut parts, &state).await {
-        Ok(params) => params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
-        Err(_) => Vec::new(),
-    };
-    let info = ConnectionInfo {
-        channel_name: new_channel_name(),
-        path: parts.uri.path().to_owned(),
-        path_params,
-        query: parts.uri.query().and_then(|q| serde_urlencoded::from_str(q).ok()).unwrap_or_default(),
-        headers: detached(&parts.headers),
-    };
+    let info = ConnectionInfo::from_parts(&mut parts, &state, new_channel_name()).await;
     let mut handshake = Handshake { parts: &mut parts, info: &info, state: &state };
     let consumer =
         match tokio::time::timeout(settings.handshake_timeout, C::from_connection(&mut handshake)).await {
@@ -204,6 +195,36 @@ where
         headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
     }
     response
+}
+
+impl ConnectionInfo {
+    /// What a consumer learns of the request that opens its connection.
+    async fn from_parts<S: Send + Sync>(parts: &mut Parts, state: &S, channel_name: String) -> Self {
+        let path_params = match RawPathParams::from_request_parts(parts, state).await {
+            Ok(params) => params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+            Err(_) => Vec::new(),
+        };
+        ConnectionInfo {
+            channel_name,
+            path: parts.uri.path().to_owned(),
+            path_params,
+            query: parts.uri.query().and_then(|q| serde_urlencoded::from_str(q).ok()).unwrap_or_default(),
+            headers: detached(&parts.headers),
+        }
+    }
+}
+
+/// An HTTP endpoint of the app sees its request as a consumer sees an upgrade request
+/// (path and its parameters, query, headers, cookies), so that the app can run the
+/// checks of [`FromConnection`] or [`Consumer::authenticate`] outside a connection,
+/// e.g. to tell a browser why its socket was refused (browsers do not show the status
+/// of a failed handshake). The channel name is empty: there is no connection.
+impl<S: Send + Sync> FromRequestParts<S> for ConnectionInfo {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ConnectionInfo::from_parts(parts, state, String::new()).await)
+    }
 }
 
 /// What is wrong with a WebSocket handshake request.
@@ -298,6 +319,20 @@ mod tests {
         let copy = detached(&headers);
         assert_eq!(copy.get_all("x-tag").iter().collect::<Vec<_>>(), ["a", "b"]);
         assert!(copy.get("authorization").is_some_and(HeaderValue::is_sensitive));
+    }
+
+    #[tokio::test]
+    async fn an_http_endpoint_sees_its_request_as_a_consumer_does() {
+        let request = http::Request::builder()
+            .uri("/auth/check?token=a%20b&token=c")
+            .header(header::COOKIE, "theme=dark; session=s1")
+            .body(())
+            .expect("a request");
+        let (mut parts, ()) = request.into_parts();
+        let Ok(info) = ConnectionInfo::from_request_parts(&mut parts, &()).await;
+        assert_eq!((info.channel_name(), info.path()), ("", "/auth/check"));
+        assert_eq!((info.query_param("token"), info.cookie("session")), (Some("a b"), Some("s1")));
+        assert_eq!(info.path_param("room"), None);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 // Env: CHROMIUM (default /usr/bin/chromium), SCREENSHOT_DIR (saves asyncapi-docs*.png there),
 // STEP_TIMEOUT_MS (default 15000), DUMP_TEXT=1 (prints the rendered text).
 
+import { join } from 'node:path';
 import { Failure, launch, log, run, screenshot, timeout } from './common.mjs';
 
 const [docsUrl] = process.argv.slice(2);

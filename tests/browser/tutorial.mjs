@@ -3,11 +3,25 @@
 //   node tests/browser/tutorial.mjs <base-url> [<base-url of an app serving only /ws/system>]
 //
 // The first app must serve all three consumers. With the second URL, the script also checks
-// that the Room Chat and Background Jobs panels say they are not available there.
+// that the Room Chat, Background Jobs and Authenticated panels say they are not available
+// there (the Authenticated panel is driven by authenticated.mjs).
 // Env: CHROMIUM (default /usr/bin/chromium), SCREENSHOT_DIR (saves a PNG per tab there),
 // STEP_TIMEOUT_MS (default 15000). Exits non-zero with a precise message on any failure.
 
-import { Failure, launch, log, run, screenshot, timeout } from './common.mjs';
+import {
+  Failure,
+  launch,
+  log,
+  logEntries,
+  open,
+  run,
+  screenshot,
+  statusOf,
+  timeout,
+  waitForEntry,
+  waitForStatus,
+  watch,
+} from './common.mjs';
 
 const [baseUrl, systemOnlyUrl] = process.argv.slice(2);
 if (!baseUrl) {
@@ -19,89 +33,6 @@ const WELCOME = '🔧 System: Connection established!';
 const ECHO = '🔧 System Echo: hello browser';
 const XSS = '<b>x</b>';
 const JOBS_CONNECTED = '🔄 Background Job Processor: Connected!';
-
-// Waits until the log `#<logId>` has an entry matching `want`: `kind` (a class), `text`
-// (exact), `contains`, `status` (data-status). Returns the entry's text and data.
-async function waitForEntry(page, logId, want) {
-  try {
-    const handle = await page.waitForFunction(
-      ([logId, { kind, text, contains, status }]) => {
-        const found = [...document.querySelectorAll(`#${logId} > *`)].find(
-          (el) =>
-            (kind === undefined || el.classList.contains(kind)) &&
-            (text === undefined || el.textContent === text) &&
-            (contains === undefined || el.textContent.includes(contains)) &&
-            (status === undefined || el.dataset.status === status),
-        );
-        return found && { text: found.textContent, innerText: found.innerText, data: { ...found.dataset } };
-      },
-      [logId, want],
-      { timeout },
-    );
-    return await handle.jsonValue();
-  } catch (error) {
-    const entries = await logEntries(page, logId).catch(() => []);
-    const status = await statusOf(page, logId.replace(/-log$/, '-status')).catch(() => null);
-    throw new Failure(
-      `timed out after ${timeout} ms waiting for an entry ${JSON.stringify(want)} in #${logId} of ${page.url()}; ` +
-        `log is ${JSON.stringify(entries)}, status ${JSON.stringify(status)} (${error.message.split('\n')[0]})`,
-    );
-  }
-}
-
-function logEntries(page, logId) {
-  return page.$$eval(`#${logId} > *`, (els) =>
-    els.map((el) => `${el.className}${el.dataset.status ? `[${el.dataset.status}]` : ''}: ${el.textContent}`),
-  );
-}
-
-function statusOf(page, statusId) {
-  return page.$eval(`#${statusId}`, (el) => `${el.dataset.state}: ${el.textContent.trim()}`);
-}
-
-// Waits until `#<statusId>` has data-state `state` and, if given, text matching `pattern`.
-async function waitForStatus(page, statusId, state, pattern) {
-  try {
-    await page.waitForFunction(
-      ([statusId, state, source]) => {
-        const el = document.getElementById(statusId);
-        return el?.dataset.state === state && (!source || new RegExp(source, 'i').test(el.textContent));
-      },
-      [statusId, state, pattern?.source],
-      { timeout },
-    );
-  } catch {
-    const status = await statusOf(page, statusId).catch(() => null);
-    throw new Failure(`#${statusId} of ${page.url()} did not become ${state}${pattern ? ` ${pattern}` : ''}: ${JSON.stringify(status)}`);
-  }
-  return statusOf(page, statusId);
-}
-
-
-// Console errors and page errors become problems, except the browser's own message about
-// a WebSocket that failed to connect to a path in `expectedFailures`.
-function watch(page, problems, expectedFailures = []) {
-  page.on('pageerror', (error) => problems.push(`page error on ${page.url()}: ${error.message}`));
-  page.on('console', (msg) => {
-    if (msg.type() !== 'error') return;
-    const text = msg.text();
-    if (/^WebSocket connection to '.*' failed/.test(text) && expectedFailures.some((path) => text.includes(path))) {
-      console.log(`    (expected) console: ${text}`);
-      return;
-    }
-    problems.push(`console error on ${page.url()}: ${text}`);
-  });
-}
-
-async function open(context, problems, url, expectedFailures) {
-  const page = await context.newPage();
-  watch(page, problems, expectedFailures);
-  const response = await page.goto(url, { timeout, waitUntil: 'domcontentloaded' });
-  if (!response || !response.ok()) {
-    throw new Failure(`GET ${url} answered ${response ? response.status() : 'nothing'}`);
-  }
-  return page;
-}
 
 async function main() {
   const browser = await launch();
@@ -159,8 +90,8 @@ async function checkSystemChat(context, problems) {
     throw new Failure(`expected 2 new log entries (line and echo), got ${entries.length - before}: ${JSON.stringify(entries)}`);
   }
 
-  log('checking that Room Chat and Background Jobs have not connected on their own');
-  for (const id of ['room-status', 'jobs-status']) {
+  log('checking that Room Chat, Background Jobs and Authenticated have not connected on their own');
+  for (const id of ['room-status', 'jobs-status', 'auth-status']) {
     const state = await statusOf(page, id);
     if (!state.startsWith('idle:')) throw new Failure(`#${id} is ${JSON.stringify(state)} before its panel was used`);
   }
@@ -292,7 +223,7 @@ async function checkBackgroundJobs(page) {
 
 async function checkNotAvailable(context, problems) {
   log(`opening ${systemOnlyUrl} (System Echo only): the other panels say they are not available`);
-  const page = await open(context, problems, systemOnlyUrl, ['/ws/room/', '/ws/background_jobs']);
+  const page = await open(context, problems, systemOnlyUrl, ['/ws/room/', '/ws/background_jobs', '/auth/check']);
   await waitForEntry(page, 'system-log', { kind: 'msg-server', text: WELCOME });
   await page.click('#tab-room', { timeout });
   await page.click('#room-connect', { timeout });
@@ -300,6 +231,12 @@ async function checkNotAvailable(context, problems) {
   if (await page.isDisabled('#room-connect')) throw new Failure('#room-connect stays disabled after a failed connect');
   await page.click('#tab-jobs', { timeout });
   console.log(`    jobs: ${await waitForStatus(page, 'jobs-status', 'disconnected', /not available/)}`);
+  await page.click('#tab-auth', { timeout });
+  console.log(`    auth: ${await waitForStatus(page, 'auth-status', 'disconnected', /not available/)}`);
+  console.log(`    login: ${await waitForStatus(page, 'auth-user', 'disconnected', /no login/)}`);
+  for (const id of ['auth-username', 'auth-login-button', 'auth-connect', 'auth-send']) {
+    if (!(await page.isDisabled(`#${id}`))) throw new Failure(`#${id} is enabled in an app without a login`);
+  }
   await screenshot(page, 'not-available');
   await page.close();
 }

@@ -1,9 +1,11 @@
-//! Test fixtures shared by the integration tests: the System Echo app, a probe
-//! consumer that exercises every runtime path, and a real WebSocket client.
+//! Test fixtures shared by the integration tests: the tutorial apps, a probe consumer
+//! that exercises every runtime path, a real WebSocket client and a plain HTTP client.
 #![allow(dead_code)]
 
 // The tutorial apps, wired as in the `background_jobs` example (each part's app
-// refers to the previous parts as its siblings).
+// refers to the previous parts as its siblings), and the `authenticated` example.
+#[path = "../../examples/authenticated/app.rs"]
+pub mod authenticated;
 #[path = "../../examples/background_jobs/app.rs"]
 pub mod background_jobs;
 #[path = "../../examples/background_jobs/jobs.rs"]
@@ -20,8 +22,11 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as Ws;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderName;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -43,9 +48,30 @@ pub struct Client {
 
 impl Client {
     pub async fn connect(addr: SocketAddr, path: &str) -> Client {
-        let url = format!("ws://{addr}{path}");
-        let (socket, _) = tokio_tungstenite::connect_async(url).await.expect("websocket handshake");
-        Client { socket }
+        Client::connect_with(addr, path, &[]).await.unwrap_or_else(|(status, body)| {
+            panic!("websocket handshake refused with HTTP {status}: {}", String::from_utf8_lossy(&body))
+        })
+    }
+
+    /// Opens a WebSocket with extra request headers (`("cookie", "a=b")`); `Err` holds the
+    /// status and body of an HTTP refusal.
+    pub async fn connect_with(
+        addr: SocketAddr,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Client, (u16, Vec<u8>)> {
+        let mut request = format!("ws://{addr}{path}").into_client_request().expect("a request");
+        for (name, value) in headers {
+            let name = HeaderName::from_bytes(name.as_bytes()).expect("a header name");
+            request.headers_mut().insert(name, value.parse().expect("a header value"));
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((socket, _)) => Ok(Client { socket }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                Err((response.status().as_u16(), response.body().clone().unwrap_or_default()))
+            }
+            Err(other) => panic!("websocket handshake failed without a status: {other}"),
+        }
     }
 
     pub async fn send_text(&mut self, text: &str) {
@@ -121,4 +147,56 @@ impl Client {
 pub async fn assert_alive(client: &mut Client) {
     client.send_text(r#"{"action":"ping"}"#).await;
     assert_eq!(client.recv().await, serde_json::json!({"action": "pong", "payload": null}));
+}
+
+/// An HTTP response: status, header lines and body.
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpResponse {
+    /// The first value of header `name` (any case), or "".
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map_or("", |(_, v)| v)
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("a JSON body ({e}): {:?}", self.body))
+    }
+}
+
+/// A plain HTTP/1.1 request (`Connection: close`) with extra header lines and a body.
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> HttpResponse {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    stream.write_all(request.as_bytes()).await.expect("send the request");
+    let mut response = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut response))
+        .await
+        .expect("a response within the wait")
+        .expect("read the response");
+    let response = String::from_utf8(response).expect("a UTF-8 response");
+    let (head, body) = response.split_once("\r\n\r\n").expect("headers and body");
+    let mut lines = head.lines();
+    let status =
+        lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).expect("a status");
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
+        .collect();
+    HttpResponse { status, headers, body: body.to_owned() }
 }
