@@ -5,6 +5,11 @@
 //! with the addresses they are mounted at, so two apps in one process get two
 //! documents.
 //!
+//! A consumer's `#[channel(credentials(...))]` become `httpApiKey` security schemes,
+//! listed under `security` by each of its operations, and its query and header
+//! credentials the channel's `ws` bindings, as Chanx renders an authenticator's
+//! credentials (see [`Credential`](crate::Credential)).
+//!
 //! ```
 //! use chanx::asyncapi::AsyncApi;
 //! # use chanx::prelude::*;
@@ -36,7 +41,7 @@ use schemars::SchemaGenerator;
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
-use crate::channel::{Channel, ChannelMeta, OperationMeta};
+use crate::channel::{Channel, ChannelMeta, Credential, CredentialLocation, OperationMeta};
 use crate::message::{
     AuthenticationMessage, CompleteMessage, ErrorMessage, EventCompleteMessage, GroupCompleteMessage,
     Message, MessageMeta,
@@ -86,6 +91,9 @@ const CDN_SCRIPT: &str = "https://unpkg.com/@asyncapi/react-component@3.2.1/brow
 const CDN_SCRIPT_SRI: &str = "sha384-wy5bSOazlkSKMGH7XMW6+pK8ho8+rCPr7mTqKdAb/dvfwXAPWCFivgr3C7wJMFAh";
 const CDN_STYLE: &str = "https://unpkg.com/@asyncapi/react-component@3.2.1/styles/default.min.css";
 const CDN_STYLE_SRI: &str = "sha384-oo9RoQcacP++XdMX6CjTucTvASEORHX3chFik0/V2kHcsHiVboGyWZztGeq/0bum";
+
+/// The version of the AsyncAPI WebSockets bindings the `ws` channel bindings follow.
+const WS_BINDING_VERSION: &str = "0.1.0";
 
 /// A server entry of the document.
 #[derive(Debug, Clone)]
@@ -297,8 +305,12 @@ impl AsyncApi {
             s.definitions_path = "#/components/schemas/".into();
             s.meta_schema = None;
         });
-        let mut document =
-            Builder { generator: settings.into_generator(), messages: Map::new(), clash: None };
+        let mut document = Builder {
+            generator: settings.into_generator(),
+            messages: Map::new(),
+            security_schemes: Map::new(),
+            clash: None,
+        };
         let mut channels = Map::new();
         let mut operations = Map::new();
         for mounted in &self.channels {
@@ -332,6 +344,9 @@ impl AsyncApi {
         root["operations"] = Value::Object(operations);
         let schemas: Map<String, Value> = document.generator.take_definitions(true).into_iter().collect();
         root["components"] = json!({ "messages": document.messages, "schemas": schemas });
+        if !document.security_schemes.is_empty() {
+            root["components"]["securitySchemes"] = Value::Object(document.security_schemes);
+        }
         Ok(root)
     }
 }
@@ -356,6 +371,8 @@ fn framework_messages() -> [MessageMeta; 5] {
 struct Builder {
     generator: SchemaGenerator,
     messages: Map<String, Value>,
+    /// Security schemes of the credentials, by name; the first declaration of a name wins.
+    security_schemes: Map<String, Value>,
     /// An operation id given twice, if any.
     clash: Option<String>,
 }
@@ -380,6 +397,20 @@ impl Builder {
             self.messages.insert(key.clone(), message);
         }
         key
+    }
+
+    /// The security scheme of `credential`; returns its name.
+    fn security_scheme(&mut self, credential: &Credential) -> String {
+        let name = credential.scheme_name();
+        self.security_schemes.entry(name.clone()).or_insert_with(|| {
+            let scheme = json!({
+                "type": "httpApiKey",
+                "name": credential.name,
+                "in": credential.location.as_str(),
+            });
+            described(scheme, credential.description)
+        });
+        name
     }
 
     /// Adds an operation, remembering an id given twice.
@@ -456,6 +487,20 @@ impl Builder {
             }),
         );
 
+        if !meta.credentials.is_empty() {
+            let security: Value = meta
+                .credentials
+                .iter()
+                .map(|c| {
+                    let scheme = self.security_scheme(c);
+                    json!({ "$ref": format!("#/components/securitySchemes/{scheme}") })
+                })
+                .collect();
+            for operation in operations.values_mut() {
+                operation["security"] = security.clone();
+            }
+        }
+
         let messages: Map<String, Value> = keys
             .iter()
             .map(|k| (k.clone(), json!({ "$ref": format!("#/components/messages/{k}") })))
@@ -476,8 +521,40 @@ impl Builder {
                     .collect(),
             );
         }
+        if let Some(binding) = ws_binding(meta.credentials) {
+            channel["bindings"] = json!({ "ws": binding });
+        }
         (channel, operations)
     }
+}
+
+/// The `ws` channel binding of the credentials sent in the handshake's query or
+/// headers (cookies have no place in it); `None` when there are none.
+fn ws_binding(credentials: &[Credential]) -> Option<Value> {
+    let mut binding = Map::new();
+    for (key, location) in [("query", CredentialLocation::Query), ("headers", CredentialLocation::Header)] {
+        let properties: Map<String, Value> = credentials
+            .iter()
+            .filter(|c| c.location == location)
+            .map(|c| (c.name.to_owned(), described(json!({ "type": "string" }), c.description)))
+            .collect();
+        if !properties.is_empty() {
+            binding.insert(key.into(), json!({ "type": "object", "properties": properties }));
+        }
+    }
+    if binding.is_empty() {
+        return None;
+    }
+    binding.insert("bindingVersion".into(), json!(WS_BINDING_VERSION));
+    Some(Value::Object(binding))
+}
+
+/// `object` with a `description`, if there is one.
+fn described(mut object: Value, description: Option<&str>) -> Value {
+    if let Some(description) = description {
+        object["description"] = json!(description);
+    }
+    object
 }
 
 /// The first paragraph of a doc comment as plain text: one line, no Markdown code

@@ -61,6 +61,11 @@ pub struct ChannelMeta {
     pub groups: &'static [&'static str],
     /// Alias of the channel layer (`None`: the default layer).
     pub layer: Option<&'static str>,
+    /// Where clients send their credentials (`#[channel(credentials(...))]`), in
+    /// declaration order; any one of them is enough. Documentation only: checking them
+    /// is up to [`Consumer::authenticate`](crate::Consumer::authenticate) or
+    /// [`FromConnection`](crate::FromConnection).
+    pub credentials: &'static [Credential],
     /// One `receive` operation per `#[ws_handler]`, in declaration order.
     pub operations: Vec<OperationMeta>,
     /// One `send` operation per `#[event_handler]`: its input is the event, its
@@ -70,6 +75,92 @@ pub struct ChannelMeta {
     pub passthrough: Vec<MessageMeta>,
     /// Messages the hooks send (`#[channel(sends(...))]`), such as a welcome.
     pub sends: Vec<MessageMeta>,
+}
+
+/// A credential a consumer accepts on the WebSocket handshake, as Chanx's `Credential`:
+/// its name, where it travels and what it is. Declared with
+/// `#[channel(credentials(...))]`; the AsyncAPI document turns each into an
+/// `httpApiKey` security scheme that the channel's operations list under `security`,
+/// and documents the query and header ones in the channel's `ws` bindings.
+///
+/// ```
+/// use chanx::asyncapi::AsyncApi;
+/// use chanx::prelude::*;
+/// use chanx::{Channel, Credential, CredentialLocation};
+/// use serde_json::json;
+///
+/// #[derive(Default)]
+/// pub struct SecureConsumer;
+///
+/// #[channel(name = "secure", credentials(query("token", "Access token"), cookie("sessionid")))]
+/// impl SecureConsumer {
+///     #[ws_handler]
+///     async fn ping(&mut self, _msg: PingMessage) -> PongMessage {
+///         PongMessage
+///     }
+/// }
+///
+/// impl Consumer for SecureConsumer {}
+///
+/// let token = CredentialLocation::Query;
+/// let token = Credential { name: "token", location: token, description: Some("Access token") };
+/// assert_eq!(SecureConsumer::meta().credentials[0], token);
+///
+/// let document = AsyncApi::new().channel::<SecureConsumer>("/ws/secure").document().unwrap();
+/// assert_eq!(
+///     document["components"]["securitySchemes"]["query_token"],
+///     json!({ "type": "httpApiKey", "name": "token", "in": "query", "description": "Access token" })
+/// );
+/// assert_eq!(
+///     document["operations"]["secure.ping"]["security"],
+///     json!([
+///         { "$ref": "#/components/securitySchemes/query_token" },
+///         { "$ref": "#/components/securitySchemes/cookie_sessionid" },
+///     ])
+/// );
+/// assert_eq!(
+///     document["channels"]["secure"]["bindings"]["ws"]["query"]["properties"]["token"],
+///     json!({ "type": "string", "description": "Access token" })
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Credential {
+    /// The query parameter, header or cookie name (`token`, `Authorization`).
+    pub name: &'static str,
+    /// Where the client sends it.
+    pub location: CredentialLocation,
+    /// What it is (`Access token`), if said.
+    pub description: Option<&'static str>,
+}
+
+impl Credential {
+    /// The name of its AsyncAPI security scheme, as Chanx names it:
+    /// `<location>_<name>`, lowercase, `-` as `_` (`header_x_api_key`).
+    pub fn scheme_name(&self) -> String {
+        format!("{}_{}", self.location.as_str(), self.name).to_lowercase().replace('-', "_")
+    }
+}
+
+/// Where a [`Credential`] travels on the handshake request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CredentialLocation {
+    /// A query parameter of the WebSocket URL (`?token=...`): browsers can send it.
+    Query,
+    /// A request header (`Authorization`): browsers' `WebSocket` cannot set one.
+    Header,
+    /// A cookie, sent by browsers on their own.
+    Cookie,
+}
+
+impl CredentialLocation {
+    /// The AsyncAPI `in` value: `query`, `header` or `cookie`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CredentialLocation::Query => "query",
+            CredentialLocation::Header => "header",
+            CredentialLocation::Cookie => "cookie",
+        }
+    }
 }
 
 /// Metadata of one `#[ws_handler]` (an AsyncAPI `receive` operation) or

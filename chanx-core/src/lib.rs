@@ -26,7 +26,9 @@ pub mod testing;
 mod transport;
 mod validate;
 
-pub use channel::{Channel, ChannelMeta, HandlerError, IntoReply, OperationMeta};
+pub use channel::{
+    Channel, ChannelMeta, Credential, CredentialLocation, HandlerError, IntoReply, OperationMeta,
+};
 pub use consumer::{AuthError, Consumer, Disconnect, FromConnection, Handshake};
 pub use context::{Broadcast, ConnectionInfo, Context, Sender};
 pub use error::{Error, Result};
@@ -51,8 +53,8 @@ pub mod __private {
     pub use serde_json::value::RawValue;
 
     pub use crate::channel::{
-        Channel, ChannelMeta, Dispatch, NoReply, NoReplyOutputs, OperationMeta, Outputs, Replier, Reply,
-        ReplyOutputs, assert_reply, decode, str_eq,
+        Channel, ChannelMeta, Credential, CredentialLocation, Dispatch, NoReply, NoReplyOutputs,
+        OperationMeta, Outputs, Replier, Reply, ReplyOutputs, assert_reply, decode, str_eq,
     };
     pub use crate::context::Context;
     pub use crate::message::{

@@ -90,11 +90,16 @@ pub fn set_once<T>(slot: &mut Option<T>, value: T, meta: &ParseNestedMeta, error
 /// Parses `key = "text"`; a value that is not a string literal is recorded and
 /// skipped, so that the keys after it are still checked.
 pub fn lit_str(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Option<LitStr>> {
-    match meta.value()?.parse::<Expr>()? {
-        Expr::Lit(ExprLit { lit: Lit::Str(text), .. }) => Ok(Some(text)),
+    Ok(string_literal(&meta.value()?.parse::<Expr>()?, errors))
+}
+
+/// `expr` if it is a string literal; otherwise the error is recorded.
+pub fn string_literal(expr: &Expr, errors: &mut Errors) -> Option<LitStr> {
+    match expr {
+        Expr::Lit(ExprLit { lit: Lit::Str(text), .. }) => Some(text.clone()),
         other => {
             errors.push(syn::Error::new_spanned(other, "expected a string literal"));
-            Ok(None)
+            None
         }
     }
 }

@@ -39,7 +39,29 @@ pub fn payload(args: TokenStream, item: TokenStream) -> TokenStream {
 /// suffix), `description = "..."` (default: the impl block's doc comment),
 /// `tags("a", "b")`, `groups("a", "b")` (joined on connect), `layer = "alias"` (a
 /// named channel layer), `passthrough(EventA, EventB)` (events forwarded to the client
-/// unchanged), `sends(Welcome)` (messages the hooks send, for the documentation). Its methods marked `#[event_handler]` handle server-side events.
+/// unchanged), `sends(Welcome)` (messages the hooks send, for the documentation),
+/// `credentials(...)` (see below). Its methods marked `#[event_handler]` handle
+/// server-side events.
+///
+/// `credentials(...)` says where clients send their credentials on the handshake, for
+/// the AsyncAPI document; any one of them is enough. Each entry is `query("name")`,
+/// `header("name")` or `cookie("name")`, with an optional description as a second
+/// string:
+///
+/// ```ignore
+/// #[channel(credentials(
+///     query("token", "Access token"),
+///     header("Authorization", "Bearer token"),
+///     cookie("sessionid"),
+/// ))]
+/// impl SecureConsumer { /* ... */ }
+/// ```
+///
+/// Each credential becomes an `httpApiKey` security scheme named `<location>_<name>`
+/// (lowercase, `-` as `_`: `query_token`, `header_authorization`) that every operation
+/// of the channel lists under `security`; query and header credentials also appear in
+/// the channel's `ws` bindings. Checking them stays the job of `Consumer::authenticate`
+/// or `FromConnection`.
 #[proc_macro_attribute]
 pub fn channel(args: TokenStream, item: TokenStream) -> TokenStream {
     channel::expand(args.into(), item.into()).into()

@@ -13,6 +13,8 @@ pub struct Channel {
     pub groups: Vec<LitStr>,
     /// Alias of the channel layer.
     pub layer: Option<LitStr>,
+    /// Where clients send their credentials, in declaration order.
+    pub credentials: Vec<Credential>,
     /// Event types forwarded to the client unchanged.
     pub passthrough: Vec<Type>,
     /// How duplicate-action errors name a passthrough event.
@@ -23,6 +25,43 @@ pub struct Channel {
     pub handlers: Vec<Handler>,
     /// `#[event_handler]` methods: server-side events.
     pub events: Vec<Handler>,
+}
+
+/// One entry of `credentials(...)`: `query("token", "Access token")`.
+pub struct Credential {
+    pub location: Location,
+    pub name: LitStr,
+    pub description: Option<LitStr>,
+}
+
+/// Where a credential travels: the entry's key.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Location {
+    Query,
+    Header,
+    Cookie,
+}
+
+impl Location {
+    pub const ALL: [Location; 3] = [Location::Query, Location::Header, Location::Cookie];
+
+    /// The key in `credentials(...)`, also the AsyncAPI `in` value.
+    pub fn key(self) -> &'static str {
+        match self {
+            Location::Query => "query",
+            Location::Header => "header",
+            Location::Cookie => "cookie",
+        }
+    }
+
+    /// The variant of `chanx::CredentialLocation`.
+    pub fn variant(self) -> &'static str {
+        match self {
+            Location::Query => "Query",
+            Location::Header => "Header",
+            Location::Cookie => "Cookie",
+        }
+    }
 }
 
 /// One `#[ws_handler]` or `#[event_handler]` method.

@@ -6,12 +6,12 @@ use quote::ToTokens;
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
 use syn::{
-    Attribute, FnArg, GenericParam, Ident, ImplItem, ImplItemFn, ItemImpl, LitStr, Receiver, ReturnType,
-    Token, Type,
+    Attribute, Expr, FnArg, GenericParam, Ident, ImplItem, ImplItemFn, ItemImpl, LitStr, Receiver,
+    ReturnType, Token, Type,
 };
 
-use super::model::{Arg, Channel, Handler};
-use crate::attr::{Errors, doc_comment, lit_str, set_once, string_list, unknown_key};
+use super::model::{Arg, Channel, Credential, Handler, Location};
+use crate::attr::{Errors, doc_comment, lit_str, set_once, string_list, string_literal, unknown_key};
 
 pub fn channel(args: TokenStream, item: &mut ItemImpl) -> (Option<Channel>, Errors) {
     let mut errors = Errors::default();
@@ -22,6 +22,7 @@ pub fn channel(args: TokenStream, item: &mut ItemImpl) -> (Option<Channel>, Erro
     let mut layer: Option<LitStr> = None;
     let mut passthrough: Option<Vec<Type>> = None;
     let mut sends: Option<Vec<Type>> = None;
+    let mut credentials: Option<Vec<Credential>> = None;
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("name") {
             if let Some(value) = lit_str(&meta, &mut errors)? {
@@ -47,8 +48,11 @@ pub fn channel(args: TokenStream, item: &mut ItemImpl) -> (Option<Channel>, Erro
         } else if meta.path.is_ident("sends") {
             let value = type_list(&meta)?;
             set_once(&mut sends, value, &meta, &mut errors);
+        } else if meta.path.is_ident("credentials") {
+            let value = credential_list(&meta, &mut errors)?;
+            set_once(&mut credentials, value, &meta, &mut errors);
         } else {
-            let known = "name, description, tags, groups, layer, passthrough, sends";
+            let known = "name, description, tags, groups, layer, passthrough, sends, credentials";
             unknown_key(&meta, &mut errors, "channel", known)?;
         }
         Ok(())
@@ -111,6 +115,7 @@ pub fn channel(args: TokenStream, item: &mut ItemImpl) -> (Option<Channel>, Erro
         tags: tags.unwrap_or_default(),
         groups: groups.unwrap_or_default(),
         layer,
+        credentials: credentials.unwrap_or_default(),
         passthrough,
         passthrough_label: Ident::new("passthrough", Span::call_site()),
         sends: sends.unwrap_or_default(),
@@ -125,6 +130,83 @@ fn type_list(meta: &syn::meta::ParseNestedMeta) -> syn::Result<Vec<Type>> {
     let content;
     syn::parenthesized!(content in meta.input);
     Ok(Punctuated::<Type, Token![,]>::parse_terminated(&content)?.into_iter().collect())
+}
+
+/// Parses `credentials(query("token", "Access token"), header("Authorization"), ...)`:
+/// every entry has a known location and a non-empty name, and no two share a
+/// security scheme. Bad entries are recorded and left out.
+fn credential_list(meta: &syn::meta::ParseNestedMeta, errors: &mut Errors) -> syn::Result<Vec<Credential>> {
+    let mut credentials: Vec<Credential> = Vec::new();
+    meta.parse_nested_meta(|entry| {
+        let Some(location) = Location::ALL.into_iter().find(|l| entry.path.is_ident(l.key())) else {
+            return unknown_key(&entry, errors, "credentials", "query, header, cookie");
+        };
+        let Some(credential) = credential(&entry, location, errors)? else { return Ok(()) };
+        let scheme = scheme_name(&credential);
+        if let Some(first) = credentials.iter().find(|c| scheme_name(c) == scheme) {
+            let (key, name, first) = (location.key(), credential.name.value(), first.name.value());
+            let text = if name == first {
+                format!("duplicate credential `{key}(\"{name}\")`")
+            } else {
+                format!(
+                    "`{key}(\"{name}\")` and `{key}(\"{first}\")` are one credential (security scheme `{scheme}`)"
+                )
+            };
+            errors.push(syn::Error::new_spanned(&credential.name, text));
+        } else {
+            credentials.push(credential);
+        }
+        Ok(())
+    })?;
+    Ok(credentials)
+}
+
+/// Parses the `("name")` or `("name", "description")` of one credential entry.
+fn credential(
+    entry: &syn::meta::ParseNestedMeta,
+    location: Location,
+    errors: &mut Errors,
+) -> syn::Result<Option<Credential>> {
+    let key = location.key();
+    let usage = format!("`{key}(\"name\")` or `{key}(\"name\", \"description\")`");
+    let args = if entry.input.peek(syn::token::Paren) {
+        let content;
+        syn::parenthesized!(content in entry.input);
+        Punctuated::<Expr, Token![,]>::parse_terminated(&content)?
+    } else {
+        if entry.input.peek(Token![=]) {
+            entry.value()?.parse::<Expr>()?;
+        }
+        Punctuated::new()
+    };
+    if let Some(extra) = args.iter().nth(2) {
+        errors.push(syn::Error::new_spanned(extra, format!("too many arguments; write {usage}")));
+        return Ok(None);
+    }
+    let texts: Vec<Option<LitStr>> = args.iter().map(|arg| string_literal(arg, errors)).collect();
+    let (name, description) = match texts.as_slice() {
+        [Some(name)] => (name.clone(), None),
+        [Some(name), Some(description)] => {
+            (name.clone(), Some(description.clone()).filter(|d| !d.value().is_empty()))
+        }
+        [] => {
+            let text = format!("a `{key}` credential needs a name: {usage}");
+            errors.push(syn::Error::new_spanned(&entry.path, text));
+            return Ok(None);
+        }
+        _ => return Ok(None),
+    };
+    if name.value().trim().is_empty() {
+        errors.push(syn::Error::new_spanned(&name, "a credential name cannot be empty"));
+        return Ok(None);
+    }
+    Ok(Some(Credential { location, name, description }))
+}
+
+/// The AsyncAPI security scheme of a credential, as `chanx::Credential::scheme_name`
+/// computes it at run time: two entries with one scheme are one credential.
+fn scheme_name(credential: &Credential) -> String {
+    format!("{}_{}", credential.location.key(), credential.name.value()).to_lowercase().replace('-', "_")
 }
 
 /// Which attribute marks a handler.

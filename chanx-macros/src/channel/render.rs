@@ -1,11 +1,11 @@
 //! Render the model: the routing `match`, the metadata and the compile-time checks.
 
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{ItemImpl, LitStr};
 
-use super::model::{Arg, Channel, Handler};
+use super::model::{Arg, Channel, Credential, Handler};
 
 pub fn channel(item: &ItemImpl, model: &Channel) -> TokenStream {
     let p = quote!(::chanx::__private);
@@ -46,6 +46,7 @@ pub fn channel(item: &ItemImpl, model: &Channel) -> TokenStream {
     let tags = &model.tags;
     let groups = &model.groups;
     let layer = option_str(model.layer.as_ref().map(LitStr::value).as_deref());
+    let credentials = model.credentials.iter().map(|c| credential(c, &p));
     quote! {
         #item
 
@@ -62,6 +63,7 @@ pub fn channel(item: &ItemImpl, model: &Channel) -> TokenStream {
                     tags: &[#(#tags),*],
                     groups: Self::GROUPS,
                     layer: Self::LAYER,
+                    credentials: &[#(#credentials),*],
                     operations: ::std::vec![#(#operations),*],
                     events: ::std::vec![#(#events),*],
                     passthrough: ::std::vec![#(#passthrough),*],
@@ -157,6 +159,20 @@ fn operation(handler: &Handler, p: &TokenStream) -> TokenStream {
             tags: &[#(#tags),*],
             input: <#ty as #p::Message>::meta(),
             outputs: #outputs,
+        }
+    }
+}
+
+/// A `chanx::Credential` constant.
+fn credential(credential: &Credential, p: &TokenStream) -> TokenStream {
+    let name = &credential.name;
+    let location = format_ident!("{}", credential.location.variant());
+    let description = option_str(credential.description.as_ref().map(LitStr::value).as_deref());
+    quote! {
+        #p::Credential {
+            name: #name,
+            location: #p::CredentialLocation::#location,
+            description: #description,
         }
     }
 }
