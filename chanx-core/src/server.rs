@@ -34,7 +34,8 @@ static CHANNEL_PREFIX: LazyLock<String> =
     LazyLock::new(|| format!("chanx.{:016x}", RandomState::new().hash_one(std::process::id())));
 static CHANNEL_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// A channel name no other connection (in this or another process) has.
+/// A channel name no other connection (in this or another process) has: the default of
+/// [`ChannelLayer::new_channel_name`](crate::layer::ChannelLayer::new_channel_name).
 pub(crate) fn new_channel_name() -> String {
     format!("{}!{}", *CHANNEL_PREFIX, CHANNEL_COUNTER.fetch_add(1, Ordering::Relaxed))
 }
@@ -148,7 +149,7 @@ where
         Err(_) => Vec::new(),
     };
     let info = ConnectionInfo {
-        channel_name: new_channel_name(),
+        channel_name: settings.layers.new_channel_name(C::LAYER),
         path: parts.uri.path().to_owned(),
         path_params,
         query: parts.uri.query().and_then(|q| serde_urlencoded::from_str(q).ok()).unwrap_or_default(),
