@@ -32,6 +32,12 @@
 //!   group (each group is its own pub/sub channel), as with Python Chanx.
 //! - Every Redis operation is bounded by the layer's timeout; past it the operation
 //!   fails with [`LayerError::Timeout`] and the message may or may not have gone out.
+//!   A group send publishes group by group, each within the timeout. A join or leave
+//!   that changes the process's subscriptions first waits (within the timeout too) for
+//!   any other such change of this process to finish.
+//! - Received messages wait in an unbounded in-process queue until the layer's receive
+//!   loop hands them to the connections' bounded buffers; the loop never waits on a
+//!   connection, so the queue only holds what arrived faster than it can be decoded.
 //! - Delivery to local connections never waits: a full connection buffer is handled
 //!   by the [`Overflow`](super::Overflow) policy as with the in-memory layer.
 
@@ -217,8 +223,13 @@ impl Shard {
             .set_automatic_resubscription()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout));
-        let connecting = ConnectionManager::new_with_config(client, config);
-        match tokio::time::timeout(timeout, connecting).await {
+        // One plain attempt first: the manager retries a failed connection until the
+        // timeout, which would hide why (refused, unknown host, wrong password).
+        let probe = async {
+            client.get_multiplexed_async_connection().await?;
+            ConnectionManager::new_with_config(client, config).await
+        };
+        match tokio::time::timeout(timeout, probe).await {
             Ok(Ok(connection)) => Ok(Shard { address, connection }),
             Ok(Err(error)) => {
                 tracing::error!(%address, %error, "cannot connect to Redis");
@@ -490,8 +501,17 @@ impl Shared {
         Ok(())
     }
 
+    /// Waits (within the timeout) for any other group subscription change to finish.
+    async fn transition(&self) -> Result<tokio::sync::MutexGuard<'_, ()>, LayerError> {
+        tokio::time::timeout(self.timeout, self.subscriptions.lock())
+            .await
+            .map_err(|_| LayerError::Timeout { operation: "group subscription change", after: self.timeout })
+    }
+
     async fn unregister(&self, channel: &str) {
-        let _transition = self.subscriptions.lock().await;
+        // Without the guard (Redis too slow), emptied groups stay subscribed: that only
+        // costs messages that find no receiver here.
+        let transition = self.transition().await.ok();
         let Some(member) = write(&self.channels).remove(channel) else { return };
         let mut emptied = Vec::new();
         {
@@ -501,6 +521,9 @@ impl Shared {
                     emptied.push(group);
                 }
             }
+        }
+        if transition.is_none() {
+            emptied.clear();
         }
         for name in emptied.iter().map(String::as_str).chain([channel]) {
             // Failures are logged by `run`; a subscription left behind only costs
@@ -512,7 +535,7 @@ impl Shared {
     async fn group_add(&self, group: &str, channel: &str) -> Result<(), LayerError> {
         check_name("group", group)?;
         let key = format!("{}{group}", self.group_prefix);
-        let _transition = self.subscriptions.lock().await;
+        let _transition = self.transition().await?;
         let inbox = read(&self.channels)
             .get(channel)
             .map(|member| member.inbox.clone())
@@ -531,7 +554,7 @@ impl Shared {
 
     async fn group_discard(&self, group: &str, channel: &str) -> Result<(), LayerError> {
         let key = format!("{}{group}", self.group_prefix);
-        let _transition = self.subscriptions.lock().await;
+        let _transition = self.transition().await?;
         if let Some(member) = write(&self.channels).get_mut(channel) {
             member.groups.remove(&key);
         }
