@@ -288,6 +288,8 @@ async fn unreachable_redis_is_a_clear_error_in_bounded_time() {
 
     let error = RedisPubSubLayer::builder().host("not a url").connect().await.expect_err("bad URL");
     assert!(matches!(error, LayerError::Backend(_)), "{error:?}");
+    let error = RedisPubSubLayer::builder().prefix("my app").connect().await.expect_err("bad prefix");
+    assert!(matches!(error, LayerError::InvalidName { what: "prefix", .. }), "{error:?}");
 }
 
 async fn wait_until(condition: impl Fn() -> bool) {

@@ -66,11 +66,11 @@ pub enum LayerError {
         /// The limit that passed.
         after: std::time::Duration,
     },
-    /// A group or channel name the layer cannot carry (a broker layer accepts ASCII
+    /// A group, channel or prefix name the layer cannot carry (a broker layer accepts ASCII
     /// letters, digits, `-`, `_` and `.`, fewer than 100 characters, as Chanx does).
     #[error("invalid {what} name `{name}`: use ASCII letters, digits, `-`, `_` or `.`, under 100 characters")]
     InvalidName {
-        /// `group` or `channel`.
+        /// `group`, `channel` or `prefix`.
         what: &'static str,
         /// The name, cut to 100 characters.
         name: String,

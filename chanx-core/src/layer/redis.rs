@@ -101,8 +101,9 @@ impl RedisPubSubLayerBuilder {
         self
     }
 
-    /// The prefix of every Redis channel name (default `asgi`, Chanx's). Processes
-    /// share groups only under the same prefix.
+    /// The prefix of every Redis channel name (default `asgi`, Chanx's): ASCII
+    /// letters, digits, `-`, `_` and `.`. Processes share groups only under the same
+    /// prefix.
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
         self
@@ -117,9 +118,13 @@ impl RedisPubSubLayerBuilder {
 
     /// Connects to every host, each within the timeout, and starts the receive loop.
     /// Fails with [`LayerError::Timeout`] or [`LayerError::Backend`] (a bad URL, a
-    /// refused connection, an authentication error) rather than start without Redis.
+    /// refused connection, an authentication error) rather than start without Redis,
+    /// and with [`LayerError::InvalidName`] for a prefix Chanx cannot carry.
     /// Must be called inside a tokio runtime.
     pub async fn connect(self) -> Result<RedisPubSubLayer, LayerError> {
+        if !self.prefix.is_empty() {
+            check_name("prefix", &self.prefix)?;
+        }
         let urls = if self.hosts.is_empty() { vec!["redis://127.0.0.1:6379".to_owned()] } else { self.hosts };
         let (push_tx, push_rx) = mpsc::unbounded_channel();
         let mut shards = Vec::with_capacity(urls.len());
@@ -195,7 +200,6 @@ struct Member {
 
 /// One Redis host: a RESP3 connection that reconnects by itself and renews its
 /// subscriptions, used both to publish and to receive.
-#[derive(Clone)]
 struct Shard {
     /// `host:port`, for logs (never the URL, which may hold a password).
     address: String,
