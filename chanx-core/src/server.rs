@@ -35,7 +35,8 @@ static CHANNEL_PREFIX: LazyLock<String> =
     LazyLock::new(|| format!("chanx.{:016x}", RandomState::new().hash_one(std::process::id())));
 static CHANNEL_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// A channel name no other connection (in this or another process) has.
+/// A channel name no other connection (in this or another process) has: the default of
+/// [`ChannelLayer::new_channel_name`](crate::layer::ChannelLayer::new_channel_name).
 pub(crate) fn new_channel_name() -> String {
     format!("{}!{}", *CHANNEL_PREFIX, CHANNEL_COUNTER.fetch_add(1, Ordering::Relaxed))
 }
@@ -144,7 +145,8 @@ where
         throttled!(warn, path = parts.uri.path(), "connection limit reached; upgrade refused (HTTP 503)");
         return refuse(StatusCode::SERVICE_UNAVAILABLE, "Too many connections");
     };
-    let info = ConnectionInfo::from_parts(&mut parts, &state, new_channel_name()).await;
+    let channel_name = settings.layers.new_channel_name(C::LAYER);
+    let info = ConnectionInfo::from_parts(&mut parts, &state, channel_name).await;
     let mut handshake = Handshake { parts: &mut parts, info: &info, state: &state };
     let consumer =
         match tokio::time::timeout(settings.handshake_timeout, C::from_connection(&mut handshake)).await {

@@ -46,7 +46,6 @@ use crate::context::ConnectionInfo;
 use crate::layer::{BoxFuture, ChannelLayer, InMemoryLayer, Inbox, Kind, LayerError, LayerMessage, Layers};
 use crate::message::{CompleteMessage, EventCompleteMessage, GroupCompleteMessage, Message};
 use crate::runtime;
-use crate::server::new_channel_name;
 use crate::settings::Settings;
 use crate::transport::{Incoming, Outgoing};
 
@@ -182,7 +181,7 @@ impl<S> TestClientBuilder<S> {
         C: Consumer + FromConnection<S>,
         S: Send + Sync + 'static,
     {
-        self.info.channel_name = new_channel_name();
+        self.info.channel_name = self.settings.layers.new_channel_name(C::LAYER);
         let channel_name = self.info.channel_name.clone();
         let (to_server, mut from_client) = mpsc::channel::<Incoming>(64);
         // The "socket": frames the writer has written and the client not yet read.

@@ -4,7 +4,9 @@
 //! connections by group or by channel name. [`InMemoryLayer`] is the default; a layer
 //! backed by a broker (Redis) is just another implementation, so nothing in this API
 //! assumes one process: connections are addressed by name, and a connection's local
-//! [`Inbox`] is handed to the layer when it registers.
+//! [`Inbox`] is handed to the layer when it registers. With the `redis` feature,
+//! `redis::RedisPubSubLayer` shares groups, broadcasts and events with other chanx
+//! processes and with Python Chanx over Redis pub/sub.
 //!
 //! Delivery guarantees of the in-memory layer: at-most-once, in order per sender and
 //! receiver, lost on restart, and only within the process. Each connection's outbound
@@ -28,6 +30,9 @@ use crate::message::Message;
 use crate::queue::{PushError, QueueSender};
 use crate::settings::{Settings, Stats, count};
 use crate::transport::{Control, Outgoing};
+
+#[cfg(feature = "redis")]
+pub mod redis;
 
 /// A boxed future, as the dyn-compatible [`ChannelLayer`] returns.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -53,6 +58,23 @@ pub enum LayerError {
     /// The backing store or broker failed.
     #[error("channel layer backend failed: {0}")]
     Backend(Box<dyn std::error::Error + Send + Sync>),
+    /// The backing store or broker did not answer in time.
+    #[error("channel layer backend did not answer a {operation} within {after:?}")]
+    Timeout {
+        /// What was waited for (`PUBLISH`, `SUBSCRIBE`, `connect`, ...).
+        operation: &'static str,
+        /// The limit that passed.
+        after: std::time::Duration,
+    },
+    /// A group, channel or prefix name the layer cannot carry (a broker layer accepts ASCII
+    /// letters, digits, `-`, `_` and `.`, fewer than 100 characters, as Chanx does).
+    #[error("invalid {what} name `{name}`: use ASCII letters, digits, `-`, `_` or `.`, under 100 characters")]
+    InvalidName {
+        /// `group`, `channel` or `prefix`.
+        what: &'static str,
+        /// The name, cut to 100 characters.
+        name: String,
+    },
 }
 
 /// What a message is to the receiving connection.
@@ -187,6 +209,14 @@ impl Inbox {
 /// implementation may talk to a broker; none may block the caller for long, and
 /// delivery to an [`Inbox`] never waits.
 pub trait ChannelLayer: fmt::Debug + Send + Sync + 'static {
+    /// A channel name for a new connection, which then [registers](Self::register)
+    /// under it. It must be unique among every process sharing the layer, and in the
+    /// format the layer's peers expect. The default, `chanx.<16 hex>!<counter>`, is
+    /// unique per process and costs no allocation beyond the string.
+    fn new_channel_name(&self) -> String {
+        crate::server::new_channel_name()
+    }
+
     /// Registers a connection's inbox under its channel name.
     fn register<'a>(&'a self, channel: &'a str, inbox: Inbox) -> BoxFuture<'a, Result<(), LayerError>>;
 
@@ -471,6 +501,14 @@ impl Layers {
     /// The default layer.
     pub fn default_layer(&self) -> LayerHandle {
         self.default.clone()
+    }
+
+    /// A channel name for a new connection of a consumer on the layer `alias`, from
+    /// that layer (from the default one for an unknown alias: such a connection is
+    /// refused once it runs).
+    pub(crate) fn new_channel_name(&self, alias: Option<&str>) -> String {
+        let handle = alias.and_then(|alias| self.named.get(alias)).unwrap_or(&self.default);
+        handle.0.new_channel_name()
     }
 
     /// The layer under `alias`, or the default one for `None`.

@@ -1,0 +1,373 @@
+//! The Redis pub/sub channel layer across processes: two `RedisPubSubLayer`s on one
+//! Redis stand for two chanx processes, and a Python Chanx process (fast-channels'
+//! `RedisPubSubChannelLayer`) shares groups with them.
+//!
+//! The tests that need Redis are ignored unless run with `--include-ignored`; they read
+//! `REDIS_URL` (default `redis://127.0.0.1:6379`). The Python interop test also needs
+//! `CHANX_PYTHON`, a Python with `chanx==2.13.0` and `fast-channels[redis]==1.1.0`
+//! (`.ci/run` makes one). Each test uses a prefix of its own.
+
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use chanx::layer::redis::RedisPubSubLayer;
+use chanx::layer::{ChannelLayer, LayerError, Layers};
+use chanx::prelude::*;
+use chanx::testing::TestClient;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const NEEDS_REDIS: &str = "needs Redis";
+
+/// Text in and out.
+#[message(action = "say")]
+pub struct Say(pub String);
+
+/// Joins the named group.
+#[message(action = "join")]
+pub struct Join(pub String);
+
+/// Leaves the named group.
+#[message(action = "leave")]
+pub struct Leave(pub String);
+
+/// Broadcasts to these groups, or to the connection's own when empty.
+#[message(action = "shout")]
+pub struct Shout {
+    pub payload: (Vec<String>, bool, String),
+}
+
+/// An event the consumer answers.
+#[message(action = "nudge")]
+pub struct Nudge(pub String);
+
+/// In the static group `lobby`; joins, leaves and shouts on request.
+#[derive(Default)]
+pub struct Crowd;
+
+#[channel(groups("lobby"))]
+impl Crowd {
+    #[ws_handler]
+    async fn join(&mut self, cx: &mut Context<Self>, msg: Join) -> chanx::Result<()> {
+        cx.join_group(msg.0).await
+    }
+
+    #[ws_handler]
+    async fn leave(&mut self, cx: &mut Context<Self>, msg: Leave) -> chanx::Result<()> {
+        cx.leave_group(&msg.0).await
+    }
+
+    #[ws_handler(output = Say)]
+    async fn shout(&mut self, cx: &mut Context<Self>, msg: Shout) -> chanx::Result<()> {
+        let (groups, exclude, text) = msg.payload;
+        let mut broadcast = cx.broadcast_message(Say(text));
+        if !groups.is_empty() {
+            broadcast = broadcast.groups(groups);
+        }
+        if exclude {
+            broadcast = broadcast.exclude_current();
+        }
+        broadcast.await
+    }
+
+    #[event_handler]
+    async fn nudge(&mut self, event: Nudge) -> Say {
+        Say(format!("nudged: {}", event.0))
+    }
+}
+
+impl Consumer for Crowd {}
+
+fn say(text: &str) -> Value {
+    json!({"action": "say", "payload": text})
+}
+
+fn shout(groups: &[&str], exclude: bool, text: &str) -> Value {
+    json!({"action": "shout", "payload": [groups, exclude, text]})
+}
+
+fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A prefix no other test (or earlier run) uses.
+fn unique_prefix() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or_default();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("chanxtest{}x{nanos}x{n}.", std::process::id())
+}
+
+/// One "process": a layer of its own on the shared Redis.
+async fn process(prefix: &str) -> (RedisPubSubLayer, Layers) {
+    let layer = RedisPubSubLayer::builder()
+        .host(redis_url())
+        .prefix(prefix)
+        .connect()
+        .await
+        .unwrap_or_else(|e| panic!("{NEEDS_REDIS} at REDIS_URL ({}): {e}", redis_url()));
+    (layer.clone(), Layers::new(layer))
+}
+
+async fn crowd(layers: &Layers) -> TestClient {
+    let mut client = TestClient::builder().layers(layers.clone()).connect::<Crowd>();
+    client.receive_nothing().await.expect("registered and in the lobby");
+    client
+}
+
+async fn send(client: &TestClient, value: Value) {
+    client.send_json(&value).await.expect("send");
+}
+
+async fn expect(client: &mut TestClient, value: Value) {
+    assert_eq!(client.receive_json().await.expect("a frame"), value);
+}
+
+/// Everything `client` receives up to and including `last`: a marker sent after the
+/// messages under test through the same Redis channel, so that no copy of them can
+/// still be on its way.
+async fn until(client: &mut TestClient, last: &Value) -> Vec<Value> {
+    let mut frames = Vec::new();
+    loop {
+        let frame = client.receive_json().await.expect("a frame");
+        let done = &frame == last;
+        frames.push(frame);
+        if done {
+            return frames;
+        }
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs Redis: set REDIS_URL and run with --include-ignored"]
+async fn channel_names_are_chanx_pubsub_names() {
+    let prefix = unique_prefix();
+    let (layer, _) = process(&prefix).await;
+    let name = layer.new_channel_name();
+    let hex = name.strip_prefix(&format!("{prefix}specific.")).expect("prefixed");
+    assert_eq!(hex.len(), 32);
+    assert!(hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()), "{name}");
+    assert_ne!(layer.new_channel_name(), name);
+    let client = TestClient::builder().layers(Layers::new(layer)).connect::<Crowd>();
+    assert!(client.channel_name().starts_with(&format!("{prefix}specific.")));
+}
+
+#[tokio::test]
+#[ignore = "needs Redis: set REDIS_URL and run with --include-ignored"]
+async fn broadcasts_reach_members_in_both_processes_once() {
+    let prefix = unique_prefix();
+    let ((_, one), (_, two)) = (process(&prefix).await, process(&prefix).await);
+    let mut a1 = crowd(&one).await;
+    let mut a2 = crowd(&one).await;
+    let mut b1 = crowd(&two).await;
+
+    send(&a1, shout(&[], false, "from a1")).await;
+    // The sender's own copy is delivered locally, the others through Redis.
+    expect(&mut a1, say("from a1")).await;
+    expect(&mut a2, say("from a1")).await;
+    expect(&mut b1, say("from a1")).await;
+
+    // Through the same group channel, after the first: no second copy came before it.
+    send(&b1, shout(&[], true, "marker")).await;
+    assert_eq!(until(&mut a1, &say("marker")).await, vec![say("marker")]);
+    assert_eq!(until(&mut a2, &say("marker")).await, vec![say("marker")]);
+    b1.receive_nothing().await.expect("b1 excluded itself");
+}
+
+#[tokio::test]
+#[ignore = "needs Redis: set REDIS_URL and run with --include-ignored"]
+async fn exclude_current_skips_only_the_sender_across_processes() {
+    let prefix = unique_prefix();
+    let ((_, one), (_, two)) = (process(&prefix).await, process(&prefix).await);
+    let mut a1 = crowd(&one).await;
+    let mut a2 = crowd(&one).await;
+    let mut b1 = crowd(&two).await;
+
+    send(&a1, shout(&[], true, "not a1")).await;
+    expect(&mut a2, say("not a1")).await;
+    expect(&mut b1, say("not a1")).await;
+    send(&b1, shout(&[], true, "marker")).await;
+    assert_eq!(until(&mut a1, &say("marker")).await, vec![say("marker")], "a1 got no copy");
+}
+
+#[tokio::test]
+#[ignore = "needs Redis: set REDIS_URL and run with --include-ignored"]
+async fn events_cross_processes_by_channel_name_and_by_group() {
+    let prefix = unique_prefix();
+    let ((_, one), (_, two)) = (process(&prefix).await, process(&prefix).await);
+    let mut a1 = crowd(&one).await;
+    let mut b1 = crowd(&two).await;
+
+    let to_a1 = Nudge("by name".into());
+    two.default_layer().send_event(a1.channel_name(), &to_a1).await.expect("send_event");
+    expect(&mut a1, say("nudged: by name")).await;
+
+    one.default_layer().broadcast_event(&Nudge("by group".into())).groups(["lobby"]).await.expect("send");
+    expect(&mut a1, say("nudged: by group")).await;
+    expect(&mut b1, say("nudged: by group")).await;
+
+    // A broadcast from outside any connection reaches every member.
+    one.default_layer()
+        .broadcast_message(&Say("from a worker".into()))
+        .groups(["lobby"])
+        .await
+        .expect("send");
+    expect(&mut a1, say("from a worker")).await;
+    expect(&mut b1, say("from a worker")).await;
+
+    // Nobody holds this name: dropped, not an error.
+    let nobody = format!("{prefix}specific.00000000000000000000000000000000");
+    two.default_layer().send_event(&nobody, &to_a1).await.expect("a name nobody holds is no error");
+    a1.receive_nothing().await.expect("nothing more");
+    b1.receive_nothing().await.expect("nothing more");
+}
+
+#[tokio::test]
+#[ignore = "needs Redis: set REDIS_URL and run with --include-ignored"]
+async fn joins_leaves_and_disconnects_move_the_subscriptions() {
+    let prefix = unique_prefix();
+    let ((_, one), (two_layer, two)) = (process(&prefix).await, process(&prefix).await);
+    let mut a1 = crowd(&one).await;
+    let mut b1 = crowd(&two).await;
+    let b2 = crowd(&two).await;
+
+    send(&b1, json!({"action": "join", "payload": "vip"})).await;
+    b1.receive_nothing().await.expect("joined");
+    assert_eq!(two_layer.local_members("vip"), vec![b1.channel_name().to_owned()]);
+    send(&a1, shout(&["vip"], false, "to vip")).await;
+    expect(&mut b1, say("to vip")).await;
+
+    send(&b1, json!({"action": "leave", "payload": "vip"})).await;
+    b1.receive_nothing().await.expect("left");
+    assert!(two_layer.local_members("vip").is_empty());
+    send(&a1, shout(&["vip", "lobby"], false, "both")).await;
+    expect(&mut a1, say("both")).await;
+    assert_eq!(until(&mut b1, &say("both")).await, vec![say("both")], "the lobby copy only");
+
+    let mut lobby = two_layer.local_members("lobby");
+    lobby.sort();
+    let mut expected = vec![b1.channel_name().to_owned(), b2.channel_name().to_owned()];
+    expected.sort();
+    assert_eq!(lobby, expected);
+    b2.close(1000).await.expect("close");
+    b1.close(1000).await.expect("close");
+    wait_until(|| two_layer.local_members("lobby").is_empty()).await;
+    send(&a1, shout(&[], false, "anyone?")).await;
+    expect(&mut a1, say("anyone?")).await;
+}
+
+#[tokio::test]
+#[ignore = "needs Redis: set REDIS_URL and run with --include-ignored"]
+async fn names_chanx_cannot_carry_are_refused() {
+    let (layer, layers) = process(&unique_prefix()).await;
+    let handle = layers.default_layer();
+    let result = handle.broadcast_event(&Nudge("x".into())).groups(["no spaces"]).await;
+    assert!(matches!(result, Err(LayerError::InvalidName { what: "group", .. })), "{result:?}");
+    let result = handle.send_event("chanx.abc!1", &Nudge("x".into())).await;
+    assert!(matches!(result, Err(LayerError::InvalidName { what: "channel", .. })), "{result:?}");
+    let result = layer.group_add(&"g".repeat(100), "whoever").await;
+    assert!(matches!(result, Err(LayerError::InvalidName { .. })), "{result:?}");
+    let result = layer.group_add("fine", "nobody.here").await;
+    assert!(matches!(result, Err(LayerError::UnknownChannel(_))), "{result:?}");
+}
+
+/// Runs without Redis: the layer refuses to start, in bounded time, with a reason.
+#[tokio::test]
+async fn unreachable_redis_is_a_clear_error_in_bounded_time() {
+    let started = Instant::now();
+    // Nothing listens on port 1 of the loopback.
+    let result = RedisPubSubLayer::builder()
+        .host("redis://127.0.0.1:1")
+        .timeout(Duration::from_millis(500))
+        .connect()
+        .await;
+    let error = result.expect_err("no Redis there");
+    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+    assert!(matches!(error, LayerError::Timeout { operation: "connect", .. } | LayerError::Backend(_)));
+
+    let error = RedisPubSubLayer::builder().host("not a url").connect().await.expect_err("bad URL");
+    assert!(matches!(error, LayerError::Backend(_)), "{error:?}");
+    let error = RedisPubSubLayer::builder().prefix("my app").connect().await.expect_err("bad prefix");
+    assert!(matches!(error, LayerError::InvalidName { what: "prefix", .. }), "{error:?}");
+}
+
+async fn wait_until(condition: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !condition() {
+        assert!(Instant::now() < deadline, "condition not met within 5 s");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Rust and Python Chanx processes on one Redis, both ways.
+#[tokio::test]
+#[ignore = "needs Redis and Python Chanx: set REDIS_URL and CHANX_PYTHON, run with --include-ignored"]
+async fn python_chanx_shares_groups_with_chanx() {
+    let python = std::env::var("CHANX_PYTHON").expect(
+        "CHANX_PYTHON: a Python with chanx==2.13.0 and fast-channels[redis]==1.1.0 (`.ci/run` makes one)",
+    );
+    let prefix = unique_prefix();
+    let (_, layers) = process(&prefix).await;
+    let mut rust = crowd(&layers).await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/python/pubsub_peer.py");
+    let mut peer = tokio::process::Command::new(&python)
+        .args([script, &redis_url(), &prefix, "lobby", rust.channel_name(), "3"])
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run CHANX_PYTHON={python}: {e}"));
+    let stdout = peer.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut next_line = async || -> Value {
+        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("the Python peer answers within 20 s")
+            .expect("reads its output")
+            .expect("the Python peer printed a line (see its stderr above)");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON: {line}: {e}"))
+    };
+
+    let ready = next_line().await;
+    let python_channel = ready["ready"].as_str().expect("its channel name").to_owned();
+    assert!(python_channel.starts_with(&format!("{prefix}specific.")), "{python_channel}");
+
+    // Rust to Python: a broadcast (the sender excluded), an event to the group and an
+    // event to the Python connection's channel.
+    send(&rust, shout(&[], true, "hello from rust")).await;
+    rust.receive_nothing().await.expect("published");
+    let handle = layers.default_layer();
+    handle.broadcast_event(&Nudge("rust, by group".into())).groups(["lobby"]).await.expect("send");
+    expect(&mut rust, say("nudged: rust, by group")).await;
+    handle.send_event(&python_channel, &Nudge("rust, by channel".into())).await.expect("send");
+    let received = [next_line().await, next_line().await, next_line().await];
+    assert_eq!(
+        received,
+        [
+            json!({"received": {
+                "type": "handle_group_message",
+                "message": {"action": "say", "payload": "hello from rust"},
+                "exclude_current": true,
+                "from_channel": rust.channel_name(),
+            }}),
+            json!({"received": {
+                "type": "handle_channel_event",
+                "event_data": {"action": "nudge", "payload": "rust, by group"},
+            }}),
+            json!({"received": {
+                "type": "handle_channel_event",
+                "event_data": {"action": "nudge", "payload": "rust, by channel"},
+            }}),
+        ]
+    );
+
+    // Python to Rust: what Chanx's broadcast_message, broadcast_event and send_event put
+    // on the layer.
+    assert_eq!(next_line().await, json!({"sent": true}));
+    expect(&mut rust, say("hello from python")).await;
+    expect(&mut rust, say("nudged: python, by group")).await;
+    expect(&mut rust, say("nudged: python, by channel")).await;
+    rust.receive_nothing().await.expect("nothing more");
+    let status = tokio::time::timeout(Duration::from_secs(10), peer.wait()).await;
+    assert!(matches!(status, Ok(Ok(s)) if s.success()), "the Python peer failed: {status:?}");
+}
