@@ -17,8 +17,8 @@ pub mod prelude {
     pub use chanx_core::__private::serde::{Deserialize, Serialize};
     pub use chanx_core::{
         AuthError, AuthenticationMessage, CompleteMessage, Consumer, Context, Disconnect, ErrorMessage,
-        EventCompleteMessage, FromConnection, GroupCompleteMessage, Message, PingMessage, PongMessage,
-        Sender, Settings,
+        EventCompleteMessage, FromConnection, GroupCompleteMessage, Handshake, Message, PingMessage,
+        PongMessage, Route, Sender, Settings,
     };
     pub use chanx_macros::{channel, event_handler, message, payload, ws_handler};
 }

@@ -41,8 +41,8 @@ use schemars::SchemaGenerator;
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
-use crate::channel::{Channel, ChannelMeta, Credential, CredentialLocation, OperationMeta};
-use crate::message::{
+use crate::connection::channel::{Channel, ChannelMeta, Credential, CredentialLocation, OperationMeta};
+use crate::protocol::message::{
     AuthenticationMessage, CompleteMessage, ErrorMessage, EventCompleteMessage, GroupCompleteMessage,
     Message, MessageMeta,
 };

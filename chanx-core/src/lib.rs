@@ -7,41 +7,44 @@
 // The macros expand to `::chanx::__private` paths; inside this crate that is us.
 extern crate self as chanx;
 
-pub mod asyncapi;
-mod channel;
-mod consumer;
-mod context;
-mod error;
-mod frame;
-pub mod layer;
+// The layers, bottom up (ARCHITECTURE.md; `tests/architecture.rs` checks that no
+// module uses one of a layer above its own).
 mod log;
-mod message;
 mod origin;
 mod queue;
-mod runtime;
-pub mod serve;
-mod server;
-mod settings;
-pub mod testing;
-mod transport;
-mod validate;
+mod stats;
 
-pub use channel::{
+mod protocol;
+
+mod transport;
+
+pub mod layer;
+
+mod error;
+mod settings;
+
+mod connection;
+
+pub mod asyncapi;
+mod server;
+pub mod testing;
+
+pub use connection::channel::{
     Channel, ChannelMeta, Credential, CredentialLocation, HandlerError, IntoReply, OperationMeta,
 };
-pub use consumer::{AuthError, Consumer, Disconnect, FromConnection, Handshake};
-pub use context::{Broadcast, ConnectionInfo, Context, Sender};
+pub use connection::consumer::{AuthError, Consumer, Disconnect};
+pub use connection::context::{Broadcast, ConnectionInfo, Context, Sender};
 pub use error::{Error, Result};
-pub use message::{
+pub use origin::{OriginPattern, OriginPolicy};
+pub use protocol::message::{
     AuthenticationMessage, AuthenticationPayload, CompleteMessage, ErrorMessage, ErrorPayload,
     EventCompleteMessage, GroupCompleteMessage, Message, MessageMeta, PingMessage, PongMessage,
     TopicErrorReason,
 };
-pub use origin::{OriginPattern, OriginPolicy};
-pub use serve::serve;
-pub use server::RouteOptions;
-pub use settings::{Settings, Shutdown, Stats, StatsSnapshot};
-pub use validate::{ErrorItem, Loc};
+pub use protocol::validate::{ErrorItem, Loc};
+pub use server::{FromConnection, Handshake, Route, RouteOptions, serve};
+pub use settings::{Settings, Shutdown};
+pub use stats::{Stats, StatsSnapshot};
 
 /// Items the macro expansions use. Not public API: it may change in any release.
 #[doc(hidden)]
@@ -52,12 +55,12 @@ pub mod __private {
     pub use serde;
     pub use serde_json::value::RawValue;
 
-    pub use crate::channel::{
+    pub use crate::connection::channel::{
         Channel, ChannelMeta, Credential, CredentialLocation, Dispatch, NoReply, NoReplyOutputs,
         OperationMeta, Outputs, Replier, Reply, ReplyOutputs, assert_reply, decode, str_eq,
     };
-    pub use crate::context::Context;
-    pub use crate::message::{
+    pub use crate::connection::context::Context;
+    pub use crate::protocol::message::{
         Message, deserialize_message, message_schema, message_schema_name, serialize_message,
     };
 }

@@ -41,11 +41,12 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::PollSender;
 
-use crate::consumer::{Consumer, FromConnection, Handshake};
-use crate::context::ConnectionInfo;
+use crate::connection::consumer::Consumer;
+use crate::connection::context::ConnectionInfo;
+use crate::connection::runtime;
 use crate::layer::{BoxFuture, ChannelLayer, InMemoryLayer, Inbox, Kind, LayerError, LayerMessage, Layers};
-use crate::message::{CompleteMessage, EventCompleteMessage, GroupCompleteMessage, Message};
-use crate::runtime;
+use crate::protocol::message::{CompleteMessage, EventCompleteMessage, GroupCompleteMessage, Message};
+use crate::server::{FromConnection, Handshake};
 use crate::settings::Settings;
 use crate::transport::{Incoming, Outgoing};
 

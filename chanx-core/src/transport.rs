@@ -18,8 +18,8 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::{CloseFrame, Frame};
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
-use crate::frame::{self, Keys};
-use crate::message::GroupCompleteMessage;
+use crate::protocol::frame::{self, Keys};
+use crate::protocol::message::GroupCompleteMessage;
 use crate::queue::{Cost, QueueReceiver};
 
 /// A frame from the client, whatever the transport.

@@ -16,19 +16,22 @@
 //! fills is the [`Overflow`] policy. Delivery never waits, so a slow member never
 //! stalls the sender or the other members.
 
+use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::{Future, IntoFuture};
+use std::hash::BuildHasher;
 use std::pin::Pin;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, RwLock};
 
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 
-use crate::frame;
-use crate::message::Message;
+use crate::protocol::frame;
+use crate::protocol::message::Message;
 use crate::queue::{PushError, QueueSender};
-use crate::settings::{Settings, Stats, count};
+use crate::stats::{Stats, count};
 use crate::transport::{Control, Outgoing};
 
 #[cfg(feature = "redis")]
@@ -170,9 +173,10 @@ impl Inbox {
         outbound: QueueSender<Outgoing>,
         events: QueueSender<Utf8Bytes>,
         lagging: Arc<Lagging>,
-        settings: &Settings,
+        overflow: Overflow,
+        stats: Arc<Stats>,
     ) -> Self {
-        Inbox { outbound, events, lagging, overflow: settings.overflow, stats: settings.stats.clone() }
+        Inbox { outbound, events, lagging, overflow, stats }
     }
 
     /// Hands `message` to the connection; `false` once the connection is gone.
@@ -214,7 +218,7 @@ pub trait ChannelLayer: fmt::Debug + Send + Sync + 'static {
     /// format the layer's peers expect. The default, `chanx.<16 hex>!<counter>`, is
     /// unique per process and costs no allocation beyond the string.
     fn new_channel_name(&self) -> String {
-        crate::server::new_channel_name()
+        default_channel_name()
     }
 
     /// Registers a connection's inbox under its channel name.
@@ -379,6 +383,17 @@ impl ChannelLayer for InMemoryLayer {
         }
         Box::pin(std::future::ready(Ok(())))
     }
+}
+
+/// A process-unique prefix for channel names, random per process.
+static CHANNEL_PREFIX: LazyLock<String> =
+    LazyLock::new(|| format!("chanx.{:016x}", RandomState::new().hash_one(std::process::id())));
+static CHANNEL_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A channel name no other connection (in this or another process) has: the default of
+/// [`ChannelLayer::new_channel_name`](crate::layer::ChannelLayer::new_channel_name).
+fn default_channel_name() -> String {
+    format!("{}!{}", *CHANNEL_PREFIX, CHANNEL_COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
 /// A cloneable, typed handle on one channel layer, for any code: an axum handler, a

@@ -9,9 +9,9 @@ use serde::Deserialize;
 use serde::de::IntoDeserializer;
 use serde_json::value::RawValue;
 
-use crate::context::Context;
-use crate::message::{Message, MessageMeta};
-use crate::validate::{ErrorItem, validate_payload};
+use crate::connection::context::Context;
+use crate::protocol::message::{Message, MessageMeta};
+use crate::protocol::validate::{ErrorItem, validate_payload};
 
 /// A consumer's routing table and metadata. Implemented by `#[channel]`; never by hand.
 pub trait Channel: Sized + Send + 'static {

@@ -16,19 +16,20 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::channel::Dispatch;
-use crate::consumer::{Consumer, Disconnect};
-use crate::context::{ConnectionInfo, Context, Sender};
-use crate::frame::{self, Keys, Rejection};
+use crate::connection::channel::Dispatch;
+use crate::connection::consumer::{Consumer, Disconnect};
+use crate::connection::context::{ConnectionInfo, Context, Sender};
 use crate::layer::{Inbox, LAGGING, LAGGING_REASON, Lagging};
 use crate::log::throttled;
-use crate::message::{
+use crate::protocol::frame::{self, Keys, Rejection};
+use crate::protocol::message::{
     CompleteMessage, ErrorMessage, ErrorPayload, EventCompleteMessage, Message, TopicErrorReason,
 };
+use crate::protocol::validate::ErrorItem;
 use crate::queue::{QueueReceiver, queue};
-use crate::settings::{RateLimit, Settings, count};
+use crate::settings::{RateLimit, Settings};
+use crate::stats::count;
 use crate::transport::{self, Control, Incoming, Outgoing};
-use crate::validate::ErrorItem;
 
 /// Close codes the runtime sends.
 const GOING_AWAY: u16 = 1001;
@@ -81,7 +82,8 @@ pub(crate) async fn serve<C, R, W>(
         };
         let (events_tx, events) = queue(settings.event_buffer);
         let lagging = Arc::new(Lagging::new(control.clone(), settings.stats.clone()));
-        let inbox = Inbox::new(tx.clone(), events_tx, lagging.clone(), settings);
+        let inbox =
+            Inbox::new(tx.clone(), events_tx, lagging.clone(), settings.overflow, settings.stats.clone());
         let sender = Sender::new(tx, lagging.clone(), settings);
         let cx = Context::<C>::new(Arc::new(info), sender, control.clone(), layer, settings);
         let lagging = lagging.token.clone();

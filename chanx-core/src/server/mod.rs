@@ -1,9 +1,7 @@
-//! axum integration: a consumer as a route. The upgrade request is checked here,
+//! axum integration, the top layer: a consumer as a route, and [`serve`]. The upgrade request is checked here,
 //! before any socket is opened: the WebSocket handshake headers, the origin policy,
 //! the header size, the connection limits and authentication before the upgrade.
 
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 
@@ -19,27 +17,51 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
-use crate::consumer::{Consumer, FromConnection, Handshake};
-use crate::context::ConnectionInfo;
+use crate::connection::consumer::Consumer;
+use crate::connection::context::ConnectionInfo;
+use crate::connection::runtime;
 use crate::log::throttled;
-use crate::runtime;
-use crate::settings::{Settings, count};
+use crate::settings::Settings;
+use crate::stats::count;
 use crate::transport::{self, FRAGMENT};
 
 /// The settings of routes served without a `Settings` extension: shared, so that their
 /// connections share one default channel layer and can reach each other.
 static DEFAULT_SETTINGS: LazyLock<Settings> = LazyLock::new(Settings::default);
 
-/// A process-unique prefix for channel names, random per process.
-static CHANNEL_PREFIX: LazyLock<String> =
-    LazyLock::new(|| format!("chanx.{:016x}", RandomState::new().hash_one(std::process::id())));
-static CHANNEL_COUNTER: AtomicU64 = AtomicU64::new(0);
+mod handshake;
+pub mod serve;
 
-/// A channel name no other connection (in this or another process) has: the default of
-/// [`ChannelLayer::new_channel_name`](crate::layer::ChannelLayer::new_channel_name).
-pub(crate) fn new_channel_name() -> String {
-    format!("{}!{}", *CHANNEL_PREFIX, CHANNEL_COUNTER.fetch_add(1, Ordering::Relaxed))
+pub use handshake::{FromConnection, Handshake};
+pub use serve::serve;
+
+/// A consumer as an axum route: `Router::new().route("/ws/x", X::route())`. Every
+/// [`Consumer`] has it (it is in the prelude).
+///
+/// The consumer is built per connection by [`FromConnection`] from the router's state
+/// `S`.
+pub trait Route: Consumer {
+    /// This consumer as an axum `MethodRouter`: nest it, use it with `with_state`, wrap
+    /// it in tower layers, serve it next to ordinary HTTP routes.
+    fn route<S>() -> MethodRouter<S>
+    where
+        S: Clone + Send + Sync + 'static,
+        Self: FromConnection<S>,
+    {
+        route::<Self, S>(RouteOptions::default())
+    }
+
+    /// Like [`route`](Route::route), with per-route options (a connection limit).
+    fn route_with<S>(options: RouteOptions) -> MethodRouter<S>
+    where
+        S: Clone + Send + Sync + 'static,
+        Self: FromConnection<S>,
+    {
+        route::<Self, S>(options)
+    }
 }
+
+impl<C: Consumer> Route for C {}
 
 /// Options of one consumer route: `X::route_with(RouteOptions::new().max_connections(100))`.
 #[derive(Debug, Clone, Default)]
@@ -79,7 +101,7 @@ impl Drop for Slot {
 }
 
 /// The axum route of consumer `C` with router state `S`.
-pub(crate) fn route<C, S>(options: RouteOptions) -> MethodRouter<S>
+fn route<C, S>(options: RouteOptions) -> MethodRouter<S>
 where
     C: Consumer + FromConnection<S>,
     S: Clone + Send + Sync + 'static,

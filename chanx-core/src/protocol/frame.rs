@@ -7,8 +7,8 @@ use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use crate::message::Message;
-use crate::validate::{ErrorItem, Loc};
+use crate::protocol::message::Message;
+use crate::protocol::validate::{ErrorItem, Loc};
 
 /// An inbound frame whose envelope is valid. Everything borrows the frame text.
 #[derive(Debug)]
@@ -264,7 +264,7 @@ pub(crate) fn encode<M: Message>(message: &M, keys: Keys<'_>) -> Result<Utf8Byte
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::message::PongMessage;
+    use crate::protocol::message::PongMessage;
 
     fn rejected(text: &str) -> Vec<ErrorItem> {
         match parse(text) {

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use chanx_macros::message;
 
-use crate::validate::ErrorItem;
+use crate::protocol::validate::ErrorItem;
 
 /// A typed WebSocket message, identified on the wire by its `action` string.
 ///

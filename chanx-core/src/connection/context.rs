@@ -9,11 +9,12 @@ use http::HeaderMap;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::error::{Error, Result};
-use crate::frame;
 use crate::layer::{BoxFuture, Kind, Lagging, LayerHandle, LayerMessage};
-use crate::message::Message;
+use crate::protocol::frame;
+use crate::protocol::message::Message;
 use crate::queue::QueueSender;
-use crate::settings::{Settings, Stats, count};
+use crate::settings::Settings;
+use crate::stats::{Stats, count};
 use crate::transport::{Control, Outgoing};
 
 /// What is known about a connection when it opens: its unique channel name and the
