@@ -8,7 +8,7 @@
 //! A consumer's `#[channel(credentials(...))]` become `httpApiKey` security schemes,
 //! listed under `security` by each of its operations, and its query and header
 //! credentials the channel's `ws` bindings, as Chanx renders an authenticator's
-//! credentials (see [`Credential`](crate::Credential)).
+//! credentials (see [`Credential`]).
 //!
 //! ```
 //! use chanx::asyncapi::AsyncApi;

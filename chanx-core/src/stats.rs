@@ -44,7 +44,7 @@ pub struct StatsSnapshot {
     pub rate_limit_closes: u64,
     /// Connections closed because their buffer overflowed (1013).
     pub overflow_closes: u64,
-    /// Messages dropped for a connection whose buffer was full ([`Overflow::Drop`]).
+    /// Messages dropped for a connection whose buffer was full ([`Overflow::Drop`](crate::layer::Overflow::Drop)).
     pub overflow_drops: u64,
     /// Connections closed by the heartbeat (1011).
     pub heartbeat_timeouts: u64,
