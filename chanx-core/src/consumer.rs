@@ -119,6 +119,31 @@ pub trait Consumer: Channel {
     }
 }
 
+/// A `#[channel]` type that also has its `impl Consumer`: what the `route` and
+/// `route_with` that `#[channel]` gives the type require, so that a forgotten
+/// `impl Consumer` is one error, on the type, that says what to add.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has a `#[channel]` impl block but no `impl Consumer`",
+    label = "add `impl Consumer for {Self} {{}}`",
+    note = "add `impl Consumer for {Self} {{}}` next to its `#[channel]` block (every hook has a default)"
+)]
+pub trait ChannelConsumer: Consumer {}
+
+#[diagnostic::do_not_recommend]
+impl<C: Consumer> ChannelConsumer for C {}
+
+/// The `route` and `route_with` that `#[channel]` gives a consumer type: the same
+/// as [`Consumer::route_with`], callable without `Consumer` in scope.
+#[doc(hidden)]
+pub fn route<C, S>(options: crate::server::RouteOptions) -> MethodRouter<S>
+where
+    C: ChannelConsumer + FromConnection<S>,
+    S: Clone + Send + Sync + 'static,
+{
+    crate::server::route::<C, S>(options)
+}
+
 /// Builds a consumer for one connection **before the upgrade**, from the upgrade
 /// request and the app's axum state: the place for a database pool or a job queue, and
 /// for authentication that refuses with a plain HTTP status (no socket is opened).

@@ -34,7 +34,7 @@ pub use context::{Broadcast, ConnectionInfo, Context, Sender};
 pub use error::{Error, Result};
 pub use message::{
     AuthenticationMessage, AuthenticationPayload, CompleteMessage, ErrorMessage, ErrorPayload,
-    EventCompleteMessage, GroupCompleteMessage, Message, MessageMeta, PingMessage, PongMessage,
+    EventCompleteMessage, GroupCompleteMessage, Message, MessageMeta, Payload, PingMessage, PongMessage,
     TopicErrorReason,
 };
 pub use origin::{OriginPattern, OriginPolicy};
@@ -53,11 +53,15 @@ pub mod __private {
     pub use serde_json::value::RawValue;
 
     pub use crate::channel::{
-        Channel, ChannelMeta, Credential, CredentialLocation, Dispatch, NoReply, NoReplyOutputs,
-        OperationMeta, Outputs, Replier, Reply, ReplyOutputs, assert_reply, decode, str_eq,
+        Channel, ChannelMeta, Credential, CredentialLocation, Dispatch, DistinctActions, NoReply,
+        NoReplyOutputs, OperationMeta, Outputs, Replier, Reply, ReplyOutputs, SameAction,
+        assert_distinct_actions, assert_reply, decode, str_eq,
     };
+    pub use crate::consumer::{ChannelConsumer, FromConnection, route};
     pub use crate::context::Context;
     pub use crate::message::{
         Message, deserialize_message, message_schema, message_schema_name, serialize_message,
     };
+    pub use crate::server::RouteOptions;
+    pub use axum::routing::MethodRouter;
 }

@@ -37,6 +37,7 @@ pub fn channel(item: &ItemImpl, model: &Channel) -> TokenStream {
         model.handlers.iter().map(|h| (&h.ident, &h.message)).collect();
     let distinct_handlers = distinct_actions(&handler_types, &p);
     let distinct_events = distinct_actions(&event_types, &p);
+    let routes = routes(model, &p);
     let dispatch = dispatch_fn(quote!(dispatch), quote!(#(#arms)*), &p);
     let dispatch_event =
         dispatch_fn(quote!(dispatch_event), quote!(#(#event_arms)* #(#passthrough_arms)*), &p);
@@ -75,6 +76,7 @@ pub fn channel(item: &ItemImpl, model: &Channel) -> TokenStream {
             #dispatch_event
         }
 
+        #routes
         #distinct_handlers
         #distinct_events
     }
@@ -177,25 +179,68 @@ fn credential(credential: &Credential, p: &TokenStream) -> TokenStream {
     }
 }
 
-/// One compile-time check per pair of handlers: their messages' actions differ.
+/// One compile-time check per pair of handlers: their messages' actions differ. The
+/// check names both handlers (as marker types) and both messages, on the second
+/// handler's message.
 fn distinct_actions(handlers: &[(&syn::Ident, &syn::Type)], p: &TokenStream) -> TokenStream {
     let mut checks = Vec::new();
     for (i, (later, b)) in handlers.iter().enumerate() {
         for (earlier, a) in &handlers[..i] {
-            let text = format!(
-                "two handlers for the same action: `{earlier}` and `{later}` receive messages with equal `action`"
-            );
-            checks.push(quote_spanned! {b.span()=>
-                if #p::str_eq(<#a as #p::Message>::ACTION, <#b as #p::Message>::ACTION) {
-                    ::core::panic!(#text);
-                }
+            let marker = |name| quote!(#[allow(non_camel_case_types)] struct #name;);
+            let markers = match earlier == later {
+                true => marker(later),
+                false => [marker(earlier), marker(later)].into_iter().collect(),
+            };
+            let same = quote_spanned! {b.span()=>
+                #p::SameAction<{ #p::str_eq(<#a as #p::Message>::ACTION, <#b as #p::Message>::ACTION) }>
+            };
+            let check = quote_spanned! {b.span()=>
+                #p::assert_distinct_actions::<__ChanxSameAction, #a, #b, #earlier, #later>()
+            };
+            checks.push(quote! {
+                const _: () = {
+                    type __ChanxSameAction = #same;
+                    {
+                        #markers
+                        #check
+                    }
+                };
             });
         }
     }
-    if checks.is_empty() {
-        return TokenStream::new();
+    quote!(#(#checks)*)
+}
+
+/// `route` and `route_with` on the consumer type itself: the same as `Consumer`'s,
+/// and when `impl Consumer` is missing, the one error says to add it (a missing trait
+/// method would be "no function named `route`" at the call instead).
+fn routes(model: &Channel, p: &TokenStream) -> TokenStream {
+    let self_ty = &model.self_ty;
+    let route = quote_spanned!(self_ty.span()=> #p::route::<Self, S>);
+    quote! {
+        #[allow(dead_code)]
+        impl #self_ty {
+            /// This consumer as an axum route: `Router::new().route("/ws/x", X::route())`.
+            /// The same as `chanx::Consumer::route`.
+            pub fn route<S>() -> #p::MethodRouter<S>
+            where
+                S: ::core::clone::Clone + ::core::marker::Send + ::core::marker::Sync + 'static,
+                Self: #p::FromConnection<S>,
+            {
+                #route(::core::default::Default::default())
+            }
+
+            /// Like `route`, with per-route options. The same as
+            /// `chanx::Consumer::route_with`.
+            pub fn route_with<S>(options: #p::RouteOptions) -> #p::MethodRouter<S>
+            where
+                S: ::core::clone::Clone + ::core::marker::Send + ::core::marker::Sync + 'static,
+                Self: #p::FromConnection<S>,
+            {
+                #route(options)
+            }
+        }
     }
-    quote!(const _: () = { #(#checks)* };)
 }
 
 fn option_str(value: Option<&str>) -> TokenStream {
