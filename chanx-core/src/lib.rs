@@ -38,7 +38,7 @@ pub use error::{Error, Result};
 pub use origin::{OriginPattern, OriginPolicy};
 pub use protocol::message::{
     AuthenticationMessage, AuthenticationPayload, CompleteMessage, ErrorMessage, ErrorPayload,
-    EventCompleteMessage, GroupCompleteMessage, Message, MessageMeta, PingMessage, PongMessage,
+    EventCompleteMessage, GroupCompleteMessage, Message, MessageMeta, Payload, PingMessage, PongMessage,
     TopicErrorReason,
 };
 pub use protocol::validate::{ErrorItem, Loc};
@@ -56,8 +56,9 @@ pub mod __private {
     pub use serde_json::value::RawValue;
 
     pub use crate::connection::channel::{
-        Channel, ChannelMeta, Credential, CredentialLocation, Dispatch, NoReply, NoReplyOutputs,
-        OperationMeta, Outputs, Replier, Reply, ReplyOutputs, assert_reply, decode, str_eq,
+        Channel, ChannelMeta, Credential, CredentialLocation, Dispatch, DistinctActions, NoReply,
+        NoReplyOutputs, OperationMeta, Outputs, Replier, Reply, ReplyOutputs, SameAction,
+        assert_distinct_actions, assert_reply, decode, str_eq,
     };
     pub use crate::connection::context::Context;
     pub use crate::protocol::message::{

@@ -1,6 +1,7 @@
 //! Shared attribute plumbing: an error collector, doc comments, key skipping.
 
 use proc_macro2::TokenStream;
+use quote::{ToTokens, quote};
 use syn::meta::ParseNestedMeta;
 use syn::punctuated::Punctuated;
 use syn::{Attribute, Expr, ExprLit, Lit, LitStr, Meta, Token};
@@ -51,11 +52,37 @@ pub fn doc_comment(attrs: &[Attribute]) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
-/// Parses `key("a", "b", ...)`.
-pub fn string_list(meta: &ParseNestedMeta) -> syn::Result<Vec<LitStr>> {
+/// Parses `key("a", "b", ...)`; `key = [...]` is recorded (see [`list_as_value`]).
+pub fn string_list(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Vec<LitStr>> {
+    if let Some(items) = list_as_value(meta, errors)? {
+        return Ok(items.iter().filter_map(|item| string_literal(item, errors)).collect());
+    }
     let content;
     syn::parenthesized!(content in meta.input);
     Ok(Punctuated::<LitStr, Token![,]>::parse_terminated(&content)?.into_iter().collect())
+}
+
+/// A list key written as a value, `key = [a, b]` or `key = a`, where `key(a, b)` is
+/// meant: records an error that shows the right form and returns the items, so that
+/// parsing goes on. `None` when the key is not followed by `=`.
+pub fn list_as_value(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Option<Vec<Expr>>> {
+    if !meta.input.peek(Token![=]) {
+        return Ok(None);
+    }
+    let value: Expr = meta.value()?.parse()?;
+    let items: Vec<Expr> = match &value {
+        Expr::Array(array) => array.elems.iter().cloned().collect(),
+        Expr::Tuple(tuple) => tuple.elems.iter().cloned().collect(),
+        single => vec![single.clone()],
+    };
+    let key = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
+    let written: Vec<String> = items.iter().map(|item| item.to_token_stream().to_string()).collect();
+    let path = &meta.path;
+    errors.push(syn::Error::new_spanned(
+        quote!(#path = #value),
+        format!("`{key}` takes a list in parentheses: write `{key}({})`", written.join(", ")),
+    ));
+    Ok(Some(items))
 }
 
 /// Reports an unknown key and consumes its value so that parsing can go on.

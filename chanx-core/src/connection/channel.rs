@@ -5,12 +5,11 @@ use std::fmt::Display;
 use std::future::Future;
 use std::marker::PhantomData;
 
-use serde::Deserialize;
 use serde::de::IntoDeserializer;
 use serde_json::value::RawValue;
 
 use crate::connection::context::Context;
-use crate::protocol::message::{Message, MessageMeta};
+use crate::protocol::message::{AsSerde, Message, MessageMeta, Payload};
 use crate::protocol::validate::{ErrorItem, validate_payload};
 
 /// A consumer's routing table and metadata. Implemented by `#[channel]`; never by hand.
@@ -202,8 +201,8 @@ pub enum Dispatch {
 pub fn decode<M: Message>(payload: Option<&RawValue>) -> Result<M, Dispatch> {
     let raw = payload.map(RawValue::get);
     let decoded = match raw {
-        Some(text) => serde_json::from_str::<M::Payload>(text),
-        None => M::Payload::deserialize(().into_deserializer())
+        Some(text) => serde_json::from_str::<AsSerde<M::Payload>>(text).map(|payload| payload.0),
+        None => M::Payload::deserialize_payload(().into_deserializer())
             .map_err(|e: serde::de::value::Error| <serde_json::Error as serde::de::Error>::custom(e)),
     };
     match decoded {
@@ -295,6 +294,36 @@ pub trait NoReplyOutputs {
 }
 
 impl<R> NoReplyOutputs for Outputs<R> {}
+
+/// Whether two handlers' messages share their action: the type
+/// `SameAction<{ str_eq(<A as Message>::ACTION, <B as Message>::ACTION) }>` in the
+/// check that `#[channel]` generates for each pair of handlers.
+#[doc(hidden)]
+pub struct SameAction<const SAME: bool>;
+
+/// Holds when two handlers receive messages with different actions. `#[channel]`
+/// requires it of `SameAction<..>` for every pair of handlers, with the handlers'
+/// names as marker types: a duplicate is one error that names both handlers.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "two handlers for one action: `{FirstHandler}` receives `{First}` and `{SecondHandler}` receives `{Second}`, whose `action` is the same",
+    label = "same `action` as `{First}`",
+    note = "remove one of the two handlers, or give `{Second}` another `action`"
+)]
+pub trait DistinctActions<First, Second, FirstHandler, SecondHandler> {}
+
+impl<First, Second, FirstHandler, SecondHandler> DistinctActions<First, Second, FirstHandler, SecondHandler>
+    for SameAction<false>
+{
+}
+
+/// The duplicate-action check of one pair of handlers (see [`DistinctActions`]).
+#[doc(hidden)]
+pub const fn assert_distinct_actions<T, First, Second, FirstHandler, SecondHandler>()
+where
+    T: DistinctActions<First, Second, FirstHandler, SecondHandler>,
+{
+}
 
 /// `const` string equality, for the generated duplicate-action check.
 #[doc(hidden)]

@@ -240,7 +240,7 @@ pub(crate) fn encode<M: Message>(message: &M, keys: Keys<'_>) -> Result<Utf8Byte
     out.extend_from_slice(b"{\"action\":");
     serde_json::to_writer(&mut out, M::ACTION)?;
     out.extend_from_slice(b",\"payload\":");
-    serde_json::to_writer(&mut out, message.payload())?;
+    serde_json::to_writer(&mut out, &crate::protocol::message::AsSerde(message.payload()))?;
     if keys.reference.is_some() || keys.topic.is_some() {
         out.extend_from_slice(b",\"version\":1");
     }

@@ -55,7 +55,7 @@ pub trait Message: Serialize + DeserializeOwned + JsonSchema + Send + Sized + 's
     /// The doc comment of the message type, if any.
     const DESCRIPTION: Option<&'static str>;
     /// The type of the `payload` field (`()` for messages without payload).
-    type Payload: Serialize + DeserializeOwned + JsonSchema + Send;
+    type Payload: Payload + Send;
 
     /// Borrows the payload.
     fn payload(&self) -> &Self::Payload;
@@ -72,6 +72,68 @@ pub trait Message: Serialize + DeserializeOwned + JsonSchema + Send + Sized + 's
             description: Self::DESCRIPTION,
             schema: |generator| generator.subschema_for::<Self>(),
         }
+    }
+}
+
+/// What a message carries in its `payload` field: data that serde reads and writes
+/// and that has a JSON Schema. Every type that implements `Serialize`,
+/// `DeserializeOwned` and `JsonSchema` is a payload; `#[payload]` derives the three.
+///
+/// A single trait, rather than the three as bounds of [`Message::Payload`], so that a
+/// payload type missing them gives one compile error that names the fix.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a message payload",
+    label = "not a message payload",
+    note = "put `#[payload]` on `{Self}` (or derive `Serialize`, `Deserialize` and `JsonSchema` for it)"
+)]
+pub trait Payload: Sized {
+    /// Serialises the payload, as `Serialize::serialize`.
+    fn serialize_payload<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error>;
+
+    /// Deserialises a payload, as `Deserialize::deserialize`.
+    fn deserialize_payload<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error>;
+
+    /// Registers the payload's JSON Schema with `generator` and returns a reference to
+    /// it, as `SchemaGenerator::subschema_for`.
+    fn payload_schema(generator: &mut SchemaGenerator) -> Schema;
+
+    /// The payload's JSON Schema as a root schema, as
+    /// `SchemaGenerator::into_root_schema_for`.
+    fn payload_root_schema(generator: SchemaGenerator) -> Schema;
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: Serialize + DeserializeOwned + JsonSchema> Payload for T {
+    fn serialize_payload<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.serialize(serializer)
+    }
+
+    fn deserialize_payload<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        T::deserialize(deserializer)
+    }
+
+    fn payload_schema(generator: &mut SchemaGenerator) -> Schema {
+        generator.subschema_for::<T>()
+    }
+
+    fn payload_root_schema(generator: SchemaGenerator) -> Schema {
+        generator.into_root_schema_for::<T>()
+    }
+}
+
+/// A [`Payload`] seen through serde: serialises a borrowed payload, deserialises an
+/// owned one.
+pub(crate) struct AsSerde<T>(pub T);
+
+impl<T: Payload> Serialize for AsSerde<&T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize_payload(serializer)
+    }
+}
+
+impl<'de, T: Payload> Deserialize<'de> for AsSerde<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        T::deserialize_payload(deserializer).map(AsSerde)
     }
 }
 
@@ -94,7 +156,7 @@ pub struct MessageMeta {
 pub fn serialize_message<M: Message, S: Serializer>(msg: &M, serializer: S) -> Result<S::Ok, S::Error> {
     let mut frame = serializer.serialize_struct(M::NAME, 2)?;
     frame.serialize_field("action", M::ACTION)?;
-    frame.serialize_field("payload", msg.payload())?;
+    frame.serialize_field("payload", &AsSerde(msg.payload()))?;
     frame.end()
 }
 
@@ -117,8 +179,8 @@ pub fn deserialize_message<'de, M: Message, D: Deserializer<'de>>(deserializer: 
         )));
     }
     let payload = match frame.payload {
-        Some(value) => M::Payload::deserialize(value),
-        None => M::Payload::deserialize(().into_deserializer()),
+        Some(value) => M::Payload::deserialize_payload(value),
+        None => M::Payload::deserialize_payload(().into_deserializer()),
     };
     payload.map(M::from_payload).map_err(D::Error::custom)
 }
@@ -128,7 +190,7 @@ pub fn deserialize_message<'de, M: Message, D: Deserializer<'de>>(deserializer: 
 /// envelope keys `ref`, `version` and `topic`.
 #[doc(hidden)]
 pub fn message_schema<M: Message>(generator: &mut SchemaGenerator) -> Schema {
-    let payload = generator.subschema_for::<M::Payload>();
+    let payload = M::Payload::payload_schema(generator);
     let payload_optional = payload_accepts_null::<M>();
     let required: &[&str] = if payload_optional { &["action"] } else { &["action", "payload"] };
     let mut schema = json_schema!({
@@ -160,7 +222,7 @@ pub fn message_schema<M: Message>(generator: &mut SchemaGenerator) -> Schema {
 
 /// Whether a frame of `M` may leave out its payload (or send `null`).
 pub(crate) fn payload_accepts_null<M: Message>() -> bool {
-    M::Payload::deserialize(().into_deserializer()).map_err(|e: serde::de::value::Error| e).is_ok()
+    M::Payload::deserialize_payload(().into_deserializer()).map_err(|e: serde::de::value::Error| e).is_ok()
 }
 
 /// Implements [`JsonSchema`] for a message; used by `#[message]`.

@@ -15,7 +15,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::protocol::message::Message;
+use crate::protocol::message::{Message, Payload};
 
 /// One validation error: `{"type": ..., "loc": [...], "msg": ...}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -76,7 +76,7 @@ pub(crate) fn validate_payload<M: Message>(payload: Option<&str>) -> Result<M::P
     }
     // The schema accepts it; what serde still refuses (a custom deserialiser, a
     // number out of range) is reported at the payload with serde's reason.
-    M::Payload::deserialize(value)
+    M::Payload::deserialize_payload(value)
         .map_err(|e| vec![ErrorItem::new("value_error", loc, format!("Value error, {e}"))])
 }
 
@@ -87,10 +87,8 @@ fn payload_schema<M: Message>() -> Arc<Value> {
     if let Some(schema) = SCHEMAS.read().unwrap_or_else(PoisonError::into_inner).get(&key) {
         return schema.clone();
     }
-    let schema = schemars::generate::SchemaSettings::draft2020_12()
-        .into_generator()
-        .into_root_schema_for::<M::Payload>()
-        .to_value();
+    let generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
+    let schema = M::Payload::payload_root_schema(generator).to_value();
     SCHEMAS
         .write()
         .unwrap_or_else(PoisonError::into_inner)

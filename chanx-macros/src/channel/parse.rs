@@ -11,7 +11,9 @@ use syn::{
 };
 
 use super::model::{Arg, Channel, Credential, Handler, Location};
-use crate::attr::{Errors, doc_comment, lit_str, set_once, string_list, string_literal, unknown_key};
+use crate::attr::{
+    Errors, doc_comment, list_as_value, lit_str, set_once, string_list, string_literal, unknown_key,
+};
 
 pub fn channel(args: TokenStream, item: &mut ItemImpl) -> (Option<Channel>, Errors) {
     let mut errors = Errors::default();
@@ -33,20 +35,20 @@ pub fn channel(args: TokenStream, item: &mut ItemImpl) -> (Option<Channel>, Erro
                 set_once(&mut description, value, &meta, &mut errors);
             }
         } else if meta.path.is_ident("tags") {
-            let value = string_list(&meta)?;
+            let value = string_list(&meta, &mut errors)?;
             set_once(&mut tags, value, &meta, &mut errors);
         } else if meta.path.is_ident("groups") {
-            let value = string_list(&meta)?;
+            let value = string_list(&meta, &mut errors)?;
             set_once(&mut groups, value, &meta, &mut errors);
         } else if meta.path.is_ident("layer") {
             if let Some(value) = lit_str(&meta, &mut errors)? {
                 set_once(&mut layer, value, &meta, &mut errors);
             }
         } else if meta.path.is_ident("passthrough") {
-            let value = type_list(&meta)?;
+            let value = type_list(&meta, &mut errors)?;
             set_once(&mut passthrough, value, &meta, &mut errors);
         } else if meta.path.is_ident("sends") {
-            let value = type_list(&meta)?;
+            let value = type_list(&meta, &mut errors)?;
             set_once(&mut sends, value, &meta, &mut errors);
         } else if meta.path.is_ident("credentials") {
             let value = credential_list(&meta, &mut errors)?;
@@ -125,8 +127,11 @@ pub fn channel(args: TokenStream, item: &mut ItemImpl) -> (Option<Channel>, Erro
     (Some(model), errors)
 }
 
-/// Parses `key(TypeA, TypeB)`.
-fn type_list(meta: &syn::meta::ParseNestedMeta) -> syn::Result<Vec<Type>> {
+/// Parses `key(TypeA, TypeB)`; `key = [...]` is recorded (see `list_as_value`).
+fn type_list(meta: &syn::meta::ParseNestedMeta, errors: &mut Errors) -> syn::Result<Vec<Type>> {
+    if let Some(items) = list_as_value(meta, errors)? {
+        return Ok(items.iter().filter_map(|item| syn::parse2(item.to_token_stream()).ok()).collect());
+    }
     let content;
     syn::parenthesized!(content in meta.input);
     Ok(Punctuated::<Type, Token![,]>::parse_terminated(&content)?.into_iter().collect())
@@ -256,7 +261,7 @@ fn handler(attr: &Attribute, kind: HandlerKind, method: &ImplItemFn, errors: &mu
                     set_once(&mut description, value, &meta, errors);
                 }
             } else if meta.path.is_ident("tags") {
-                let value = string_list(&meta)?;
+                let value = string_list(&meta, errors)?;
                 set_once(&mut tags, value, &meta, errors);
             } else if meta.path.is_ident("output") {
                 let value = match meta.value()?.parse::<Type>()? {
@@ -310,14 +315,23 @@ fn handler(attr: &Attribute, kind: HandlerKind, method: &ImplItemFn, errors: &mu
             format!("a `#[{name}]` takes `&mut self` or `&self` first"),
         )),
     }
+    let typed: Vec<Type> = inputs
+        .filter_map(|input| match input {
+            FnArg::Typed(typed) => Some((*typed.ty).clone()),
+            FnArg::Receiver(_) => None,
+        })
+        .collect();
+    // `&mut Cx` counts as the context (an alias, say) when another argument is the
+    // message; alone, a reference is the message taken by reference.
+    let has_by_value = typed.iter().any(|ty| !matches!(ty, Type::Reference(_)));
     let mut args = Vec::new();
     let mut message: Option<Type> = None;
     let mut has_context = false;
-    for input in inputs {
-        let FnArg::Typed(typed) = input else { continue };
-        let ty = (*typed.ty).clone();
+    for ty in typed {
         match &ty {
-            Type::Reference(reference) if reference.mutability.is_some() => {
+            Type::Reference(reference)
+                if reference.mutability.is_some() && (names_context(&reference.elem) || has_by_value) =>
+            {
                 if has_context {
                     fail(syn::Error::new_spanned(
                         &ty,
@@ -327,14 +341,28 @@ fn handler(attr: &Attribute, kind: HandlerKind, method: &ImplItemFn, errors: &mu
                 has_context = true;
                 args.push(Arg::Context(ty));
             }
-            Type::Reference(_) => fail(syn::Error::new_spanned(
+            Type::Reference(reference) if names_context(&reference.elem) => fail(syn::Error::new_spanned(
                 &ty,
-                format!("a `#[{name}]` takes its message by value and the context as `&mut Context<Self>`"),
+                format!("a `#[{name}]` takes the context as `&mut Context<Self>`"),
             )),
             _ if message.is_some() => fail(syn::Error::new_spanned(
                 &ty,
                 format!("a `#[{name}]` takes exactly one message argument"),
             )),
+            Type::Reference(reference) => {
+                let by_value = reference.elem.to_token_stream().to_string();
+                let by_reference = match reference.mutability {
+                    Some(_) => format!("&mut {by_value}"),
+                    None => format!("&{by_value}"),
+                };
+                fail(syn::Error::new_spanned(
+                    &ty,
+                    format!(
+                        "a `#[{name}]` takes its message by value: write `{by_value}`, not `{by_reference}`"
+                    ),
+                ));
+                message = Some((*reference.elem).clone());
+            }
             _ => {
                 message = Some(ty.clone());
                 args.push(Arg::Message(ty));
@@ -361,6 +389,11 @@ fn handler(attr: &Attribute, kind: HandlerKind, method: &ImplItemFn, errors: &mu
         args,
         ret,
     })
+}
+
+/// Whether `ty` is named `Context` (`Context<Self>`, `chanx::Context<Self>`).
+fn names_context(ty: &Type) -> bool {
+    matches!(ty, Type::Path(path) if path.path.segments.last().is_some_and(|s| s.ident == "Context"))
 }
 
 /// `&self`, `&mut self`, `self: &Self` or `self: &mut Self`.

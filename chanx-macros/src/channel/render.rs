@@ -177,25 +177,36 @@ fn credential(credential: &Credential, p: &TokenStream) -> TokenStream {
     }
 }
 
-/// One compile-time check per pair of handlers: their messages' actions differ.
+/// One compile-time check per pair of handlers: their messages' actions differ. The
+/// check names both handlers (as marker types) and both messages, on the second
+/// handler's message.
 fn distinct_actions(handlers: &[(&syn::Ident, &syn::Type)], p: &TokenStream) -> TokenStream {
     let mut checks = Vec::new();
     for (i, (later, b)) in handlers.iter().enumerate() {
         for (earlier, a) in &handlers[..i] {
-            let text = format!(
-                "two handlers for the same action: `{earlier}` and `{later}` receive messages with equal `action`"
-            );
-            checks.push(quote_spanned! {b.span()=>
-                if #p::str_eq(<#a as #p::Message>::ACTION, <#b as #p::Message>::ACTION) {
-                    ::core::panic!(#text);
-                }
+            let marker = |name| quote!(#[allow(non_camel_case_types)] struct #name;);
+            let markers = match earlier == later {
+                true => marker(later),
+                false => [marker(earlier), marker(later)].into_iter().collect(),
+            };
+            let same = quote_spanned! {b.span()=>
+                #p::SameAction<{ #p::str_eq(<#a as #p::Message>::ACTION, <#b as #p::Message>::ACTION) }>
+            };
+            let check = quote_spanned! {b.span()=>
+                #p::assert_distinct_actions::<__ChanxSameAction, #a, #b, #earlier, #later>()
+            };
+            checks.push(quote! {
+                const _: () = {
+                    type __ChanxSameAction = #same;
+                    {
+                        #markers
+                        #check
+                    }
+                };
             });
         }
     }
-    if checks.is_empty() {
-        return TokenStream::new();
-    }
-    quote!(const _: () = { #(#checks)* };)
+    quote!(#(#checks)*)
 }
 
 fn option_str(value: Option<&str>) -> TokenStream {

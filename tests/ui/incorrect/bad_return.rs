@@ -11,4 +11,6 @@ impl Numbers {
     }
 }
 
+impl Consumer for Numbers {}
+
 fn main() {}

@@ -10,4 +10,6 @@ impl Conditional {
     async fn ping(&mut self, _msg: PingMessage) {}
 }
 
+impl Consumer for Conditional {}
+
 fn main() {}

@@ -33,4 +33,8 @@ impl Duplicates {
     async fn ping(&mut self, _msg: PingMessage) {}
 }
 
+impl Consumer for Kinds {}
+
+impl Consumer for Duplicates {}
+
 fn main() {}

@@ -18,4 +18,6 @@ impl Twice {
     async fn second(&mut self, _msg: HelloAgain) {}
 }
 
+impl Consumer for Twice {}
+
 fn main() {}

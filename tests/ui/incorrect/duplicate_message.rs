@@ -12,4 +12,6 @@ impl Twice {
     async fn second(&mut self, _msg: PingMessage) {}
 }
 
+impl Consumer for Twice {}
+
 fn main() {}

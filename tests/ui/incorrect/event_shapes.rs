@@ -18,4 +18,6 @@ impl Jobs {
     async fn second(&mut self, _event: PingMessage) {}
 }
 
+impl Consumer for Jobs {}
+
 fn main() {}

@@ -9,4 +9,6 @@ impl Plain {
     async fn text(&mut self, _msg: String) {}
 }
 
+impl Consumer for Plain {}
+
 fn main() {}

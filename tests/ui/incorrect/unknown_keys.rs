@@ -19,4 +19,8 @@ impl Values {
     async fn ping(&mut self, _msg: PingMessage) {}
 }
 
+impl Consumer for Keys {}
+
+impl Consumer for Values {}
+
 fn main() {}
