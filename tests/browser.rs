@@ -5,7 +5,11 @@
 //! `tests/browser/authenticated.mjs` against it. Also the AsyncAPI docs page (`/asyncapi`)
 //! of the System Echo app, with the React component served by the app from
 //! `tests/browser/node_modules/@asyncapi/react-component` (no internet), checked by
-//! `tests/browser/asyncapi_docs.mjs`.
+//! `tests/browser/asyncapi_docs.mjs`; with the feature `docs-embedded`, the same page with
+//! the component embedded in the test binary (the default then). And the page's fallback,
+//! checked by `tests/browser/asyncapi_fallback.mjs`: with the component from the CDN and
+//! no internet, or a CDN answer that fails its integrity check, or a component that
+//! throws, the page links to `asyncapi.json` and `asyncapi.yaml` instead.
 //!
 //! Needs Chromium (`CHROMIUM`, else `/usr/bin/chromium`), `node`, and
 //! `npm ci --prefix tests/browser`. Without them the tests say why and pass, unless
@@ -37,6 +41,7 @@ use tokio::task::JoinHandle;
 const SCRIPT: &str = "tutorial.mjs";
 const AUTH_SCRIPT: &str = "authenticated.mjs";
 const DOCS_SCRIPT: &str = "asyncapi_docs.mjs";
+const FALLBACK_SCRIPT: &str = "asyncapi_fallback.mjs";
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(90);
 /// The installed AsyncAPI React component, in `tests/browser`.
 const REACT_COMPONENT: &str = "node_modules/@asyncapi/react-component";
@@ -149,20 +154,71 @@ fn docs_app(dir: &Path) -> Router {
     system_echo::router().merge(system_echo::asyncapi(docs).routes())
 }
 
-#[tokio::test]
-async fn asyncapi_docs_page_in_chromium() {
-    let Some((dir, chromium)) = browser_or_skip("AsyncAPI docs page test").await else { return };
+/// `tests/browser` and Chromium, when they and the installed React component are there;
+/// `None` (after saying why) when the test is to be skipped.
+async fn browser_with_component_or_skip(what: &str) -> Option<(PathBuf, PathBuf)> {
+    let (dir, chromium) = browser_or_skip(what).await?;
     let component = dir.join(REACT_COMPONENT);
     if !component.join("browser/standalone/index.js").is_file() {
         let reason = format!("{} is missing (run `npm ci --prefix tests/browser`)", component.display());
         let required =
             std::env::var("CHANX_REQUIRE_BROWSER").is_ok_and(|v| matches!(v.as_str(), "1" | "true"));
-        assert!(!required, "AsyncAPI docs page test required (CHANX_REQUIRE_BROWSER) but: {reason}");
-        println!("skipping AsyncAPI docs page test: {reason}");
-        return;
+        assert!(!required, "{what} required (CHANX_REQUIRE_BROWSER) but: {reason}");
+        println!("skipping {what}: {reason}");
+        return None;
     }
+    Some((dir, chromium))
+}
+
+#[tokio::test]
+async fn asyncapi_docs_page_in_chromium() {
+    let Some((dir, chromium)) = browser_with_component_or_skip("AsyncAPI docs page test").await else {
+        return;
+    };
     let (url, server) = serve(docs_app(&dir)).await;
     let result = run_script(&dir, DOCS_SCRIPT, &[&format!("{url}asyncapi")], &chromium).await;
     server.abort();
     result.unwrap_or_else(|error| panic!("{error}"));
+}
+
+/// The docs page says the viewer could not be loaded and links to the document: with the
+/// component from the CDN (the routes nested under `/api`, so that the links must follow
+/// the page), which this closed network cannot reach, and with a component that throws.
+#[tokio::test]
+async fn asyncapi_docs_fallback_in_chromium() {
+    let Some((dir, chromium)) = browser_with_component_or_skip("AsyncAPI docs fallback test").await else {
+        return;
+    };
+    let cdn = system_echo::asyncapi(tutorial_docs().docs_assets(DocsAssets::Cdn)).routes();
+    let (cdn_url, cdn_server) = serve(Router::new().nest("/api", cdn)).await;
+    let (local_url, local_server) = serve(docs_app(&dir)).await;
+    let pages = [format!("{cdn_url}api/asyncapi"), format!("{local_url}asyncapi")];
+    let result = run_script(&dir, FALLBACK_SCRIPT, &[&pages[0], &pages[1]], &chromium).await;
+    cdn_server.abort();
+    local_server.abort();
+    result.unwrap_or_else(|error| panic!("{error}"));
+}
+
+/// The docs page with the component the test binary embeds: the default with the
+/// `docs-embedded` feature, served under a versioned path.
+#[cfg(feature = "docs-embedded")]
+#[tokio::test]
+async fn embedded_docs_page_in_chromium() {
+    let Some((dir, chromium)) = browser_or_skip("embedded AsyncAPI docs page test").await else { return };
+    let app = system_echo::router().merge(system_echo::asyncapi(tutorial_docs()).routes());
+    let (url, server) = serve(app).await;
+    let assets = format!("asyncapi/assets/{}", chanx::asyncapi::REACT_COMPONENT_VERSION);
+    let result = run_script(&dir, DOCS_SCRIPT, &[&format!("{url}asyncapi"), &assets], &chromium).await;
+    server.abort();
+    result.unwrap_or_else(|error| panic!("{error}"));
+}
+
+/// Says how to run the embedded docs page test, which needs the feature.
+#[cfg(not(feature = "docs-embedded"))]
+#[test]
+fn embedded_docs_page_in_chromium() {
+    println!(
+        "skipping the embedded AsyncAPI docs page test: built without the feature `docs-embedded` \
+         (`npm ci --prefix tests/browser`, then `cargo test --features docs-embedded --test browser`)"
+    );
 }

@@ -28,6 +28,12 @@
 //! // `/asyncapi.json`, `/asyncapi.yaml` and the `/asyncapi` docs page:
 //! let app: axum::Router = axum::Router::new().merge(docs.routes());
 //! ```
+//!
+//! The docs page renders the document with the AsyncAPI React component, loaded as
+//! [`DocsAssets`] says. When the component cannot load (no internet for the CDN, an
+//! integrity mismatch, a missing file) or fails to render, the page says so and links to
+//! the JSON and YAML documents instead of staying blank. The `docs-embedded` feature
+//! builds the pinned component into the binary, so that the page works offline by default.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -74,23 +80,63 @@ pub enum AsyncApiError {
     Json(#[from] serde_json::Error),
 }
 
+mod pinned;
+
 /// Where the docs page loads the AsyncAPI React component from.
+///
+/// The default ([`DocsAssets::default`]) is `DocsAssets::Embedded` with the
+/// `docs-embedded` feature, else [`DocsAssets::Cdn`]. Whichever it is, a page whose
+/// component cannot load says so and links to the document.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DocsAssets {
-    /// A pinned CDN version with subresource integrity (the default; needs internet).
+    /// A pinned CDN version with subresource integrity (needs internet).
     Cdn,
     /// Serve the component from the app itself, read from the folder of an installed
     /// `@asyncapi/react-component` npm package (`node_modules/@asyncapi/react-component`),
     /// so that the page works with no internet.
     Local(PathBuf),
+    /// Serve the pinned component from the binary, which embeds it at build time (the
+    /// default with the feature), so that the page works with no internet.
+    ///
+    /// Available with the crate feature `docs-embedded` (`chanx/docs-embedded`). Its files
+    /// are not in the crate: the build takes them from the npm package
+    /// `@asyncapi/react-component` at the pinned [`REACT_COMPONENT_VERSION`], in the folder
+    /// named by the environment variable `CHANX_ASYNCAPI_COMPONENT_DIR` (in the chanx
+    /// repository, `tests/browser/node_modules/@asyncapi/react-component` after
+    /// `npm ci --prefix tests/browser`), checks them against the subresource integrity the
+    /// CDN variant pins, and fails when they are missing or differ. Nothing is downloaded.
+    #[cfg(feature = "docs-embedded")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "docs-embedded")))]
+    Embedded,
+}
+
+impl Default for DocsAssets {
+    /// `DocsAssets::Embedded` with the `docs-embedded` feature, else [`DocsAssets::Cdn`].
+    fn default() -> Self {
+        #[cfg(feature = "docs-embedded")]
+        return DocsAssets::Embedded;
+        #[cfg(not(feature = "docs-embedded"))]
+        return DocsAssets::Cdn;
+    }
 }
 
 /// The pinned version of `@asyncapi/react-component` the docs page uses.
-pub const REACT_COMPONENT_VERSION: &str = "3.2.1";
-const CDN_SCRIPT: &str = "https://unpkg.com/@asyncapi/react-component@3.2.1/browser/standalone/index.js";
-const CDN_SCRIPT_SRI: &str = "sha384-wy5bSOazlkSKMGH7XMW6+pK8ho8+rCPr7mTqKdAb/dvfwXAPWCFivgr3C7wJMFAh";
-const CDN_STYLE: &str = "https://unpkg.com/@asyncapi/react-component@3.2.1/styles/default.min.css";
-const CDN_STYLE_SRI: &str = "sha384-oo9RoQcacP++XdMX6CjTucTvASEORHX3chFik0/V2kHcsHiVboGyWZztGeq/0bum";
+pub const REACT_COMPONENT_VERSION: &str = pinned::VERSION;
+/// Where the CDN serves the pinned package.
+const CDN_PACKAGE: &str = "https://unpkg.com/@asyncapi/react-component@";
+/// The content types of the component's files.
+const SCRIPT_TYPE: &str = "text/javascript; charset=utf-8";
+const STYLE_TYPE: &str = "text/css; charset=utf-8";
+
+/// The component's files in the binary (feature `docs-embedded`), as the build script
+/// checked and copied them; served under a versioned path, cacheable for good.
+#[cfg(feature = "docs-embedded")]
+mod embedded {
+    pub const SCRIPT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/index.js"));
+    pub const STYLE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/default.min.css"));
+    pub const CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
+}
 
 /// The version of the AsyncAPI WebSockets bindings the `ws` channel bindings follow.
 const WS_BINDING_VERSION: &str = "0.1.0";
@@ -149,7 +195,7 @@ impl AsyncApi {
             description: None,
             servers: Vec::new(),
             channels: Vec::new(),
-            assets: DocsAssets::Cdn,
+            assets: DocsAssets::default(),
         }
     }
 
@@ -192,7 +238,8 @@ impl AsyncApi {
         self
     }
 
-    /// Where the docs page loads the AsyncAPI React component from.
+    /// Where the docs page loads the AsyncAPI React component from (by default
+    /// [`DocsAssets::default`]).
     pub fn docs_assets(mut self, assets: DocsAssets) -> Self {
         self.assets = assets;
         self
@@ -223,7 +270,9 @@ impl AsyncApi {
     }
 
     /// `/asyncapi.json`, `/asyncapi.yaml` and the docs page `/asyncapi` (plus its
-    /// assets under `/asyncapi/assets/` with [`DocsAssets::Local`]).
+    /// assets under `/asyncapi/assets/` with [`DocsAssets::Local`] and
+    /// `DocsAssets::Embedded`). The page refers to the others by relative URLs, so the
+    /// routes may be nested under any prefix.
     pub fn routes<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
         let docs = Arc::new(self);
         let json = docs.clone();
@@ -239,12 +288,32 @@ impl AsyncApi {
                 get(move |headers: HeaderMap| async move { yaml.serve(&headers, Format::Yaml) }),
             )
             .route("/asyncapi", get(move || async move { Html(page.page()) }));
-        if let DocsAssets::Local(dir) = &docs.assets {
-            let script = dir.join("browser/standalone/index.js");
-            let style = dir.join("styles/default.min.css");
-            router = router
-                .route("/asyncapi/assets/index.js", get(move || asset(script.clone(), "text/javascript")))
-                .route("/asyncapi/assets/default.min.css", get(move || asset(style.clone(), "text/css")));
+        match &docs.assets {
+            DocsAssets::Cdn => {}
+            DocsAssets::Local(dir) => {
+                let script = dir.join(pinned::SCRIPT_PATH);
+                let style = dir.join(pinned::STYLE_PATH);
+                router = router
+                    .route("/asyncapi/assets/index.js", get(move || asset(script.clone(), SCRIPT_TYPE)))
+                    .route("/asyncapi/assets/default.min.css", get(move || asset(style.clone(), STYLE_TYPE)));
+            }
+            #[cfg(feature = "docs-embedded")]
+            DocsAssets::Embedded => {
+                let (script, style) = embedded_paths();
+                router = router
+                    .route(
+                        &format!("/{script}"),
+                        get(|headers: HeaderMap| async move {
+                            embedded_asset(&headers, embedded::SCRIPT, SCRIPT_TYPE, pinned::SCRIPT_SRI)
+                        }),
+                    )
+                    .route(
+                        &format!("/{style}"),
+                        get(|headers: HeaderMap| async move {
+                            embedded_asset(&headers, embedded::STYLE, STYLE_TYPE, pinned::STYLE_SRI)
+                        }),
+                    );
+            }
         }
         router
     }
@@ -270,23 +339,40 @@ impl AsyncApi {
     /// The HTML docs page.
     fn page(&self) -> String {
         let (script, style) = match &self.assets {
-            DocsAssets::Cdn => (
-                format!(
-                    r#"<script src="{CDN_SCRIPT}" integrity="{CDN_SCRIPT_SRI}" crossorigin="anonymous"></script>"#
-                ),
-                format!(
-                    r#"<link rel="stylesheet" href="{CDN_STYLE}" integrity="{CDN_STYLE_SRI}" crossorigin="anonymous">"#
-                ),
-            ),
+            DocsAssets::Cdn => {
+                let package = format!("{CDN_PACKAGE}{}", pinned::VERSION);
+                let cors = r#" crossorigin="anonymous""#;
+                (
+                    format!(
+                        r#"<script src="{package}/{}" integrity="{}"{cors}></script>"#,
+                        pinned::SCRIPT_PATH,
+                        pinned::SCRIPT_SRI
+                    ),
+                    format!(
+                        r#"<link rel="stylesheet" href="{package}/{}" integrity="{}"{cors}>"#,
+                        pinned::STYLE_PATH,
+                        pinned::STYLE_SRI
+                    ),
+                )
+            }
             DocsAssets::Local(_) => (
                 r#"<script src="asyncapi/assets/index.js"></script>"#.to_owned(),
                 r#"<link rel="stylesheet" href="asyncapi/assets/default.min.css">"#.to_owned(),
             ),
+            #[cfg(feature = "docs-embedded")]
+            DocsAssets::Embedded => {
+                let (script, style) = embedded_paths();
+                (
+                    format!(r#"<script src="{script}" integrity="{}"></script>"#, pinned::SCRIPT_SRI),
+                    format!(r#"<link rel="stylesheet" href="{style}" integrity="{}">"#, pinned::STYLE_SRI),
+                )
+            }
         };
+        // The title last: it may contain anything, placeholders included.
         DOCS_PAGE
-            .replace("{title}", &html_escape(&self.title))
             .replace("{script}", &script)
             .replace("{style}", &style)
+            .replace("{title}", &html_escape(&self.title))
     }
 
     fn render(&self, servers: &[Server]) -> Result<Value, AsyncApiError> {
@@ -618,9 +704,17 @@ fn request_server(headers: &HeaderMap) -> Vec<Server> {
     }]
 }
 
+/// A file of [`DocsAssets::Local`]; revalidated on each use, as the folder may change.
 async fn asset(path: PathBuf, content_type: &'static str) -> Response {
     match tokio::fs::read(&path).await {
-        Ok(bytes) => ([(header::CONTENT_TYPE, content_type)], bytes).into_response(),
+        Ok(bytes) => {
+            let headers = [
+                (header::CONTENT_TYPE, content_type),
+                (header::CACHE_CONTROL, "no-cache"),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            ];
+            (headers, bytes).into_response()
+        }
         Err(error) => {
             tracing::error!(%error, path = %path.display(), "cannot read a docs asset");
             (StatusCode::NOT_FOUND, format!("docs asset not found: {}", path.display())).into_response()
@@ -628,10 +722,46 @@ async fn asset(path: PathBuf, content_type: &'static str) -> Response {
     }
 }
 
+/// The page-relative paths of the embedded script and stylesheet: versioned, so that
+/// they can be cached for good.
+#[cfg(feature = "docs-embedded")]
+fn embedded_paths() -> (String, String) {
+    let dir = format!("asyncapi/assets/{}", pinned::VERSION);
+    (format!("{dir}/index.js"), format!("{dir}/default.min.css"))
+}
+
+/// A file of `DocsAssets::Embedded`: cacheable for good, with its integrity hash as
+/// entity tag (304 when the request has it).
+#[cfg(feature = "docs-embedded")]
+fn embedded_asset(
+    headers: &HeaderMap,
+    body: &'static [u8],
+    content_type: &'static str,
+    sri: &str,
+) -> Response {
+    let tag = format!("\"{sri}\"");
+    let fresh = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == tag);
+    let cache = [(header::CACHE_CONTROL, embedded::CACHE_CONTROL)];
+    if fresh {
+        return (StatusCode::NOT_MODIFIED, cache, [(header::ETAG, tag)]).into_response();
+    }
+    let typed = [(header::CONTENT_TYPE, content_type), (header::X_CONTENT_TYPE_OPTIONS, "nosniff")];
+    (cache, [(header::ETAG, tag)], typed, body).into_response()
+}
+
 fn html_escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
+/// The docs page. The viewer's script and stylesheet (`{script}`, `{style}`) fail to
+/// load, or rendering throws: `chanxDocs.fail` shows `#asyncapi-fallback`, whose links are
+/// relative to the page, like the document URL the component fetches.
 const DOCS_PAGE: &str = r#"<!doctype html>
 <html lang="en">
 <head>
@@ -639,16 +769,65 @@ const DOCS_PAGE: &str = r#"<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} · AsyncAPI</title>
 <link rel="icon" href="data:,">
+<style>
+  #asyncapi-fallback, #asyncapi-noscript { font: 16px/1.5 system-ui, sans-serif; max-width: 42rem; margin: 2rem auto;
+    padding: 1rem 1.25rem; border: 1px solid #d9a21b; border-radius: 6px; background: #fff8e1; color: #222; }
+  #asyncapi-fallback a, #asyncapi-noscript a { font-family: ui-monospace, monospace; }
+</style>
+<script>
+  var chanxDocs = {
+    // Shows the links to the document in place of the viewer (once the body is parsed).
+    fail: function () {
+      var fallback = document.getElementById('asyncapi-fallback');
+      if (!fallback) {
+        document.addEventListener('DOMContentLoaded', chanxDocs.fail);
+        return;
+      }
+      fallback.querySelectorAll('a').forEach(function (a) { a.textContent = a.pathname; });
+      fallback.hidden = false;
+    },
+  };
+  // A script or stylesheet that fails to load (no network, integrity mismatch, not
+  // found), or an uncaught error while the viewer has rendered nothing.
+  window.addEventListener('error', function (event) {
+    var target = event.target;
+    if (target instanceof HTMLScriptElement || target instanceof HTMLLinkElement) {
+      chanxDocs.fail();
+    } else if (event instanceof ErrorEvent) {
+      setTimeout(function () {
+        var root = document.getElementById('asyncapi');
+        if (!root || !root.hasChildNodes()) chanxDocs.fail();
+      });
+    }
+  }, true);
+</script>
 {style}
 </head>
 <body>
+<div id="asyncapi-fallback" role="alert" hidden>
+The AsyncAPI viewer could not be loaded (no internet?). The document itself:
+<a href="asyncapi.json">/asyncapi.json</a>, <a href="asyncapi.yaml">/asyncapi.yaml</a>
+</div>
+<noscript><div id="asyncapi-noscript">
+The AsyncAPI viewer needs JavaScript. The document itself:
+<a href="asyncapi.json">asyncapi.json</a>, <a href="asyncapi.yaml">asyncapi.yaml</a>
+</div></noscript>
 <div id="asyncapi"></div>
 {script}
 <script>
-  AsyncApiStandalone.render(
-    { schema: { url: 'asyncapi.json', options: { method: 'GET', mode: 'cors' } }, config: { show: { sidebar: true } } },
-    document.getElementById('asyncapi'),
-  );
+  if (typeof AsyncApiStandalone === 'undefined') {
+    chanxDocs.fail();
+  } else {
+    try {
+      AsyncApiStandalone.render(
+        { schema: { url: 'asyncapi.json', options: { method: 'GET', mode: 'cors' } }, config: { show: { sidebar: true } } },
+        document.getElementById('asyncapi'),
+      );
+    } catch (error) {
+      console.error('The AsyncAPI viewer failed to render:', error);
+      chanxDocs.fail();
+    }
+  }
 </script>
 </body>
 </html>

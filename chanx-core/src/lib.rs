@@ -3,6 +3,8 @@
 //! Use it through the `chanx` crate, which re-exports this one with the macros.
 
 #![warn(missing_docs)]
+// docs.rs marks the items of optional features.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // The macros expand to `::chanx::__private` paths; inside this crate that is us.
 extern crate self as chanx;

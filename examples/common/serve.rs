@@ -4,7 +4,8 @@
 //! open sockets get a 1001 close), and the AsyncAPI document:
 //! served at `/asyncapi.json`, `/asyncapi.yaml` and `/asyncapi`, or written to a file
 //! with `--asyncapi FILE` (`.json`, `.yaml`). `ASYNCAPI_ASSETS` names the folder of an
-//! installed `@asyncapi/react-component` to serve the docs page without internet.
+//! installed `@asyncapi/react-component` to serve the docs page without internet; so does
+//! building with `--features docs-embedded`, which embeds it.
 
 use std::process::ExitCode;
 

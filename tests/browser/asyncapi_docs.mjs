@@ -1,10 +1,12 @@
 // Checks the AsyncAPI docs page of the System Echo app in a real Chromium.
 //
-//   node tests/browser/asyncapi_docs.mjs <url of the docs page, e.g. http://127.0.0.1:8000/asyncapi>
+//   node tests/browser/asyncapi_docs.mjs <url of the docs page, e.g. http://127.0.0.1:8000/asyncapi> [assets]
 //
-// The app must serve the page with DocsAssets::Local (the React component from the app
-// itself): the script blocks every request that does not go to the app, and fails if the
-// page tries one. It waits for the component to render the document and checks that the
+// The app must serve the page with the React component from the app itself: `assets` is
+// the folder of its files next to the page, `asyncapi/assets` (DocsAssets::Local, the
+// default) or `asyncapi/assets/3.2.1` (DocsAssets::Embedded). The script blocks every
+// request that does not go to the app, and fails if the page tries one, or does not load
+// the script and stylesheet from that folder, or shows its "could not be loaded" message. It waits for the component to render the document and checks that the
 // channel `system` (its address and description), every operation and message of the
 // served /asyncapi.json, and the handlers' expected replies once expanded are shown, and
 // that there are no console or page errors.
@@ -14,9 +16,9 @@
 import { join } from 'node:path';
 import { Failure, launch, log, run, screenshot, timeout } from './common.mjs';
 
-const [docsUrl] = process.argv.slice(2);
+const [docsUrl, assets = 'asyncapi/assets'] = process.argv.slice(2);
 if (!docsUrl) {
-  console.error('usage: node asyncapi_docs.mjs <docs-page-url>');
+  console.error('usage: node asyncapi_docs.mjs <docs-page-url> [assets folder next to the page]');
   process.exit(2);
 }
 const origin = new URL(docsUrl).origin;
@@ -199,8 +201,12 @@ async function main() {
 
     console.log(`    requests to the app: ${local.length} (${[...new Set(local.map((u) => new URL(u).pathname))].join(', ')})`);
     if (external.length) throw new Failure(`the page asked for URLs outside the app: ${external.join(', ')}`);
-    if (!local.some((u) => u.endsWith('/asyncapi/assets/index.js'))) {
-      throw new Failure('the page did not load the component from the app (/asyncapi/assets/index.js)');
+    for (const file of ['index.js', 'default.min.css']) {
+      const want = new URL(`${assets}/${file}`, docsUrl).href;
+      if (!local.includes(want)) throw new Failure(`the page did not load the component from the app (${want})`);
+    }
+    if (await page.locator('#asyncapi-fallback').isVisible()) {
+      throw new Failure('the page shows its "could not be loaded" message although the viewer rendered');
     }
     if (problems.length) throw new Failure(`the page reported problems:\n  ${problems.join('\n  ')}`);
   } finally {
