@@ -5,82 +5,12 @@ mod common;
 use chanx::layer::{Kind, Layers, Overflow};
 use chanx::prelude::*;
 use chanx::testing::{RecordingLayer, Target, TestClient, TestError};
+use common::crowd::{Announcement, Crowd, Join, Nudge, Say, say, shout};
 use serde_json::{Value, json};
-
-/// Text in and out.
-#[message(action = "say")]
-pub struct Say(pub String);
-
-/// Joins the named group.
-#[message(action = "join")]
-pub struct Join(pub String);
-
-/// Leaves the named group.
-#[message(action = "leave")]
-pub struct Leave(pub String);
-
-/// Broadcasts to these groups, or to the connection's own when empty.
-#[message(action = "shout")]
-pub struct Shout {
-    pub payload: (Vec<String>, bool, String),
-}
-
-/// An event the consumer handles.
-#[message(action = "nudge")]
-pub struct Nudge(pub String);
-
-/// An event forwarded to the client as it is.
-#[message(action = "announcement")]
-pub struct Announcement(pub String);
 
 /// An event nobody handles.
 #[message(action = "stray")]
 pub struct Stray;
-
-/// A consumer in the static group `lobby` that joins, leaves and shouts on request.
-#[derive(Default)]
-pub struct Crowd;
-
-#[channel(groups("lobby"), passthrough(Announcement))]
-impl Crowd {
-    #[ws_handler]
-    async fn join(&mut self, cx: &mut Context<Self>, msg: Join) -> chanx::Result<()> {
-        cx.join_group(msg.0).await
-    }
-
-    #[ws_handler]
-    async fn leave(&mut self, cx: &mut Context<Self>, msg: Leave) -> chanx::Result<()> {
-        cx.leave_group(&msg.0).await
-    }
-
-    #[ws_handler(output = Say)]
-    async fn shout(&mut self, cx: &mut Context<Self>, msg: Shout) -> chanx::Result<()> {
-        let (groups, exclude, text) = msg.payload;
-        let mut broadcast = cx.broadcast_message(Say(text));
-        if !groups.is_empty() {
-            broadcast = broadcast.groups(groups);
-        }
-        if exclude {
-            broadcast = broadcast.exclude_current();
-        }
-        broadcast.await
-    }
-
-    #[event_handler]
-    async fn nudge(&mut self, event: Nudge) -> Say {
-        Say(format!("nudged: {}", event.0))
-    }
-}
-
-impl Consumer for Crowd {}
-
-fn say(text: &str) -> Value {
-    json!({"action": "say", "payload": text})
-}
-
-fn shout(groups: &[&str], exclude: bool, text: &str) -> Value {
-    json!({"action": "shout", "payload": [groups, exclude, text]})
-}
 
 fn crowd(layers: &Layers, completion: bool) -> TestClient {
     TestClient::builder().layers(layers.clone()).send_completion(completion).connect::<Crowd>()

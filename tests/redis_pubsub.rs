@@ -11,81 +11,16 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+mod common;
+
 use chanx::layer::redis::RedisPubSubLayer;
 use chanx::layer::{ChannelLayer, LayerError, Layers};
-use chanx::prelude::*;
 use chanx::testing::TestClient;
+use common::crowd::{Crowd, Nudge, Say, say, shout};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const NEEDS_REDIS: &str = "needs Redis";
-
-/// Text in and out.
-#[message(action = "say")]
-pub struct Say(pub String);
-
-/// Joins the named group.
-#[message(action = "join")]
-pub struct Join(pub String);
-
-/// Leaves the named group.
-#[message(action = "leave")]
-pub struct Leave(pub String);
-
-/// Broadcasts to these groups, or to the connection's own when empty.
-#[message(action = "shout")]
-pub struct Shout {
-    pub payload: (Vec<String>, bool, String),
-}
-
-/// An event the consumer answers.
-#[message(action = "nudge")]
-pub struct Nudge(pub String);
-
-/// In the static group `lobby`; joins, leaves and shouts on request.
-#[derive(Default)]
-pub struct Crowd;
-
-#[channel(groups("lobby"))]
-impl Crowd {
-    #[ws_handler]
-    async fn join(&mut self, cx: &mut Context<Self>, msg: Join) -> chanx::Result<()> {
-        cx.join_group(msg.0).await
-    }
-
-    #[ws_handler]
-    async fn leave(&mut self, cx: &mut Context<Self>, msg: Leave) -> chanx::Result<()> {
-        cx.leave_group(&msg.0).await
-    }
-
-    #[ws_handler(output = Say)]
-    async fn shout(&mut self, cx: &mut Context<Self>, msg: Shout) -> chanx::Result<()> {
-        let (groups, exclude, text) = msg.payload;
-        let mut broadcast = cx.broadcast_message(Say(text));
-        if !groups.is_empty() {
-            broadcast = broadcast.groups(groups);
-        }
-        if exclude {
-            broadcast = broadcast.exclude_current();
-        }
-        broadcast.await
-    }
-
-    #[event_handler]
-    async fn nudge(&mut self, event: Nudge) -> Say {
-        Say(format!("nudged: {}", event.0))
-    }
-}
-
-impl Consumer for Crowd {}
-
-fn say(text: &str) -> Value {
-    json!({"action": "say", "payload": text})
-}
-
-fn shout(groups: &[&str], exclude: bool, text: &str) -> Value {
-    json!({"action": "shout", "payload": [groups, exclude, text]})
-}
 
 fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())

@@ -8,6 +8,7 @@
 pub mod authenticated;
 #[path = "../../examples/background_jobs/app.rs"]
 pub mod background_jobs;
+pub mod crowd;
 #[path = "../../examples/background_jobs/jobs.rs"]
 pub mod jobs;
 pub mod probe;
