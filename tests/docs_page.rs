@@ -87,6 +87,14 @@ async fn local_files_are_served_typed_and_revalidated() {
     assert_eq!(http(addr, "GET", "/asyncapi/assets/index.js", &[], "").await.status, 404);
 }
 
+/// Shows in the summary that the embedded files' test needs the feature.
+#[cfg(not(feature = "docs-embedded"))]
+#[test]
+#[ignore = "needs the feature docs-embedded: npm ci --prefix tests/browser, then cargo test --features docs-embedded"]
+fn embedded_files_are_the_default_and_cached_for_good() {
+    panic!("build the tests with `--features docs-embedded` (after `npm ci --prefix tests/browser`)");
+}
+
 /// The embedded files: the default, under a versioned path, cacheable for good, equal to
 /// the npm package's.
 #[cfg(feature = "docs-embedded")]
