@@ -219,7 +219,7 @@ async fn unreachable_redis_is_a_clear_error_in_bounded_time() {
         .await;
     let error = result.expect_err("no Redis there");
     assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
-    assert!(matches!(error, LayerError::Timeout { operation: "connect", .. } | LayerError::Backend(_)));
+    assert!(matches!(error, LayerError::Timeout { .. } | LayerError::Backend(_)), "{error:?}");
 
     let error = RedisPubSubLayer::builder().host("not a url").connect().await.expect_err("bad URL");
     assert!(matches!(error, LayerError::Backend(_)), "{error:?}");

@@ -36,6 +36,9 @@ const GOING_AWAY: u16 = 1001;
 const POLICY_VIOLATION: u16 = 1008;
 const TOO_BIG: u16 = 1009;
 const INTERNAL_ERROR: u16 = 1011;
+/// The close reason (with 1011) when the channel layer fails a connection's
+/// registration or its static groups: Redis unreachable, say.
+const LAYER_UNAVAILABLE: &str = "Channel layer unavailable";
 
 /// What a connection's loop needs besides the consumer and the socket.
 struct Connection<'a, C> {
@@ -318,7 +321,7 @@ impl<C: Consumer> Connection<'_, C> {
         let cx = &mut self.cx;
         if let Err(error) = cx.layer().layer().register(cx.channel_name(), inbox).await {
             throttled!(error, %error, "cannot register with the channel layer");
-            return Some(self.server_close(INTERNAL_ERROR, "Internal error"));
+            return Some(self.server_close(INTERNAL_ERROR, LAYER_UNAVAILABLE));
         }
         match AssertUnwindSafe(consumer.authenticate(cx)).catch_unwind().await {
             Ok(Ok(())) => {}
@@ -340,7 +343,7 @@ impl<C: Consumer> Connection<'_, C> {
         for group in C::GROUPS {
             if let Err(error) = cx.join_group(*group).await {
                 throttled!(error, %error, group, "cannot join a group");
-                return Some(self.server_close(INTERNAL_ERROR, "Internal error"));
+                return Some(self.server_close(INTERNAL_ERROR, LAYER_UNAVAILABLE));
             }
         }
         let welcome = AssertUnwindSafe(consumer.post_authentication(cx)).catch_unwind().await;

@@ -35,27 +35,44 @@
 //!   A group send publishes group by group, each within the timeout. A join or leave
 //!   that changes the process's subscriptions first waits (within the timeout too) for
 //!   any other such change of this process to finish.
-//! - Received messages wait in an unbounded in-process queue until the layer's receive
-//!   loop hands them to the connections' bounded buffers; the loop never waits on a
-//!   connection, so the queue only holds what arrived faster than it can be decoded.
+//! - Received messages wait in an in-process buffer bounded in bytes
+//!   ([`receive_buffer`](RedisPubSubLayerBuilder::receive_buffer), 16 MiB by default)
+//!   until the layer's receive loop hands them to the connections' bounded buffers. The
+//!   loop never waits on a connection, so the buffer only holds what arrived faster than
+//!   it can be decoded; what finds it full is dropped, logged and counted
+//!   ([`RedisPubSubLayer::dropped`]).
 //! - Delivery to local connections never waits: a full connection buffer is handled
 //!   by the [`Overflow`](super::Overflow) policy as with the in-memory layer.
+//!
+//! # When Redis is down
+//!
+//! [`build`](RedisPubSubLayerBuilder::build) never waits for Redis: an app starts with
+//! Redis unreachable, logs it (one error line per host, and one line when it answers
+//! again), and each connection of a consumer on the layer is closed with 1011
+//! ("Channel layer unavailable") after at most the timeout, while consumers on other
+//! layers work. Once Redis answers, new connections work again. After a Redis restart
+//! the layer reconnects by itself and renews every subscription it holds, so open
+//! WebSockets stay open and broadcasts flow again; what was published meanwhile is lost.
+//! [`connect`](RedisPubSubLayerBuilder::connect) is `build` plus a first answer from
+//! every host, for an app that would rather not start without Redis.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
+use ::redis::aio::AsyncPushSender;
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::task::AbortOnDropHandle;
 
 use super::{BoxFuture, ChannelLayer, Inbox, Kind, LayerError, LayerMessage, read, write};
 use crate::log::throttled;
+use crate::queue::{Cost, PushError, QueueReceiver, queue};
 
 /// The `type` of a broadcast, as Chanx's consumers dispatch it.
 const GROUP_MESSAGE: &str = "handle_group_message";
@@ -66,6 +83,8 @@ const MAX_NAME_LENGTH: usize = 100;
 /// How often an idle shard is pinged, so that a lost connection is noticed and
 /// re-established (with its subscriptions) even when nothing is being sent.
 const HEALTH_INTERVAL: Duration = Duration::from_secs(5);
+/// The default budget of messages received from Redis and not yet handed on.
+const RECEIVE_BUFFER: usize = 16 << 20;
 
 /// Configures a [`RedisPubSubLayer`]: `RedisPubSubLayer::builder()`.
 #[derive(Clone)]
@@ -73,6 +92,7 @@ pub struct RedisPubSubLayerBuilder {
     hosts: Vec<String>,
     prefix: String,
     timeout: Duration,
+    receive_buffer: usize,
 }
 
 impl fmt::Debug for RedisPubSubLayerBuilder {
@@ -82,13 +102,19 @@ impl fmt::Debug for RedisPubSubLayerBuilder {
             .field("hosts", &self.hosts.len())
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
+            .field("receive_buffer", &self.receive_buffer)
             .finish()
     }
 }
 
 impl Default for RedisPubSubLayerBuilder {
     fn default() -> Self {
-        RedisPubSubLayerBuilder { hosts: Vec::new(), prefix: "asgi".into(), timeout: Duration::from_secs(2) }
+        RedisPubSubLayerBuilder {
+            hosts: Vec::new(),
+            prefix: "asgi".into(),
+            timeout: Duration::from_secs(2),
+            receive_buffer: RECEIVE_BUFFER,
+        }
     }
 }
 
@@ -116,22 +142,44 @@ impl RedisPubSubLayerBuilder {
         self
     }
 
-    /// Connects to every host, each within the timeout, and starts the receive loop.
-    /// Fails with [`LayerError::Timeout`] or [`LayerError::Backend`] (a bad URL, a
-    /// refused connection, an authentication error) rather than start without Redis,
-    /// and with [`LayerError::InvalidName`] for a prefix Chanx cannot carry.
-    /// Must be called inside a tokio runtime.
-    pub async fn connect(self) -> Result<RedisPubSubLayer, LayerError> {
+    /// How many bytes of messages received from Redis may wait for the receive loop
+    /// (default 16 MiB); what arrives when they are used up is dropped, logged and
+    /// counted ([`RedisPubSubLayer::dropped`]).
+    pub fn receive_buffer(mut self, bytes: usize) -> Self {
+        self.receive_buffer = bytes;
+        self
+    }
+
+    /// The layer, without waiting for Redis: connections are made on first use and
+    /// remade after a loss, and the receive loop checks every host at once and every
+    /// 5 s after, logging when one becomes unreachable or answers again. Fails only
+    /// for a URL that cannot be parsed ([`LayerError::Backend`]) or a prefix Chanx
+    /// cannot carry ([`LayerError::InvalidName`]). Must be called inside a tokio
+    /// runtime.
+    pub fn build(self) -> Result<RedisPubSubLayer, LayerError> {
         if !self.prefix.is_empty() {
             check_name("prefix", &self.prefix)?;
         }
         let urls = if self.hosts.is_empty() { vec!["redis://127.0.0.1:6379".to_owned()] } else { self.hosts };
-        let (push_tx, push_rx) = mpsc::unbounded_channel();
-        let mut shards = Vec::with_capacity(urls.len());
-        for url in urls {
-            shards.push(Shard::connect(&url, self.timeout, push_tx.clone()).await?);
-        }
-        drop(push_tx);
+        let (push_tx, push_rx) = queue::<Push>(self.receive_buffer);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let hand_off = {
+            let dropped = dropped.clone();
+            move |push: PushInfo| match push_tx.try_push(Push(push)) {
+                Ok(()) => Ok(()),
+                Err(PushError::Full) => {
+                    dropped.fetch_add(1, Ordering::Relaxed);
+                    throttled!(warn, "receive buffer full: a message from Redis was dropped");
+                    Ok(())
+                }
+                Err(PushError::Closed) => Err(PushError::Closed),
+            }
+        };
+        let hand_off = Arc::new(hand_off);
+        let shards = urls
+            .iter()
+            .map(|url| Shard::new(url, self.timeout, hand_off.clone()))
+            .collect::<Result<Vec<_>, _>>()?;
         let group_prefix = format!("{}__group__", self.prefix);
         let shared = Arc::new_cyclic(|weak: &Weak<Shared>| {
             let receiver = AbortOnDropHandle::new(tokio::spawn(receive_loop(weak.clone(), push_rx)));
@@ -143,11 +191,23 @@ impl RedisPubSubLayerBuilder {
                 channels: RwLock::default(),
                 groups: RwLock::default(),
                 subscriptions: tokio::sync::Mutex::new(()),
+                dropped,
                 _receiver: receiver,
             }
         });
-        tracing::info!(hosts = shared.shards.len(), prefix = %shared.prefix, "connected to Redis");
         Ok(RedisPubSubLayer { shared })
+    }
+
+    /// [`build`](Self::build), then waits for every host to answer, each within the
+    /// timeout: fails with [`LayerError::Timeout`] or [`LayerError::Backend`] (a
+    /// refused connection, an authentication error) rather than start without Redis.
+    pub async fn connect(self) -> Result<RedisPubSubLayer, LayerError> {
+        let layer = self.build()?;
+        for shard in &layer.shared.shards {
+            layer.shared.ping(shard).await?;
+        }
+        tracing::info!(hosts = layer.shared.shards.len(), prefix = %layer.shared.prefix, "connected to Redis");
+        Ok(layer)
     }
 }
 
@@ -189,6 +249,8 @@ struct Shared {
     /// Held across a group's subscribe or unsubscribe, so that the first join and the
     /// last leave of a group are never interleaved.
     subscriptions: tokio::sync::Mutex<()>,
+    /// Messages dropped because the receive buffer was full.
+    dropped: Arc<AtomicU64>,
     _receiver: AbortOnDropHandle<()>,
 }
 
@@ -204,6 +266,8 @@ struct Shard {
     /// `host:port`, for logs (never the URL, which may hold a password).
     address: String,
     connection: ConnectionManager,
+    /// Whether the last health check had an answer, so that a change is logged once.
+    reachable: AtomicBool,
 }
 
 impl fmt::Debug for Shard {
@@ -212,12 +276,22 @@ impl fmt::Debug for Shard {
     }
 }
 
+/// A message Redis pushed, costed by its bytes for the receive buffer.
+struct Push(PushInfo);
+
+impl Cost for Push {
+    fn cost(&self) -> usize {
+        self.0
+            .data
+            .iter()
+            .map(|value| if let ::redis::Value::BulkString(bytes) = value { bytes.len() } else { 16 })
+            .sum()
+    }
+}
+
 impl Shard {
-    async fn connect(
-        url: &str,
-        timeout: Duration,
-        push: mpsc::UnboundedSender<PushInfo>,
-    ) -> Result<Shard, LayerError> {
+    /// The host at `url`, connected on first use; what it pushes goes to `push`.
+    fn new(url: &str, timeout: Duration, push: Arc<impl AsyncPushSender>) -> Result<Shard, LayerError> {
         let info = url.into_connection_info().map_err(backend)?;
         let address = info.addr().to_string();
         let settings = info.redis_settings().clone().set_protocol(ProtocolVersion::RESP3);
@@ -227,23 +301,10 @@ impl Shard {
             .set_automatic_resubscription()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout));
-        // One plain attempt first: the manager retries a failed connection until the
-        // timeout, which would hide why (refused, unknown host, wrong password).
-        let probe = async {
-            client.get_multiplexed_async_connection().await?;
-            ConnectionManager::new_with_config(client, config).await
-        };
-        match tokio::time::timeout(timeout, probe).await {
-            Ok(Ok(connection)) => Ok(Shard { address, connection }),
-            Ok(Err(error)) => {
-                tracing::error!(%address, %error, "cannot connect to Redis");
-                Err(backend(error))
-            }
-            Err(_) => {
-                tracing::error!(%address, ?timeout, "Redis did not answer in time");
-                Err(LayerError::Timeout { operation: "connect", after: timeout })
-            }
-        }
+        let connection = ConnectionManager::new_lazy_with_config(client, config).map_err(backend)?;
+        // Assumed reachable until a check says otherwise, so that the first failure is
+        // logged as such.
+        Ok(Shard { address, connection, reachable: AtomicBool::new(true) })
     }
 }
 
@@ -381,16 +442,16 @@ fn decode(payload: &[u8]) -> Result<LayerMessage, DecodeError> {
     Ok(LayerMessage { kind, action, frame, exclude })
 }
 
-/// Reads what every shard receives, for as long as the layer lives, and pings idle
-/// shards so that a lost connection is re-established.
-async fn receive_loop(shared: Weak<Shared>, mut pushes: mpsc::UnboundedReceiver<PushInfo>) {
+/// Reads what every shard receives, for as long as the layer lives, and checks every
+/// shard at once and then every few seconds, so that an unreachable host is logged and
+/// a lost connection is re-established even when nothing is being sent.
+async fn receive_loop(shared: Weak<Shared>, mut pushes: QueueReceiver<Push>) {
     let mut health = tokio::time::interval(HEALTH_INTERVAL);
     health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    health.tick().await;
     loop {
         tokio::select! {
             push = pushes.recv() => {
-                let (Some(push), Some(shared)) = (push, shared.upgrade()) else { return };
+                let (Some(Push(push)), Some(shared)) = (push, shared.upgrade()) else { return };
                 shared.on_push(push);
             }
             _ = health.tick() => {
@@ -486,14 +547,29 @@ impl Shared {
         }
     }
 
+    /// One `PING` to `shard`, within the timeout.
+    async fn ping(&self, shard: &Shard) -> Result<(), LayerError> {
+        let mut connection = shard.connection.clone();
+        match tokio::time::timeout(self.timeout, ::redis::cmd("PING").exec_async(&mut connection)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(backend(error)),
+            Err(_) => Err(LayerError::Timeout { operation: "PING", after: self.timeout }),
+        }
+    }
+
+    /// Pings every shard, logging each change between reachable and unreachable.
     async fn check_health(&self) {
         for shard in &self.shards {
-            let mut connection = shard.connection.clone();
-            let ping = ::redis::cmd("PING");
-            match tokio::time::timeout(self.timeout, ping.exec_async(&mut connection)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => throttled!(warn, address = %shard.address, %error, "Redis unreachable"),
-                Err(_) => throttled!(warn, address = %shard.address, "Redis does not answer"),
+            let outcome = self.ping(shard).await;
+            let was_reachable = shard.reachable.swap(outcome.is_ok(), Ordering::Relaxed);
+            match outcome {
+                Ok(()) if !was_reachable => tracing::info!(address = %shard.address, "Redis answers again"),
+                Err(error) if was_reachable => tracing::error!(
+                    address = %shard.address,
+                    %error,
+                    "cannot reach Redis: connections of consumers on this layer are closed with 1011 until it answers"
+                ),
+                _ => {}
             }
         }
     }
@@ -596,7 +672,8 @@ fn remove_member(groups: &mut HashMap<String, HashMap<String, Inbox>>, group: &s
 }
 
 impl RedisPubSubLayer {
-    /// A builder: hosts, prefix, timeout, then [`connect`](RedisPubSubLayerBuilder::connect).
+    /// A builder: hosts, prefix, timeout, then [`build`](RedisPubSubLayerBuilder::build)
+    /// or [`connect`](RedisPubSubLayerBuilder::connect).
     pub fn builder() -> RedisPubSubLayerBuilder {
         RedisPubSubLayerBuilder::default()
     }
@@ -604,6 +681,11 @@ impl RedisPubSubLayer {
     /// The prefix of this layer's Redis channel names.
     pub fn prefix(&self) -> &str {
         &self.shared.prefix
+    }
+
+    /// How many messages from Redis were dropped because the receive buffer was full.
+    pub fn dropped(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
     }
 
     /// The channel names of this process's members of `group`, sorted (for tests and
