@@ -170,3 +170,25 @@ async fn a_websocket_that_never_answers_the_close_is_dropped_after_the_shutdown_
     stopped.await.expect("serve returns");
     drop(socket);
 }
+
+/// Two servers in one process never share settings (and so a channel layer) by
+/// accident: a chanx route served by plain `axum::serve` without a `Settings` extension
+/// is refused with a reason, and `chanx::serve` gives its routes settings of its own.
+#[tokio::test]
+async fn a_chanx_route_without_settings_is_a_clear_error() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+    let addr = listener.local_addr().expect("local address");
+    tokio::spawn(async move { axum::serve(listener, app()).await });
+    let handshake = concat!(
+        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    );
+    let response = http_get(addr, "/ws/system", handshake).await;
+    assert!(response.starts_with("HTTP/1.1 500"), "{response}");
+    assert!(response.ends_with("WebSocket route without chanx settings"), "{response}");
+
+    let server = Server::start(app(), |s| s).await;
+    let mut client = Client::connect(server.addr, "/ws/system").await;
+    assert_eq!(client.recv().await["action"], "system_echo");
+    server.stop().await;
+}

@@ -34,11 +34,12 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 /// How long a test waits for one frame before failing.
 pub const WAIT: Duration = Duration::from_secs(10);
 
-/// Serves `app` on an ephemeral loopback port.
+/// Serves `app` with `chanx::serve` (default settings of its own, unless the app's
+/// routes carry theirs) on an ephemeral loopback port.
 pub async fn serve(app: axum::Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
     let addr = listener.local_addr().expect("local address");
-    tokio::spawn(async move { axum::serve(listener, app).await.expect("server runs") });
+    tokio::spawn(async move { chanx::serve(listener, app).await.expect("server runs") });
     addr
 }
 

@@ -2,8 +2,8 @@
 //! before any socket is opened: the WebSocket handshake headers, the origin policy,
 //! the header size, the connection limits and authentication before the upgrade.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock};
 
 use axum::extract::{FromRequestParts, RawPathParams, Request, State};
 use axum::http::request::Parts;
@@ -24,10 +24,6 @@ use crate::log::throttled;
 use crate::settings::Settings;
 use crate::stats::count;
 use crate::transport::{self, FRAGMENT};
-
-/// The settings of routes served without a `Settings` extension: shared, so that their
-/// connections share one default channel layer and can reach each other.
-static DEFAULT_SETTINGS: LazyLock<Settings> = LazyLock::new(Settings::default);
 
 mod handshake;
 pub mod serve;
@@ -124,7 +120,14 @@ where
     S: Clone + Send + Sync + 'static,
 {
     let (mut parts, _body) = request.into_parts();
-    let settings = parts.extensions.get::<Settings>().unwrap_or(&DEFAULT_SETTINGS).clone();
+    let Some(settings) = parts.extensions.get::<Settings>().cloned() else {
+        throttled!(
+            error,
+            "a chanx route without settings: serve the app with `chanx::serve`, or add \
+             `.layer(axum::Extension(chanx::Settings::default()))` to the router"
+        );
+        return refuse(StatusCode::INTERNAL_SERVER_ERROR, "WebSocket route without chanx settings");
+    };
     let stats = &settings.stats;
     let accept = match websocket_key(&parts.headers) {
         Ok(key) => derive_accept_key(key.as_bytes()),

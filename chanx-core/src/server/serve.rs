@@ -29,7 +29,7 @@ use tokio::net::TcpListener;
 use tokio::task::{JoinError, JoinSet};
 use tokio_util::sync::CancellationToken;
 
-use crate::settings::{Settings, Shutdown};
+use crate::settings::Settings;
 
 /// Default of [`Serve::header_read_timeout`].
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -92,7 +92,7 @@ pub fn serve(listener: TcpListener, app: Router) -> Serve {
     Serve {
         listener,
         app,
-        settings: None,
+        settings: Settings::default(),
         signal: None,
         header_read_timeout: HEADER_READ_TIMEOUT,
         max_header_bytes: MAX_HEADER_BYTES,
@@ -105,7 +105,7 @@ pub fn serve(listener: TcpListener, app: Router) -> Serve {
 pub struct Serve {
     listener: TcpListener,
     app: Router,
-    settings: Option<Settings>,
+    settings: Settings,
     signal: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
     header_read_timeout: Duration,
     max_header_bytes: usize,
@@ -127,16 +127,17 @@ impl fmt::Debug for Serve {
 
 impl Serve {
     /// The chanx settings of the app: provided to its routes (as an axum `Extension`),
-    /// and their [`Shutdown`] handle triggered on the shutdown signal, so that open
+    /// and their [`Shutdown`](crate::Shutdown) handle triggered on the shutdown signal, so that open
     /// WebSockets get a 1001 close. Its [`handshake_timeout`](Settings::handshake_timeout)
     /// and [`max_header_bytes`](Settings::max_header_bytes) become this server's header
     /// read timeout and request-head limit (set them here after `settings` to differ).
-    /// Without it the routes use the process-wide default settings and `serve` does not
-    /// close their WebSockets.
+    /// Without it, the routes get [`Settings::default()`] of this server's own (so two
+    /// servers in one process never share a channel layer by accident). A route that
+    /// sets its own `Extension(Settings)` keeps it.
     pub fn settings(mut self, settings: Settings) -> Self {
         self.header_read_timeout = settings.handshake_timeout;
         self.max_header_bytes = settings.max_header_bytes.max(MIN_HEADER_BYTES);
-        self.settings = Some(settings);
+        self.settings = settings;
         self
     }
 
@@ -180,11 +181,8 @@ impl Serve {
             max_header_bytes,
             shutdown_timeout,
         } = self;
-        let shutdown = settings.as_ref().map(|settings| settings.shutdown.clone());
-        let app = match settings {
-            Some(settings) => app.layer(Extension(settings)),
-            None => app,
-        };
+        let shutdown = settings.shutdown.clone();
+        let app = app.layer(Extension(settings));
         let mut signal = signal.unwrap_or_else(|| Box::pin(terminate_signal()));
         let mut http = http1::Builder::new();
         http.timer(TokioTimer::new()).header_read_timeout(header_read_timeout).max_buf_size(max_header_bytes);
@@ -246,33 +244,26 @@ impl Serve {
         }
 
         drop(listener);
-        let websockets = shutdown.as_ref().map_or(0, Shutdown::open_connections);
+        let websockets = shutdown.open_connections();
         tracing::info!(
             "shutting down: {} HTTP connections and {websockets} WebSockets open",
             connections.len()
         );
-        if let Some(shutdown) = &shutdown {
-            shutdown.trigger();
-        }
+        shutdown.trigger();
         closing.cancel();
         let drained = tokio::time::timeout(shutdown_timeout, async {
             while let Some(ended) = connections.join_next().await {
                 report(ended);
             }
-            if let Some(shutdown) = &shutdown {
-                shutdown.connections_closed().await;
-            }
+            shutdown.connections_closed().await;
         })
         .await;
         if drained.is_err() {
             let http = connections.len();
             connections.shutdown().await;
-            let mut websockets = 0;
-            if let Some(shutdown) = &shutdown {
-                websockets = shutdown.open_connections();
-                shutdown.drop_connections();
-                shutdown.connections_closed().await;
-            }
+            let websockets = shutdown.open_connections();
+            shutdown.drop_connections();
+            shutdown.connections_closed().await;
             tracing::warn!(
                 "shutdown timeout ({shutdown_timeout:?}) reached: dropped {http} HTTP connections \
                  and {websockets} WebSockets"
