@@ -12,8 +12,9 @@
 //! throws, the page links to `asyncapi.json` and `asyncapi.yaml` instead.
 //!
 //! Needs Chromium (`CHROMIUM`, else `/usr/bin/chromium`), `node`, and
-//! `npm ci --prefix tests/browser`. Without them the tests say why and pass, unless
-//! `CHANX_REQUIRE_BROWSER=1`, which turns a missing piece into a failure.
+//! `npm ci --prefix tests/browser`, so the tests are ignored (with that reason in
+//! `cargo test`'s summary) unless run with `--include-ignored`; then a missing piece is a
+//! failure that says what to install.
 //! `SCREENSHOT_DIR=dir` saves a screenshot of each tab and of the docs page there.
 
 #[path = "../examples/background_jobs/app.rs"]
@@ -65,19 +66,15 @@ async fn prerequisites(dir: &Path) -> Result<PathBuf, String> {
     Ok(chromium)
 }
 
-/// The folder of `tests/browser`, and Chromium; `None` (after saying why) when the test
-/// is to be skipped.
-async fn browser_or_skip(what: &str) -> Option<(PathBuf, PathBuf)> {
+/// Why the tests of this file are ignored by default.
+const NEEDS: &str = "needs Chromium, Node and `npm ci --prefix tests/browser`: run with --include-ignored";
+
+/// The folder of `tests/browser`, and Chromium; fails with what is missing.
+async fn browser() -> (PathBuf, PathBuf) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     match prerequisites(&dir).await {
-        Ok(chromium) => Some((dir, chromium)),
-        Err(reason) => {
-            let required =
-                std::env::var("CHANX_REQUIRE_BROWSER").is_ok_and(|v| matches!(v.as_str(), "1" | "true"));
-            assert!(!required, "{what} required (CHANX_REQUIRE_BROWSER) but: {reason}");
-            println!("skipping {what}: {reason}");
-            None
-        }
+        Ok(chromium) => (dir, chromium),
+        Err(reason) => panic!("{NEEDS}: {reason}"),
     }
 }
 
@@ -119,16 +116,18 @@ fn full_app() -> Router {
     app::router(Arc::new(pool)).merge(app::asyncapi(tutorial_docs()).routes()).layer(Extension(settings))
 }
 
-/// Serves `router` on an ephemeral port; returns its base URL and the server task.
+/// Serves `router` with `chanx::serve` on an ephemeral port; returns its base URL and the
+/// server task.
 async fn serve(router: Router) -> (String, JoinHandle<std::io::Result<()>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind an ephemeral port");
     let addr = listener.local_addr().expect("local address");
-    (format!("http://{addr}/"), tokio::spawn(async move { axum::serve(listener, router).await }))
+    (format!("http://{addr}/"), tokio::spawn(async move { chanx::serve(listener, router).await }))
 }
 
 #[tokio::test]
+#[ignore = "needs Chromium, Node and `npm ci --prefix tests/browser`: run with --include-ignored"]
 async fn tutorial_page_in_chromium() {
-    let Some((dir, chromium)) = browser_or_skip("browser test").await else { return };
+    let (dir, chromium) = browser().await;
     let (url, full) = serve(full_app()).await;
     let (system_only_url, system_only) = serve(system_echo::router()).await;
     let result = run_script(&dir, SCRIPT, &[&url, &system_only_url], &chromium).await;
@@ -138,8 +137,9 @@ async fn tutorial_page_in_chromium() {
 }
 
 #[tokio::test]
+#[ignore = "needs Chromium, Node and `npm ci --prefix tests/browser`: run with --include-ignored"]
 async fn authenticated_panel_in_chromium() {
-    let Some((dir, chromium)) = browser_or_skip("Authenticated panel browser test").await else { return };
+    let (dir, chromium) = browser().await;
     let app = authenticated::router().merge(authenticated::asyncapi(tutorial_docs()).routes());
     let (url, server) = serve(app).await;
     let result = run_script(&dir, AUTH_SCRIPT, &[&url], &chromium).await;
@@ -154,27 +154,23 @@ fn docs_app(dir: &Path) -> Router {
     system_echo::router().merge(system_echo::asyncapi(docs).routes())
 }
 
-/// `tests/browser` and Chromium, when they and the installed React component are there;
-/// `None` (after saying why) when the test is to be skipped.
-async fn browser_with_component_or_skip(what: &str) -> Option<(PathBuf, PathBuf)> {
-    let (dir, chromium) = browser_or_skip(what).await?;
+/// `tests/browser` and Chromium, with the installed React component; fails with what is
+/// missing.
+async fn browser_with_component() -> (PathBuf, PathBuf) {
+    let (dir, chromium) = browser().await;
     let component = dir.join(REACT_COMPONENT);
-    if !component.join("browser/standalone/index.js").is_file() {
-        let reason = format!("{} is missing (run `npm ci --prefix tests/browser`)", component.display());
-        let required =
-            std::env::var("CHANX_REQUIRE_BROWSER").is_ok_and(|v| matches!(v.as_str(), "1" | "true"));
-        assert!(!required, "{what} required (CHANX_REQUIRE_BROWSER) but: {reason}");
-        println!("skipping {what}: {reason}");
-        return None;
-    }
-    Some((dir, chromium))
+    assert!(
+        component.join("browser/standalone/index.js").is_file(),
+        "{NEEDS}: {} is missing",
+        component.display()
+    );
+    (dir, chromium)
 }
 
 #[tokio::test]
+#[ignore = "needs Chromium, Node and `npm ci --prefix tests/browser`: run with --include-ignored"]
 async fn asyncapi_docs_page_in_chromium() {
-    let Some((dir, chromium)) = browser_with_component_or_skip("AsyncAPI docs page test").await else {
-        return;
-    };
+    let (dir, chromium) = browser_with_component().await;
     let (url, server) = serve(docs_app(&dir)).await;
     let result = run_script(&dir, DOCS_SCRIPT, &[&format!("{url}asyncapi")], &chromium).await;
     server.abort();
@@ -185,10 +181,9 @@ async fn asyncapi_docs_page_in_chromium() {
 /// component from the CDN (the routes nested under `/api`, so that the links must follow
 /// the page), which this closed network cannot reach, and with a component that throws.
 #[tokio::test]
+#[ignore = "needs Chromium, Node and `npm ci --prefix tests/browser`: run with --include-ignored"]
 async fn asyncapi_docs_fallback_in_chromium() {
-    let Some((dir, chromium)) = browser_with_component_or_skip("AsyncAPI docs fallback test").await else {
-        return;
-    };
+    let (dir, chromium) = browser_with_component().await;
     let cdn = system_echo::asyncapi(tutorial_docs().docs_assets(DocsAssets::Cdn)).routes();
     let (cdn_url, cdn_server) = serve(Router::new().nest("/api", cdn)).await;
     let (local_url, local_server) = serve(docs_app(&dir)).await;
@@ -203,8 +198,9 @@ async fn asyncapi_docs_fallback_in_chromium() {
 /// `docs-embedded` feature, served under a versioned path.
 #[cfg(feature = "docs-embedded")]
 #[tokio::test]
+#[ignore = "needs Chromium, Node and `npm ci --prefix tests/browser`: run with --include-ignored"]
 async fn embedded_docs_page_in_chromium() {
-    let Some((dir, chromium)) = browser_or_skip("embedded AsyncAPI docs page test").await else { return };
+    let (dir, chromium) = browser().await;
     let app = system_echo::router().merge(system_echo::asyncapi(tutorial_docs()).routes());
     let (url, server) = serve(app).await;
     let assets = format!("asyncapi/assets/{}", chanx::asyncapi::REACT_COMPONENT_VERSION);
