@@ -371,3 +371,43 @@ async fn shutdown_ends_hooks_that_wait_on_a_client_that_does_not_read() {
         .await
         .expect("the connection ends although its hooks wait on a client that does not read");
 }
+
+/// General channels of the in-memory layer: queues that workers receive from, each
+/// message once, bounded by a capacity and an expiry.
+#[tokio::test]
+async fn general_channels_queue_work_for_workers() {
+    use chanx::layer::{InMemoryLayer, LayerError};
+    use std::time::Duration;
+
+    let handle = Layers::new(InMemoryLayer::new().capacity(3)).default_layer();
+    for text in ["one", "two", "three"] {
+        handle.send_event("jobs", &Nudge(text.into())).await.expect("room");
+    }
+    let full = handle.send_event("jobs", &Nudge("four".into())).await;
+    assert!(matches!(&full, Err(LayerError::ChannelFull { channel }) if channel == "jobs"), "{full:?}");
+
+    // Two workers: each message reaches one of them, in order.
+    let (first, second) =
+        tokio::join!(handle.receive_event::<Nudge>("jobs"), handle.receive_event::<Nudge>("jobs"));
+    let mut got = [first.expect("a job").0, second.expect("a job").0];
+    got.sort();
+    assert_eq!(got, ["one", "two"]);
+    let wrong = handle.receive_event::<Say>("jobs").await;
+    assert!(matches!(&wrong, Err(LayerError::Decode { expected: "say", .. })), "{:?}", wrong.err());
+
+    // A worker waiting before the message arrives gets it.
+    let waiting = tokio::spawn({
+        let handle = handle.clone();
+        async move { handle.receive_event::<Nudge>("later").await }
+    });
+    handle.send_event("later", &Nudge("late".into())).await.expect("room");
+    assert_eq!(waiting.await.expect("joins").expect("a job").0, "late");
+
+    // Expired messages are dropped unread, and free their room.
+    let expiring = Layers::new(InMemoryLayer::new().capacity(1).expiry(Duration::ZERO)).default_layer();
+    expiring.send_event("jobs", &Nudge("stale".into())).await.expect("room");
+    expiring.send_event("jobs", &Nudge("stale too".into())).await.expect("the stale one expired");
+    let nothing =
+        tokio::time::timeout(Duration::from_millis(50), expiring.receive_event::<Nudge>("jobs")).await;
+    assert!(nothing.is_err(), "nothing left to receive");
+}

@@ -17,13 +17,16 @@
 //! stalls the sender or the other members.
 
 use std::collections::hash_map::RandomState;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::hash::BuildHasher;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, RwLock};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
 
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
@@ -68,6 +71,27 @@ pub enum LayerError {
         operation: &'static str,
         /// The limit that passed.
         after: std::time::Duration,
+    },
+    /// The channel holds as many messages as the layer's capacity allows; the message was
+    /// not stored.
+    #[error("channel `{channel}` is full")]
+    ChannelFull {
+        /// The channel name.
+        channel: String,
+    },
+    /// The layer cannot do this (a layer that stores nothing cannot `receive`).
+    #[error("this channel layer does not support `{0}`")]
+    Unsupported(&'static str),
+    /// A received message is not the one the caller expected.
+    #[error("a message received on `{channel}` is not a `{expected}` message: {source}")]
+    Decode {
+        /// The channel it was received on.
+        channel: String,
+        /// The action expected.
+        expected: &'static str,
+        /// serde_json's reason.
+        #[source]
+        source: serde_json::Error,
     },
     /// A group, channel or prefix name the layer cannot carry (a broker layer accepts ASCII
     /// letters, digits, `-`, `_` and `.`, fewer than 100 characters, as Chanx does).
@@ -241,15 +265,48 @@ pub trait ChannelLayer: fmt::Debug + Send + Sync + 'static {
         message: LayerMessage,
     ) -> BoxFuture<'a, Result<(), LayerError>>;
 
-    /// Delivers `message` to one connection. A name nobody holds is not an error: in a
-    /// shared layer another process may hold it; the message is dropped.
+    /// Delivers `message` to one connection, or stores it on a general channel. A
+    /// connection's name nobody holds is not an error: in a shared layer another process
+    /// may hold it; the message is dropped. A general channel's name (one without `!`,
+    /// such as `background_jobs`) is a queue that [`receive`](Self::receive) takes from,
+    /// in layers that store messages; [`LayerError::ChannelFull`] when it is full.
     fn send<'a>(&'a self, channel: &'a str, message: LayerMessage) -> BoxFuture<'a, Result<(), LayerError>>;
+
+    /// Waits for the next message sent to the general channel `channel` (a name
+    /// without `!`), as a Channels worker consumes: the way work reaches a worker task
+    /// or a worker process. Each message is received once, by one of the receivers.
+    /// Layers that store nothing fail with [`LayerError::Unsupported`] (the default).
+    fn receive<'a>(&'a self, channel: &'a str) -> BoxFuture<'a, Result<LayerMessage, LayerError>> {
+        let _ = channel;
+        Box::pin(std::future::ready(Err(LayerError::Unsupported("receive"))))
+    }
+}
+
+/// Whether `channel` names a general channel (a queue any worker may receive from)
+/// rather than a connection: it has no `!`, as in Channels.
+pub fn is_general(channel: &str) -> bool {
+    !channel.contains('!')
 }
 
 /// The default layer: groups and delivery within this process.
 ///
 /// A group send reads the members under a read lock and hands each the same frame
-/// bytes; it never serialises per member and never waits.
+/// bytes; it never serialises per member and never waits. General channels (names
+/// without `!`) are queues of at most [`capacity`](Self::capacity) messages (default
+/// 100) that expire after [`expiry`](Self::expiry) (default 60 s), as in Channels'
+/// in-memory layer: workers in this process [`receive`](ChannelLayer::receive) from
+/// them.
+///
+/// ```
+/// use chanx::layer::{ChannelLayer, InMemoryLayer, Kind, LayerMessage};
+/// # #[chanx::message(action = "job")] pub struct Job(pub String);
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), chanx::layer::LayerError> {
+/// let layer = InMemoryLayer::new().capacity(1000);
+/// layer.send("jobs", LayerMessage::encode(Kind::Event, &Job("translate".into()))?).await?;
+/// let job = layer.receive("jobs").await?;
+/// assert_eq!(&*job.action, "job");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct InMemoryLayer {
     inner: Arc<Registry>,
@@ -257,6 +314,10 @@ pub struct InMemoryLayer {
 
 #[derive(Debug, Default)]
 struct Registry {
+    /// General channels by name.
+    queues: std::sync::Mutex<HashMap<String, Arc<GeneralChannel>>>,
+    /// `capacity` and `expiry` of general channels.
+    limits: Limits,
     /// Each connection's inbox and the groups it is in, so that leaving costs its own
     /// groups only. Locked before `groups` when both are.
     channels: RwLock<HashMap<String, Member>>,
@@ -269,10 +330,102 @@ struct Member {
     groups: HashSet<String>,
 }
 
+/// The bounds of the in-memory layer's general channels.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    capacity: usize,
+    expiry: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { capacity: 100, expiry: Duration::from_secs(60) }
+    }
+}
+
+/// One general channel: its messages with their send time, and receivers waiting.
+#[derive(Debug, Default)]
+struct GeneralChannel {
+    messages: std::sync::Mutex<VecDeque<(Instant, LayerMessage)>>,
+    arrived: Notify,
+}
+
+impl GeneralChannel {
+    /// The oldest message not older than `expiry`, dropping older ones.
+    fn pop(&self, expiry: Duration) -> Option<LayerMessage> {
+        let mut messages = lock(&self.messages);
+        while let Some((sent, message)) = messages.pop_front() {
+            if sent.elapsed() < expiry {
+                return Some(message);
+            }
+        }
+        None
+    }
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 impl InMemoryLayer {
     /// An empty layer.
     pub fn new() -> Self {
         InMemoryLayer::default()
+    }
+
+    /// How many messages a general channel holds before a send fails with
+    /// [`LayerError::ChannelFull`] (default 100). Set it before the layer is shared.
+    pub fn capacity(self, capacity: usize) -> Self {
+        self.with_limits(|limits| limits.capacity = capacity)
+    }
+
+    /// How long a message waits on a general channel before it is dropped unread
+    /// (default 60 s). Set it before the layer is shared.
+    pub fn expiry(self, expiry: Duration) -> Self {
+        self.with_limits(|limits| limits.expiry = expiry)
+    }
+
+    fn with_limits(self, change: impl FnOnce(&mut Limits)) -> Self {
+        let mut limits = self.inner.limits;
+        change(&mut limits);
+        // A layer still being configured is not shared; one that is gets a fresh
+        // registry with the new limits rather than changing under its users.
+        InMemoryLayer { inner: Arc::new(Registry { limits, ..Registry::default() }) }
+    }
+
+    /// The general channel `name`, made on first use.
+    fn general(&self, name: &str) -> Arc<GeneralChannel> {
+        lock(&self.inner.queues).entry(name.to_owned()).or_default().clone()
+    }
+
+    /// Stores `message` on the general channel `name`.
+    fn enqueue(&self, name: &str, message: LayerMessage) -> Result<(), LayerError> {
+        let Limits { capacity, expiry } = self.inner.limits;
+        let channel = self.general(name);
+        {
+            let mut messages = lock(&channel.messages);
+            while messages.front().is_some_and(|(sent, _)| sent.elapsed() >= expiry) {
+                messages.pop_front();
+            }
+            if messages.len() >= capacity {
+                return Err(LayerError::ChannelFull { channel: name.to_owned() });
+            }
+            messages.push_back((Instant::now(), message));
+        }
+        channel.arrived.notify_one();
+        Ok(())
+    }
+
+    /// The next message of the general channel `name`, waiting for one.
+    async fn dequeue(&self, name: &str) -> LayerMessage {
+        let channel = self.general(name);
+        loop {
+            let arrived = channel.arrived.notified();
+            if let Some(message) = channel.pop(self.inner.limits.expiry) {
+                return message;
+            }
+            arrived.await;
+        }
     }
 
     /// The channel names in `group`, sorted (for tests and diagnostics).
@@ -375,6 +528,9 @@ impl ChannelLayer for InMemoryLayer {
     }
 
     fn send<'a>(&'a self, channel: &'a str, message: LayerMessage) -> BoxFuture<'a, Result<(), LayerError>> {
+        if is_general(channel) {
+            return Box::pin(std::future::ready(self.enqueue(channel, message)));
+        }
         match read(&self.inner.channels).get(channel) {
             Some(member) => {
                 member.inbox.deliver(message);
@@ -382,6 +538,10 @@ impl ChannelLayer for InMemoryLayer {
             None => tracing::debug!(channel, action = %message.action, "no such connection; message dropped"),
         }
         Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn receive<'a>(&'a self, channel: &'a str) -> BoxFuture<'a, Result<LayerMessage, LayerError>> {
+        Box::pin(async move { Ok(self.dequeue(channel).await) })
     }
 }
 
@@ -429,6 +589,17 @@ impl LayerHandle {
     /// `E` runs (or which forwards it, for a passthrough event).
     pub async fn send_event<E: Message>(&self, channel_name: &str, event: &E) -> Result<(), LayerError> {
         self.0.send(channel_name, LayerMessage::encode(Kind::Event, event)?).await
+    }
+
+    /// Waits for the next message on the general channel `channel` and decodes it as
+    /// event `E`: how a worker takes its work (see [`ChannelLayer::receive`]).
+    pub async fn receive_event<E: Message>(&self, channel: &str) -> Result<E, LayerError> {
+        let message = self.0.receive(channel).await?;
+        serde_json::from_str(message.frame.as_str()).map_err(|source| LayerError::Decode {
+            channel: channel.to_owned(),
+            expected: E::ACTION,
+            source,
+        })
     }
 
     /// Sends a server-side event to groups: `.groups([...])` names them.
