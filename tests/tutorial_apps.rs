@@ -156,7 +156,7 @@ struct BrokenQueue;
 
 impl JobQueue for BrokenQueue {
     fn enqueue(&self, _job: Job) -> BoxFuture<'_, Result<String, QueueError>> {
-        Box::pin(std::future::ready(Err(QueueError::Closed)))
+        Box::pin(std::future::ready(Err(QueueError::Full)))
     }
 }
 
@@ -169,7 +169,7 @@ async fn background_jobs_enqueue_error() {
     assert_eq!(
         frames[1],
         json!({"action": "job_status",
-               "payload": {"status": "error", "message": "❌ Error queuing job: the job queue is closed"}})
+               "payload": {"status": "error", "message": "❌ Error queuing job: the job queue is full"}})
     );
 }
 

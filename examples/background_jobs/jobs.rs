@@ -1,7 +1,9 @@
-//! The job side of tutorial part 3: a [`JobQueue`] trait (so a Redis-backed queue can
-//! replace the default later), an in-process [`WorkerPool`] with a bounded queue, and
-//! the jobs themselves. A worker sends each result back to the connection that queued
-//! the job, as a `job_result` event on the channel layer.
+//! The job side of tutorial part 3: jobs travel on a channel layer's general channel
+//! [`JOBS`] to workers, as Channels workers take their work: workers in this process
+//! ([`WorkerPool`]) on the in-memory layer, or worker processes
+//! (`background_jobs --worker`) on the Redis queue layer. A worker sends each result back
+//! to the connection that queued the job, as a `job_result` event on the layer of the
+//! consumer.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -9,10 +11,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use chanx::layer::LayerHandle;
-use chanx::message;
+use chanx::layer::{LayerError, LayerHandle};
+use chanx::{message, payload};
 use serde_json::Value;
-use tokio::sync::{Mutex, mpsc};
+use tokio::task::JoinSet;
+
+/// The general channel jobs travel on.
+pub const JOBS: &str = "background_jobs";
+
+/// How long a worker waits before it asks the layer again after a failure (Redis down).
+const RETRY: Duration = Duration::from_secs(1);
 
 /// A finished job's result, sent by a worker (an event: clients never send it).
 #[message(action = "job_result")]
@@ -23,6 +31,7 @@ pub struct JobResult {
 }
 
 /// One job: what to run, on what, and which connection gets the result.
+#[payload]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {
     /// `translate`, `analyze`, `generate`; anything else runs `default`.
@@ -33,15 +42,33 @@ pub struct Job {
     pub reply_to: String,
 }
 
+/// A job with its id.
+#[payload]
+#[derive(Debug, Clone)]
+pub struct QueuedJobPayload {
+    /// The id the client was told.
+    pub id: String,
+    /// The job.
+    pub job: Job,
+}
+
+/// A job on its way to a worker (an event on [`JOBS`]).
+#[message(action = "run_job")]
+#[derive(Debug, Clone)]
+pub struct QueuedJob {
+    /// The job and its id.
+    pub payload: QueuedJobPayload,
+}
+
 /// Why a job could not be queued.
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
     /// The queue holds as many jobs as it may.
     #[error("the job queue is full")]
     Full,
-    /// The workers have stopped.
-    #[error("the job queue is closed")]
-    Closed,
+    /// The channel layer failed (Redis unreachable, say).
+    #[error("the job queue is unavailable: {0}")]
+    Unavailable(LayerError),
 }
 
 /// A boxed future, as the dyn-compatible [`JobQueue`] returns.
@@ -73,47 +100,88 @@ impl Delays {
     }
 }
 
-/// Jobs queued per worker pool before `enqueue` fails with [`QueueError::Full`].
-const QUEUE_CAPACITY: usize = 1024;
-
-/// The default queue: workers in this process, fed by a bounded queue.
+/// Puts jobs on a channel layer's general channel [`JOBS`], for workers of this process
+/// or of worker processes. The layer's capacity bounds the queue.
 #[derive(Debug, Clone)]
-pub struct WorkerPool {
-    jobs: mpsc::Sender<(String, Job)>,
+pub struct LayerQueue {
+    jobs: LayerHandle,
     next_id: Arc<AtomicU64>,
 }
 
+impl LayerQueue {
+    /// Jobs go on `jobs`, the layer the workers receive from.
+    pub fn new(jobs: LayerHandle) -> Self {
+        LayerQueue { jobs, next_id: Arc::default() }
+    }
+}
+
+impl JobQueue for LayerQueue {
+    fn enqueue(&self, job: Job) -> BoxFuture<'_, Result<String, QueueError>> {
+        let id = format!("job-{}", self.next_id.fetch_add(1, Ordering::Relaxed) + 1);
+        Box::pin(async move {
+            let queued = QueuedJob { payload: QueuedJobPayload { id: id.clone(), job } };
+            match self.jobs.send_event(JOBS, &queued).await {
+                Ok(()) => Ok(id),
+                Err(LayerError::ChannelFull { .. }) => Err(QueueError::Full),
+                Err(error) => Err(QueueError::Unavailable(error)),
+            }
+        })
+    }
+}
+
+/// Workers in this process and the queue that feeds them; the workers stop when it is
+/// dropped.
+#[derive(Debug)]
+pub struct WorkerPool {
+    queue: LayerQueue,
+    _workers: JoinSet<()>,
+}
+
 impl WorkerPool {
-    /// Starts `workers` workers that send results through `layer`.
+    /// Starts `workers` workers that take jobs from `layer` and send results through it.
     pub fn start(workers: usize, delays: Delays, layer: LayerHandle) -> Self {
-        let (jobs, queue) = mpsc::channel(QUEUE_CAPACITY);
-        let queue = Arc::new(Mutex::new(queue));
-        for _ in 0..workers.max(1) {
-            tokio::spawn(work(queue.clone(), delays, layer.clone()));
+        WorkerPool {
+            queue: LayerQueue::new(layer.clone()),
+            _workers: spawn_workers(workers, delays, layer.clone(), layer),
         }
-        WorkerPool { jobs, next_id: Arc::default() }
     }
 }
 
 impl JobQueue for WorkerPool {
     fn enqueue(&self, job: Job) -> BoxFuture<'_, Result<String, QueueError>> {
-        let id = format!("job-{}", self.next_id.fetch_add(1, Ordering::Relaxed) + 1);
-        let queued = self.jobs.try_send((id.clone(), job)).map(|()| id).map_err(|error| match error {
-            mpsc::error::TrySendError::Full(_) => QueueError::Full,
-            mpsc::error::TrySendError::Closed(_) => QueueError::Closed,
-        });
-        Box::pin(std::future::ready(queued))
+        self.queue.enqueue(job)
     }
 }
 
-/// One worker: takes jobs until the queue closes.
-async fn work(queue: Arc<Mutex<mpsc::Receiver<(String, Job)>>>, delays: Delays, layer: LayerHandle) {
+/// Starts `workers` workers that take jobs from `jobs` and send each result through
+/// `results` (the layer of the consumer that queued it); they stop when the set is
+/// dropped.
+pub fn spawn_workers(workers: usize, delays: Delays, jobs: LayerHandle, results: LayerHandle) -> JoinSet<()> {
+    let mut set = JoinSet::new();
+    for _ in 0..workers.max(1) {
+        set.spawn(work(delays, jobs.clone(), results.clone()));
+    }
+    set
+}
+
+/// One worker: takes jobs for as long as it runs.
+async fn work(delays: Delays, jobs: LayerHandle, results: LayerHandle) {
     loop {
-        let next = queue.lock().await.recv().await;
-        let Some((id, job)) = next else { return };
+        let QueuedJob { payload: QueuedJobPayload { id, job } } = match jobs.receive_event(JOBS).await {
+            Ok(queued) => queued,
+            Err(error @ LayerError::Decode { .. }) => {
+                tracing::warn!(%error, "not a job; dropped");
+                continue;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot take jobs; retrying");
+                tokio::time::sleep(RETRY).await;
+                continue;
+            }
+        };
         tokio::time::sleep(delays.of(&job.kind)).await;
         let result = JobResult { payload: Value::String(run(&job.kind, &job.content)) };
-        match layer.send_event(&job.reply_to, &result).await {
+        match results.send_event(&job.reply_to, &result).await {
             Ok(()) => tracing::info!(id, kind = job.kind, "job done"),
             Err(error) => tracing::error!(%error, id, "could not send a job result"),
         }
