@@ -1085,3 +1085,31 @@ fn two_operations_with_one_id_are_an_error() {
         other => panic!("expected a duplicate operation error, got {other:?}"),
     }
 }
+
+/// What a handler replies goes back to the sender (the `reply` of its `receive`
+/// operation); what it broadcasts (`broadcasts(...)`) reaches the group: a `send`
+/// operation of its own.
+#[test]
+fn replies_and_broadcasts_are_separate_operations() {
+    let document = room_chat_docs().document().expect("a document");
+    let operations = &document["operations"];
+    let chat = &operations["room_chat.handle_room_chat"];
+    assert_eq!(chat["action"], "receive");
+    let replies: Vec<&str> = chat["reply"]["messages"]
+        .as_array()
+        .expect("replies")
+        .iter()
+        .filter_map(|m| m["$ref"].as_str())
+        .collect();
+    assert!(replies.iter().all(|r| !r.contains("room_notification")), "{replies:?}");
+    let broadcast = &operations["room_chat.handle_room_chat_broadcast"];
+    assert_eq!(broadcast["action"], "send");
+    let sent: Vec<&str> = broadcast["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter_map(|m| m["$ref"].as_str())
+        .collect();
+    let names: Vec<&str> = sent.iter().filter_map(|r| r.rsplit('/').next()).collect();
+    assert_eq!(names, ["RoomNotificationMessage", "GroupCompleteMessage"]);
+}

@@ -37,7 +37,7 @@ impl FanoutConsumer {
         PongMessage
     }
 
-    #[ws_handler(output = Fanout)]
+    #[ws_handler(broadcasts(Fanout))]
     async fn fire(&mut self, cx: &mut Context<Self>, msg: Fire) -> chanx::Result<()> {
         cx.broadcast_message(Fanout(msg.0)).await
     }

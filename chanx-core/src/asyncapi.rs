@@ -508,6 +508,28 @@ impl Builder {
         }
     }
 
+    /// What a handler broadcasts (`broadcasts(...)`): a `send` operation of its own,
+    /// `<channel>.<handler>_broadcast`, since it reaches every member of the groups and
+    /// not only the sender.
+    fn broadcasts(
+        &mut self,
+        operations: &mut Map<String, Value>,
+        keys: &mut BTreeSet<String>,
+        name: &str,
+        op: &OperationMeta,
+        group_complete: &str,
+    ) {
+        if op.broadcasts.is_empty() {
+            return;
+        }
+        let mut sent: Vec<String> = op.broadcasts.iter().map(|m| self.message(m)).collect();
+        sent.push(group_complete.to_owned());
+        keys.extend(sent.iter().cloned());
+        let mut broadcast = operation(name, "send", op, &sent);
+        broadcast["summary"] = json!(format!("Broadcast to groups by `{}`", op.handler));
+        self.add(operations, format!("{name}.{}_broadcast", op.handler), broadcast);
+    }
+
     /// The channel object and its operations.
     fn channel(&mut self, mounted: &Mounted) -> (Value, Map<String, Value>) {
         let meta = &mounted.meta;
@@ -530,12 +552,14 @@ impl Builder {
                 "messages": refs(name, &replies),
             });
             self.add(&mut operations, format!("{name}.{}", op.handler), operation);
+            self.broadcasts(&mut operations, &mut keys, name, op, group_complete);
         }
         for op in &meta.events {
             let mut sent: Vec<String> = op.outputs.iter().map(|m| self.message(m)).collect();
             sent.push(event_complete.clone());
             keys.extend(sent.iter().cloned());
             self.add(&mut operations, format!("{name}.{}", op.handler), operation(name, "send", op, &sent));
+            self.broadcasts(&mut operations, &mut keys, name, op, group_complete);
         }
         let declared = meta.passthrough.iter().map(|m| (m, "Forwarded unchanged from a server-side event"));
         let hooks = meta.sends.iter().map(|m| (m, "Sent by the consumer's hooks (e.g. on connect)"));

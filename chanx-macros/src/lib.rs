@@ -12,10 +12,41 @@ use proc_macro::TokenStream;
 
 /// Declares a typed message: `#[message(action = "user_message")]`.
 ///
+/// Key: `action = "..."` (required, not empty): the `action` string that identifies
+/// the message on the wire and routes it to its handler.
+///
 /// Goes on a struct whose only field is `payload`, a newtype around the payload, or
 /// a unit struct (no payload). Implements `chanx::Message`, `Serialize`,
 /// `Deserialize` and `JsonSchema` for the flat frame `{"action": ..., "payload": ...}`.
-/// The doc comment becomes the message's description.
+/// The doc comment becomes the message's description in the AsyncAPI document.
+///
+/// ```
+/// use chanx::prelude::*;
+///
+/// /// A chat line from a client.
+/// #[message(action = "chat")]
+/// pub struct Chat {
+///     pub payload: ChatPayload,
+/// }
+///
+/// #[payload]
+/// pub struct ChatPayload {
+///     pub text: String,
+/// }
+///
+/// /// The same with a newtype: the payload is the string itself.
+/// #[message(action = "shout")]
+/// pub struct Shout(pub String);
+///
+/// /// No payload at all (`"payload": null` on the wire).
+/// #[message(action = "bye")]
+/// pub struct Bye;
+///
+/// let frame: Shout = serde_json::from_str(r#"{"action": "shout", "payload": "hi"}"#)?;
+/// assert_eq!(frame.0, "hi");
+/// assert_eq!(serde_json::to_string(&Bye)?, r#"{"action":"bye","payload":null}"#);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[proc_macro_attribute]
 pub fn message(args: TokenStream, item: TokenStream) -> TokenStream {
     message::expand(args.into(), item.into()).into()
@@ -23,38 +54,115 @@ pub fn message(args: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Makes a struct or enum usable as a message payload without depending on serde or
 /// schemars yourself: derives `Serialize`, `Deserialize` and `JsonSchema` through
-/// chanx's own copies. Other `#[serde(...)]` attributes keep working.
+/// chanx's own copies. Other `#[serde(...)]` attributes keep working. It has no keys.
 ///
 /// A crate that depends on serde and schemars may derive them directly instead.
+///
+/// ```
+/// use chanx::prelude::*;
+///
+/// #[payload]
+/// #[derive(Debug, PartialEq)]
+/// pub struct Job {
+///     #[serde(rename = "type", default)]
+///     pub kind: String,
+///     pub content: String,
+/// }
+///
+/// #[message(action = "job")]
+/// pub struct JobMessage {
+///     pub payload: Job,
+/// }
+///
+/// let job: JobMessage = serde_json::from_str(r#"{"action": "job", "payload": {"content": "hello"}}"#)?;
+/// assert_eq!(job.payload, Job { kind: String::new(), content: "hello".into() });
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[proc_macro_attribute]
 pub fn payload(args: TokenStream, item: TokenStream) -> TokenStream {
     message::expand_payload(args.into(), item.into()).into()
 }
 
-/// Turns an impl block into a chanx consumer: reads its `#[ws_handler]` methods and
-/// generates the routing table (a `match` on the action), the decoding of each
-/// handler's message and the AsyncAPI metadata.
+/// Turns an impl block into a chanx consumer: reads its `#[ws_handler]` and
+/// `#[event_handler]` methods and generates the routing table (a `match` on the
+/// action), the decoding of each handler's message and the AsyncAPI metadata.
 ///
-/// Keys: `name = "..."` (default: the type name in snake_case without a `Consumer`
-/// suffix), `description = "..."` (default: the impl block's doc comment),
-/// `tags("a", "b")`, `groups("a", "b")` (joined on connect), `layer = "alias"` (a
-/// named channel layer), `passthrough(EventA, EventB)` (events forwarded to the client
-/// unchanged), `sends(Welcome)` (messages the hooks send, for the documentation),
-/// `credentials(...)` (see below). Its methods marked `#[event_handler]` handle
-/// server-side events.
+/// Keys, all optional:
+///
+/// - `name = "..."`: the AsyncAPI channel name (default: the type name in snake_case
+///   without a `Consumer` suffix);
+/// - `description = "..."` (default: the impl block's doc comment);
+/// - `tags("a", "b")`: AsyncAPI tags of the channel;
+/// - `groups("a", "b")`: groups every connection joins on connect (and leaves on
+///   disconnect), the default target of `cx.broadcast_message`;
+/// - `layer = "alias"`: the named channel layer of this consumer (default: the app's
+///   default layer); a connection to a consumer whose alias is not registered is closed
+///   with 1011;
+/// - `passthrough(EventA, EventB)`: server-side events forwarded to the client unchanged;
+/// - `sends(Welcome)`: messages the hooks send (e.g. on connect), for the document;
+/// - `credentials(...)`: where clients put their credentials (below).
+///
+/// ```
+/// use chanx::prelude::*;
+///
+/// #[message(action = "say")]
+/// pub struct Say(pub String);
+/// #[message(action = "welcome")]
+/// pub struct Welcome;
+/// #[message(action = "announcement")]
+/// pub struct Announcement(pub String);
+///
+/// /// A chat room.
+/// #[derive(Default)]
+/// pub struct LobbyConsumer;
+///
+/// #[channel(
+///     name = "lobby",
+///     description = "Everyone in one room",
+///     tags("chat"),
+///     groups("lobby"),
+///     layer = "chat",
+///     passthrough(Announcement),
+///     sends(Welcome),
+/// )]
+/// impl LobbyConsumer {
+///     #[ws_handler]
+///     async fn say(&mut self, msg: Say) -> Say {
+///         msg
+///     }
+/// }
+///
+/// impl Consumer for LobbyConsumer {
+///     async fn post_authentication(&mut self, cx: &mut Context<Self>) -> chanx::Result<()> {
+///         cx.send_message(Welcome).await
+///     }
+/// }
+///
+/// let docs = chanx::asyncapi!().channel::<LobbyConsumer>("/ws/lobby").document().expect("a document");
+/// assert_eq!(docs["channels"]["lobby"]["address"], "/ws/lobby");
+/// ```
 ///
 /// `credentials(...)` says where clients send their credentials on the handshake, for
 /// the AsyncAPI document; any one of them is enough. Each entry is `query("name")`,
 /// `header("name")` or `cookie("name")`, with an optional description as a second
 /// string:
 ///
-/// ```ignore
+/// ```
+/// # use chanx::prelude::*;
+/// # #[message(action = "ping")] pub struct Ping;
+/// # #[derive(Default)] pub struct SecureConsumer;
 /// #[channel(credentials(
 ///     query("token", "Access token"),
 ///     header("Authorization", "Bearer token"),
 ///     cookie("sessionid"),
 /// ))]
-/// impl SecureConsumer { /* ... */ }
+/// impl SecureConsumer {
+///     #[ws_handler]
+///     async fn ping(&mut self, msg: Ping) -> Ping {
+///         msg
+///     }
+/// }
+/// # impl Consumer for SecureConsumer {}
 /// ```
 ///
 /// Each credential becomes an `httpApiKey` security scheme named `<location>_<name>`
@@ -68,10 +176,52 @@ pub fn channel(args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 /// Marks a method of a `#[channel]` impl block as the handler of one message type.
+/// Outside a `#[channel]` block it is a compile error.
 ///
-/// Keys: `summary = "..."`, `description = "..."` (default: the doc comment),
-/// `tags("a", "b")`, `output = Type` or `output = (A, B)` (default: the messages the
-/// return type carries). Outside a `#[channel]` block it is a compile error.
+/// The handler is an `async fn` taking `&mut self`, optionally `cx: &mut Context<Self>`,
+/// and the message by value; it returns a reply message, `Option<M>`,
+/// `chanx::Result<M>`, `chanx::Result<()>` or nothing. An `Err` (or a panic) costs
+/// that one message an error frame, not the connection.
+///
+/// Keys, all optional:
+///
+/// - `summary = "..."` and `description = "..."` (default: the doc comment) of its
+///   AsyncAPI operation;
+/// - `tags("a", "b")`: the operation's tags;
+/// - `output = Type` or `output = (A, B)`: what it replies to the sender (default: the
+///   message its return type carries), for a handler that replies through `cx`;
+/// - `broadcasts(A, B)`: what it broadcasts to groups, documented as a `send`
+///   operation of its own (`<channel>.<handler>_broadcast`), apart from the reply.
+///
+/// ```
+/// use chanx::prelude::*;
+///
+/// #[message(action = "chat")]
+/// pub struct Chat(pub String);
+/// #[message(action = "chat_notification")]
+/// pub struct ChatNotification(pub String);
+/// #[message(action = "received")]
+/// pub struct Received;
+///
+/// #[derive(Default)]
+/// pub struct RoomConsumer;
+///
+/// #[channel(groups("room"))]
+/// impl RoomConsumer {
+///     /// Broadcasts the line to the room and tells the sender it went out.
+///     #[ws_handler(summary = "Send a chat line", tags("chat"), broadcasts(ChatNotification))]
+///     async fn chat(&mut self, cx: &mut Context<Self>, msg: Chat) -> chanx::Result<Received> {
+///         cx.broadcast_message(ChatNotification(msg.0)).exclude_current().await?;
+///         Ok(Received)
+///     }
+/// }
+///
+/// impl Consumer for RoomConsumer {}
+///
+/// let docs = chanx::asyncapi!().channel::<RoomConsumer>("/ws/room").document().expect("a document");
+/// assert_eq!(docs["operations"]["room.chat"]["action"], "receive");
+/// assert_eq!(docs["operations"]["room.chat_broadcast"]["action"], "send");
+/// ```
 #[proc_macro_attribute]
 pub fn ws_handler(_args: TokenStream, item: TokenStream) -> TokenStream {
     channel::stray_handler("ws_handler", item.into()).into()
@@ -84,6 +234,39 @@ pub fn ws_handler(_args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// Same keys and signatures as `#[ws_handler]`. Outside a `#[channel]` block it is a
 /// compile error.
+///
+/// ```
+/// use chanx::prelude::*;
+/// use chanx::testing::TestClient;
+///
+/// #[message(action = "job_done")]
+/// pub struct JobDone(pub String);
+/// #[message(action = "job_status")]
+/// pub struct JobStatus(pub String);
+///
+/// #[derive(Default)]
+/// pub struct JobsConsumer;
+///
+/// #[channel]
+/// impl JobsConsumer {
+///     #[event_handler(summary = "A worker finished a job")]
+///     async fn job_done(&mut self, event: JobDone) -> JobStatus {
+///         JobStatus(format!("done: {}", event.0))
+///     }
+/// }
+///
+/// impl Consumer for JobsConsumer {}
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let layers = chanx::layer::Layers::default();
+/// let mut client = TestClient::builder().layers(layers.clone()).connect::<JobsConsumer>();
+/// client.receive_nothing().await.expect("connected");
+/// let worker = layers.default_layer();
+/// worker.send_event(client.channel_name(), &JobDone("42".into())).await.expect("sent");
+/// let status: JobStatus = client.receive_message().await.expect("a status");
+/// assert_eq!(status.0, "done: 42");
+/// # }
+/// ```
 #[proc_macro_attribute]
 pub fn event_handler(_args: TokenStream, item: TokenStream) -> TokenStream {
     channel::stray_handler("event_handler", item.into()).into()

@@ -78,7 +78,7 @@ impl RoomChatConsumer {
     #[ws_handler(
         summary = "Handle room chat messages",
         description = "Broadcast the message to everyone in the room, the sender included",
-        output = RoomNotificationMessage
+        broadcasts(RoomNotificationMessage)
     )]
     async fn handle_room_chat(&mut self, cx: &mut Context<Self>, msg: RoomChatMessage) -> chanx::Result<()> {
         let notification =

@@ -46,7 +46,7 @@ impl Crowd {
         cx.leave_group(&msg.0).await
     }
 
-    #[ws_handler(output = Say)]
+    #[ws_handler(broadcasts(Say))]
     async fn shout(&mut self, cx: &mut Context<Self>, msg: Shout) -> chanx::Result<()> {
         let (groups, exclude, text) = msg.payload;
         let mut broadcast = cx.broadcast_message(Say(text));

@@ -176,8 +176,10 @@ pub struct OperationMeta {
     pub tags: &'static [&'static str],
     /// The message the handler receives.
     pub input: MessageMeta,
-    /// The messages it replies with or broadcasts.
+    /// The messages it replies with (to the sender).
     pub outputs: Vec<MessageMeta>,
+    /// The messages it broadcasts to groups (`broadcasts(...)`).
+    pub broadcasts: Vec<MessageMeta>,
 }
 
 /// How the handling of one frame ended.

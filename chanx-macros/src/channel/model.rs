@@ -72,6 +72,8 @@ pub struct Handler {
     pub tags: Vec<LitStr>,
     /// `output = ...` if given: the messages the handler documents as its output.
     pub output: Option<Vec<Type>>,
+    /// `broadcasts(...)`: the messages the handler sends to groups.
+    pub broadcasts: Vec<Type>,
     pub message: Type,
     pub args: Vec<Arg>,
     /// The declared return type (`()` when none).

@@ -244,12 +244,22 @@ fn take_handler_attr(method: &mut ImplItemFn) -> Option<(Attribute, HandlerKind)
     Some((method.attrs.remove(position), kind))
 }
 
+/// `key = Type` or `key = (A, B)`: one type or several.
+fn type_value(meta: &syn::meta::ParseNestedMeta) -> syn::Result<Vec<Type>> {
+    Ok(match meta.value()?.parse::<Type>()? {
+        Type::Tuple(tuple) => tuple.elems.into_iter().collect(),
+        Type::Paren(inner) => vec![*inner.elem],
+        single => vec![single],
+    })
+}
+
 fn handler(attr: &Attribute, kind: HandlerKind, method: &ImplItemFn, errors: &mut Errors) -> Option<Handler> {
     let name = kind.attribute();
     let mut summary: Option<LitStr> = None;
     let mut description: Option<LitStr> = None;
     let mut tags: Option<Vec<LitStr>> = None;
     let mut output: Option<Vec<Type>> = None;
+    let mut broadcasts: Option<Vec<Type>> = None;
     if let syn::Meta::List(list) = &attr.meta {
         let parser = syn::meta::parser(|meta| {
             if meta.path.is_ident("summary") {
@@ -264,14 +274,12 @@ fn handler(attr: &Attribute, kind: HandlerKind, method: &ImplItemFn, errors: &mu
                 let value = string_list(&meta, errors)?;
                 set_once(&mut tags, value, &meta, errors);
             } else if meta.path.is_ident("output") {
-                let value = match meta.value()?.parse::<Type>()? {
-                    Type::Tuple(tuple) => tuple.elems.into_iter().collect(),
-                    Type::Paren(inner) => vec![*inner.elem],
-                    single => vec![single],
-                };
-                set_once(&mut output, value, &meta, errors);
+                set_once(&mut output, type_value(&meta)?, &meta, errors);
+            } else if meta.path.is_ident("broadcasts") {
+                let value = type_list(&meta, errors)?;
+                set_once(&mut broadcasts, value, &meta, errors);
             } else {
-                unknown_key(&meta, errors, name, "summary, description, tags, output")?;
+                unknown_key(&meta, errors, name, "summary, description, tags, output, broadcasts")?;
             }
             Ok(())
         });
@@ -385,6 +393,7 @@ fn handler(attr: &Attribute, kind: HandlerKind, method: &ImplItemFn, errors: &mu
         description: description.map(|d| d.value()).or_else(|| doc_comment(&method.attrs)),
         tags: tags.unwrap_or_default(),
         output,
+        broadcasts: broadcasts.unwrap_or_default(),
         message: message.filter(|_| valid)?,
         args,
         ret,

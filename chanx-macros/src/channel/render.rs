@@ -22,11 +22,8 @@ pub fn channel(item: &ItemImpl, model: &Channel) -> TokenStream {
         .map(|ty| quote_spanned!(ty.span()=> <#ty as #p::Message>::ACTION => #p::Dispatch::Passthrough,));
     let operations = model.handlers.iter().map(|h| operation(h, &p));
     let events = model.events.iter().map(|h| operation(h, &p));
-    let metas = |types: &[syn::Type]| -> Vec<TokenStream> {
-        types.iter().map(|ty| quote_spanned!(ty.span()=> <#ty as #p::Message>::meta())).collect()
-    };
-    let passthrough = metas(&model.passthrough);
-    let sends = metas(&model.sends);
+    let passthrough = metas(&model.passthrough, &p);
+    let sends = metas(&model.sends, &p);
     let event_types: Vec<(&syn::Ident, &syn::Type)> = model
         .events
         .iter()
@@ -129,15 +126,21 @@ fn dispatch_arm(handler: &Handler, p: &TokenStream) -> TokenStream {
     }
 }
 
+/// `<T as Message>::meta()` for each type, spanned on it.
+fn metas(types: &[syn::Type], p: &TokenStream) -> Vec<TokenStream> {
+    types.iter().map(|ty| quote_spanned!(ty.span()=> <#ty as #p::Message>::meta())).collect()
+}
+
 fn operation(handler: &Handler, p: &TokenStream) -> TokenStream {
     let ty = &handler.message;
     let method = handler.ident.to_string();
     let summary = option_str(handler.summary.as_ref().map(LitStr::value).as_deref());
     let description = option_str(handler.description.as_deref());
     let tags = &handler.tags;
+    let broadcasts = metas(&handler.broadcasts, p);
     let outputs = match &handler.output {
         Some(types) => {
-            let metas = types.iter().map(|t| quote_spanned!(t.span()=> <#t as #p::Message>::meta()));
+            let metas = metas(types, p);
             quote!(::std::vec![#(#metas),*])
         }
         // A return type that is no reply is reported by the dispatch code; here it
@@ -159,6 +162,7 @@ fn operation(handler: &Handler, p: &TokenStream) -> TokenStream {
             tags: &[#(#tags),*],
             input: <#ty as #p::Message>::meta(),
             outputs: #outputs,
+            broadcasts: ::std::vec![#(#broadcasts),*],
         }
     }
 }
