@@ -30,9 +30,10 @@ use axum::extract::ws::{Message as Ws, WebSocketUpgrade};
 use axum::routing::get;
 use axum::{Extension, Router};
 use chanx::asyncapi::{AsyncApi, AsyncApiError};
-use chanx::layer::Layers;
 use chanx::prelude::*;
-use common::{Client, authenticated, background_jobs, jobs, probe, room_chat, serve, system_echo};
+use common::{
+    Client, authenticated, background_jobs, jobs, layers, probe, room_chat, serve, showcase, system_echo,
+};
 use serde_json::{Map, Value, json};
 
 const PARSER_TIMEOUT: Duration = Duration::from_secs(90);
@@ -53,6 +54,10 @@ fn room_chat_docs() -> AsyncApi {
 
 fn background_jobs_docs() -> AsyncApi {
     background_jobs::asyncapi(tutorial_docs())
+}
+
+fn showcase_docs() -> AsyncApi {
+    showcase::asyncapi(tutorial_docs())
 }
 
 fn authenticated_docs() -> AsyncApi {
@@ -105,6 +110,7 @@ async fn official_parser_accepts_the_documents() {
         ("system_echo", system_echo_docs()),
         ("room_chat", room_chat_docs()),
         ("background_jobs", background_jobs_docs()),
+        ("showcase", showcase_docs()),
         ("authenticated", authenticated_docs()),
         // The servers section appears only with servers.
         (
@@ -459,9 +465,10 @@ fn job_status<'a>(frames: &'a [Value], status: &str) -> Option<&'a Value> {
 
 /// The full tutorial app (jobs run at once) with completion frames on or off.
 fn full_app(send_completion: bool) -> Router {
-    let layers = Layers::default();
+    let layers = layers::in_memory();
     let settings = Settings::default().layers(layers.clone()).send_completion(send_completion);
-    let pool = jobs::WorkerPool::start(2, jobs::Delays { scale: 0.0 }, layers.default_layer());
+    let chat = layers.get(Some(jobs::LAYER)).expect("the jobs' layer");
+    let pool = jobs::WorkerPool::start(2, jobs::Delays { scale: 0.0 }, chat);
     background_jobs::router(Arc::new(pool)).layer(Extension(settings))
 }
 

@@ -14,6 +14,10 @@ use chanx::message;
 use serde_json::Value;
 use tokio::sync::{Mutex, mpsc};
 
+/// The alias of the channel layer of the jobs consumer, through which workers send
+/// results.
+pub const LAYER: &str = "chat";
+
 /// A finished job's result, sent by a worker (an event: clients never send it).
 #[message(action = "job_result")]
 #[derive(Debug, Clone)]
