@@ -301,3 +301,35 @@ async fn the_showcase_app_serves_the_four_consumers_and_the_earlier_parts() {
     let mut jobs = Client::connect(addr, "/ws/background_jobs").await;
     assert_eq!(jobs.recv().await["payload"]["status"], "connected");
 }
+
+/// The external sender and the showcase as two processes on Redis, each with the
+/// examples' layers of its own: ignored unless run with `--include-ignored`; reads
+/// `REDIS_URL` (default `redis://127.0.0.1:6379`). It uses the tutorial's prefixes, so a
+/// showcase running on the same Redis sees the announcements too.
+#[tokio::test]
+#[ignore = "needs Redis"]
+async fn the_external_sender_reaches_the_showcase_through_redis() {
+    let url = layers::redis_url().unwrap_or_else(|| "redis://127.0.0.1:6379".into());
+    let connect_layers =
+        || async { layers::connect(Some(&url)).await.unwrap_or_else(|e| panic!("needs Redis: {e}")) };
+    let showcase = connect_layers().await;
+    let sender = connect_layers().await;
+    let mut chat = connect::<ChatConsumer>(&showcase);
+    let mut reliable = connect::<ReliableChatConsumer>(&showcase);
+    let mut notifications = connect::<NotificationConsumer>(&showcase);
+    let mut analytics_client = connect::<AnalyticsConsumer>(&showcase);
+    next(&mut chat).await;
+    next(&mut reliable).await;
+    next(&mut notifications).await;
+    nothing_more(&mut analytics_client).await;
+
+    for announcement in &ANNOUNCEMENTS {
+        announcement.send(&sender).await.expect("send an announcement");
+    }
+    assert_eq!(next(&mut chat).await, text("chat_notification", ANNOUNCEMENTS[0].text));
+    assert_eq!(next(&mut reliable).await, text("chat_notification", ANNOUNCEMENTS[1].text));
+    assert_eq!(next(&mut notifications).await, notification("system", ANNOUNCEMENTS[2].text));
+    for announcement in &ANNOUNCEMENTS[3..] {
+        assert_eq!(next(&mut analytics_client).await, analytics(announcement.text, Value::Null));
+    }
+}
