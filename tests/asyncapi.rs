@@ -32,7 +32,10 @@ use axum::{Extension, Router};
 use chanx::asyncapi::{AsyncApi, AsyncApiError};
 use chanx::layer::Layers;
 use chanx::prelude::*;
-use common::{Client, authenticated, background_jobs, jobs, probe, room_chat, serve, system_echo};
+use common::{
+    Client, announcements, authenticated, background_jobs, jobs, layers, probe, room_chat, serve, showcase,
+    system_echo,
+};
 use serde_json::{Map, Value, json};
 
 const PARSER_TIMEOUT: Duration = Duration::from_secs(90);
@@ -53,6 +56,10 @@ fn room_chat_docs() -> AsyncApi {
 
 fn background_jobs_docs() -> AsyncApi {
     background_jobs::asyncapi(tutorial_docs())
+}
+
+fn showcase_docs() -> AsyncApi {
+    showcase::asyncapi(tutorial_docs())
 }
 
 fn authenticated_docs() -> AsyncApi {
@@ -100,6 +107,7 @@ async fn official_parser_accepts_the_documents() {
         ("system_echo", system_echo_docs()),
         ("room_chat", room_chat_docs()),
         ("background_jobs", background_jobs_docs()),
+        ("showcase", showcase_docs()),
         ("authenticated", authenticated_docs()),
         // The servers section appears only with servers.
         (
@@ -452,12 +460,19 @@ fn job_status<'a>(frames: &'a [Value], status: &str) -> Option<&'a Value> {
     frames.iter().find(|f| f["action"] == "job_status" && f["payload"]["status"] == status)
 }
 
-/// The full tutorial app (jobs run at once) with completion frames on or off.
+/// The settings of the tutorial apps, on the examples' layers with completion frames on
+/// or off, and workers that run jobs at once.
+fn settings_and_workers(send_completion: bool) -> (Settings, Arc<jobs::WorkerPool>) {
+    let layers = layers::in_memory();
+    let chat = layers.get(Some(jobs::LAYER)).expect("the jobs' layer");
+    let pool = jobs::WorkerPool::start(2, jobs::Delays { scale: 0.0 }, chat);
+    (Settings::default().layers(layers).send_completion(send_completion), Arc::new(pool))
+}
+
+/// The tutorial app of parts 1 to 3 (jobs run at once) with completion frames on or off.
 fn full_app(send_completion: bool) -> Router {
-    let layers = Layers::default();
-    let settings = Settings::default().layers(layers.clone()).send_completion(send_completion);
-    let pool = jobs::WorkerPool::start(2, jobs::Delays { scale: 0.0 }, layers.default_layer());
-    background_jobs::router(Arc::new(pool)).layer(Extension(settings))
+    let (settings, pool) = settings_and_workers(send_completion);
+    background_jobs::router(pool).layer(Extension(settings))
 }
 
 async fn system_echo_traffic(contract: &Arc<Contract>, addr: SocketAddr, completion: bool) {
@@ -590,6 +605,88 @@ async fn background_jobs_traffic(contract: &Arc<Contract>, addr: SocketAddr, com
     client.send_refused(json!({"action": "job_result", "payload": "only workers send this"})).await;
 }
 
+/// The showcase's four consumers: their handlers, then the external sender's
+/// announcements and a passthrough event sent through the layers.
+async fn showcase_traffic(contract: &Arc<Contract>, addr: SocketAddr, layers: &Layers, completion: bool) {
+    let sockets = [
+        ("/ws/chat", "chat", json!({"action": "chat", "payload": {"message": "hi"}}), "chat_notification"),
+        (
+            "/ws/reliable",
+            "reliable_chat",
+            json!({"action": "reliable_chat", "payload": {"message": "hi"}}),
+            "reliable_chat_notification",
+        ),
+        (
+            "/ws/notifications",
+            "notifications",
+            json!({"action": "notification", "payload": {"message": "hi", "type": "alert"}}),
+            "notification_broadcast",
+        ),
+        (
+            "/ws/analytics",
+            "analytics",
+            json!({"action": "analytics", "payload": {"event": "open", "data": {"page": "/"}}}),
+            "analytics_notification",
+        ),
+    ];
+    let mut peers = Vec::new();
+    for (path, channel, frame, broadcast) in sockets {
+        let mut peer = Peer::connect(contract, addr, path, channel, completion).await;
+        peer.sync().await;
+        peer.send(frame).await;
+        peer.recv_while(|f| has(f, broadcast) && (!completion || has(f, "group_complete"))).await;
+        peers.push(peer);
+    }
+    for announcement in &announcements::ANNOUNCEMENTS {
+        announcement.send(layers).await.expect("send an announcement");
+    }
+    announcements::send_periodic(layers, 1).await.expect("send a periodic announcement");
+    let joined =
+        showcase::UserJoinedNotification { payload: system_echo::MessagePayload { message: "a".into() } };
+    let left =
+        showcase::UserLeftNotification { payload: system_echo::MessagePayload { message: "a".into() } };
+    let chat = layers.get(Some("chat")).expect("the chat layer");
+    chat.broadcast_event(&joined).groups(["chat_room"]).await.expect("send an event");
+    chat.broadcast_event(&left).groups(["chat_room"]).await.expect("send an event");
+    // The events were queued before the pings that `sync` sends.
+    let expected = [
+        ("chat_notification", 1),
+        ("chat_notification", 1),
+        ("notification_broadcast", 2),
+        ("analytics_notification", 5),
+    ];
+    for (peer, (action, times)) in peers.iter_mut().zip(expected) {
+        let frames = peer.sync().await;
+        assert_eq!(count(&frames, action), times, "{frames:?}");
+        let completions = count(&frames, "event_complete");
+        let events = frames.len() - completions;
+        assert_eq!(
+            completions,
+            if completion { events } else { 0 },
+            "one event_complete per event: {frames:?}"
+        );
+    }
+    let [_, _, notifications, analytics] = &mut peers[..] else { unreachable!("four peers") };
+    notifications.send_refused(json!({"action": "notification", "payload": {"type": "user"}})).await;
+    notifications
+        .agreement(&[
+            json!({"action": "notification", "payload": {"message": "x", "type": null}}),
+            json!({"action": "notification", "payload": {"message": "x", "type": 1}}),
+        ])
+        .await;
+    analytics.send_refused(json!({"action": "analytics", "payload": {"data": {}}})).await;
+    analytics
+        .agreement(&[
+            json!({"action": "analytics", "payload": {"event": "e", "data": null}}),
+            json!({"action": "analytics", "payload": {"event": "e", "data": [1]}}),
+            json!({"action": "analytics", "payload": {"event": "e", "data": "x"}}),
+        ])
+        .await;
+    analytics
+        .send_refused(json!({"action": "system_notify", "payload": "only server code sends this"}))
+        .await;
+}
+
 /// The checker itself: it flags a wrong payload, an undocumented action and a frame
 /// going the wrong way.
 #[test]
@@ -636,6 +733,24 @@ async fn tutorial_app_traffic_follows_the_document() {
     contract.assert_clean();
     // Only a refused authentication sends `authentication`; none of the apps refuses
     // (`framework_frames_follow_the_document` covers it).
+    let unexercised = contract.unexercised();
+    let expected: BTreeSet<String> = ["AuthenticationMessage".to_owned()].into();
+    assert_eq!(unexercised, expected, "messages of the document the traffic never used");
+}
+
+#[tokio::test]
+async fn showcase_app_traffic_follows_the_document() {
+    let contract = Arc::new(Contract::new(&showcase_docs()));
+    for completion in [false, true] {
+        let (settings, pool) = settings_and_workers(completion);
+        let layers = settings.channel_layers().clone();
+        let addr = serve(showcase::router(pool).layer(Extension(settings))).await;
+        system_echo_traffic(&contract, addr, completion).await;
+        room_chat_traffic(&contract, addr, completion).await;
+        background_jobs_traffic(&contract, addr, completion).await;
+        showcase_traffic(&contract, addr, &layers, completion).await;
+    }
+    contract.assert_clean();
     let unexercised = contract.unexercised();
     let expected: BTreeSet<String> = ["AuthenticationMessage".to_owned()].into();
     assert_eq!(unexercised, expected, "messages of the document the traffic never used");

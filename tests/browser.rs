@@ -23,6 +23,10 @@ mod app;
 mod authenticated;
 #[path = "../examples/background_jobs/jobs.rs"]
 mod jobs;
+// Only the in-memory table is used here.
+#[allow(dead_code)]
+#[path = "../examples/common/layers.rs"]
+mod layers;
 #[path = "../examples/room_chat/app.rs"]
 mod room_chat;
 #[path = "../examples/system_echo/app.rs"]
@@ -110,9 +114,10 @@ fn tutorial_docs() -> AsyncApi {
 /// The whole tutorial app, as the background_jobs example serves it (jobs run at once),
 /// with its AsyncAPI endpoints.
 fn full_app() -> Router {
-    let layers = chanx::layer::Layers::default();
+    let layers = layers::in_memory();
     let settings = chanx::Settings::default().layers(layers.clone());
-    let pool = jobs::WorkerPool::start(2, jobs::Delays { scale: 0.0 }, layers.default_layer());
+    let chat = layers.get(Some(jobs::LAYER)).expect("the examples register the jobs' layer");
+    let pool = jobs::WorkerPool::start(2, jobs::Delays { scale: 0.0 }, chat);
     app::router(Arc::new(pool)).merge(app::asyncapi(tutorial_docs()).routes()).layer(Extension(settings))
 }
 

@@ -13,7 +13,7 @@ use axum::{Extension, Router};
 use chanx::layer::{InMemoryLayer, Layers};
 use chanx::prelude::*;
 use chanx::{AuthError, Handshake, OriginPolicy, RouteOptions, Settings};
-use common::{Client, WAIT, assert_alive, raw, room_chat, serve, system_echo};
+use common::{Client, WAIT, assert_alive, layers, raw, room_chat, serve, system_echo};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
@@ -242,7 +242,9 @@ async fn the_test_client_reports_a_refusal_before_the_upgrade() {
 async fn a_silent_client_is_closed_by_the_heartbeat_and_a_reading_one_is_not() {
     // A timeout far above the interval, so that a busy test machine cannot make a
     // reading client look silent.
-    let settings = Settings::default().heartbeat(Duration::from_millis(50), Duration::from_secs(1));
+    let settings = Settings::default()
+        .layers(layers::in_memory())
+        .heartbeat(Duration::from_millis(50), Duration::from_secs(1));
     let addr = serve(room_chat::router().layer(Extension(settings.clone()))).await;
     // A client that neither reads nor answers: it only reads at the end, to see the close.
     let mut silent = raw::connect(addr, "/ws/room/quiet").await;
@@ -400,7 +402,9 @@ fn notification(text: String) -> room_chat::RoomNotificationMessage {
 #[tokio::test]
 async fn an_overflow_close_reaches_a_slow_client_with_1013() {
     let memory = InMemoryLayer::new();
-    let settings = Settings::default().outbound_buffer(4 * 1024).layers(Layers::new(memory.clone()));
+    // The room chat's `chat` layer is the default one too.
+    let layers = Layers::new(memory.clone()).with("chat", memory.clone());
+    let settings = Settings::default().outbound_buffer(4 * 1024).layers(layers);
     let addr = serve(room_chat::router().layer(Extension(settings.clone()))).await;
     let mut slow = raw::connect(addr, "/ws/room/hall").await;
     until_members(&memory, "room_hall", 1).await;
@@ -452,9 +456,9 @@ async fn a_client_that_sends_but_never_reads_is_closed_once_its_buffer_stays_ful
 
 #[tokio::test]
 async fn a_clean_close_in_a_busy_room_gets_its_close_reply() {
-    let settings = Settings::default();
+    let settings = Settings::default().layers(layers::in_memory());
     let addr = serve(room_chat::router().layer(Extension(settings.clone()))).await;
-    let layer = settings.channel_layers().default_layer();
+    let layer = settings.channel_layers().get(Some("chat")).expect("the chat layer");
     let busy = tokio::spawn(async move {
         let line = notification("busy".into());
         loop {
@@ -515,7 +519,7 @@ where
 async fn reading_members_survive_a_burst_of_1000_joins_and_700_leaves() {
     const MEMBERS: usize = 1000;
     const LEAVERS: usize = 700;
-    let settings = Settings::default();
+    let settings = Settings::default().layers(layers::in_memory());
     let addr = serve(room_chat::router().layer(Extension(settings.clone()))).await;
     let (ready_tx, mut ready) = tokio::sync::mpsc::unbounded_channel();
     let (go_tx, _) = tokio::sync::broadcast::channel::<()>(1);

@@ -1,5 +1,6 @@
-//! The Room Chat (part 2) and Background Jobs (part 3) apps, frame for frame as
-//! `shared/reference/tutorial.md` gives them, with completion frames on.
+//! The Room Chat (part 2) and Background Jobs (part 3) apps, frame for frame as the
+//! Chanx tutorial gives them, with completion frames on, on the examples' channel
+//! layers (all in memory).
 
 mod common;
 
@@ -7,12 +8,12 @@ use std::sync::Arc;
 
 use axum::Extension;
 use chanx::Settings;
-use chanx::layer::Layers;
+use chanx::layer::LayerHandle;
 use chanx::testing::TestClient;
 use common::background_jobs::{self, BackgroundJobConsumer};
-use common::jobs::{BoxFuture, Delays, Job, JobQueue, QueueError, WorkerPool};
+use common::jobs::{self, BoxFuture, Delays, Job, JobQueue, QueueError, WorkerPool};
 use common::room_chat::RoomChatConsumer;
-use common::{Client, serve};
+use common::{Client, layers, serve};
 use serde_json::{Value, json};
 
 fn notification(text: &str, room: &str) -> Value {
@@ -23,12 +24,17 @@ fn done(action: &str) -> Value {
     json!({"action": action, "payload": null})
 }
 
+/// The layer the jobs consumer and its workers use.
+fn jobs_layer(layers: &chanx::layer::Layers) -> LayerHandle {
+    layers.get(Some(jobs::LAYER)).expect("the examples register the jobs' layer")
+}
+
 /// The full app (all three parts) on a real socket, completion on, jobs instant.
 async fn full_app(queue: Option<Arc<dyn JobQueue>>) -> std::net::SocketAddr {
-    let layers = Layers::default();
+    let layers = layers::in_memory();
     let settings = Settings::default().send_completion(true).layers(layers.clone());
-    let queue = queue
-        .unwrap_or_else(|| Arc::new(WorkerPool::start(2, Delays { scale: 0.0 }, layers.default_layer())));
+    let queue =
+        queue.unwrap_or_else(|| Arc::new(WorkerPool::start(2, Delays { scale: 0.0 }, jobs_layer(&layers))));
     serve(background_jobs::router(queue).layer(Extension(settings))).await
 }
 
@@ -69,7 +75,7 @@ async fn room_chat_transcript() {
 
 #[tokio::test]
 async fn rooms_are_isolated() {
-    let layers = Layers::default();
+    let layers = layers::in_memory();
     let room = |name: &str| {
         TestClient::builder()
             .layers(layers.clone())
@@ -175,8 +181,8 @@ async fn background_jobs_enqueue_error() {
 
 #[tokio::test]
 async fn a_job_result_reaches_only_the_connection_that_queued_it() {
-    let layers = Layers::default();
-    let pool = Arc::new(WorkerPool::start(1, Delays { scale: 0.0 }, layers.default_layer()));
+    let layers = layers::in_memory();
+    let pool = Arc::new(WorkerPool::start(1, Delays { scale: 0.0 }, jobs_layer(&layers)));
     let state = background_jobs::AppState { queue: pool };
     let connect = || {
         TestClient::builder().layers(layers.clone()).state(state.clone()).connect::<BackgroundJobConsumer>()

@@ -10,11 +10,13 @@
 //! `--addr HOST:PORT` or `CHANX_ADDR`, `SEND_COMPLETION=1`, `--asyncapi FILE`.
 
 mod app;
+#[path = "../common/layers.rs"]
+mod layers;
 #[path = "../common/serve.rs"]
 mod serve;
 #[path = "../system_echo/app.rs"]
 mod system_echo;
 
 fn main() -> std::process::ExitCode {
-    serve::run("Authenticated", app::asyncapi(serve::docs()), |_| app::router())
+    serve::run("Authenticated", app::asyncapi(serve::docs()), |_| Ok(app::router()))
 }

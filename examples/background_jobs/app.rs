@@ -58,7 +58,7 @@ pub struct AppState {
     pub queue: Arc<dyn JobQueue>,
 }
 
-/// Queues jobs and reports their results.
+/// Queues jobs and reports their results; on the `chat` channel layer (`jobs::LAYER`).
 pub struct BackgroundJobConsumer {
     queue: Arc<dyn JobQueue>,
 }
@@ -72,6 +72,7 @@ impl FromConnection<AppState> for BackgroundJobConsumer {
 /// Background Jobs Consumer - queues jobs for workers and reports their results
 #[channel(
     name = "background_jobs",
+    layer = "chat",
     tags("jobs", "background"),
     groups("background_jobs"),
     sends(JobStatusMessage)

@@ -22,6 +22,10 @@ pub const JOBS: &str = "background_jobs";
 /// How long a worker waits before it asks the layer again after a failure (Redis down).
 const RETRY: Duration = Duration::from_secs(1);
 
+/// The alias of the channel layer of the jobs consumer, through which workers send
+/// results.
+pub const LAYER: &str = "chat";
+
 /// A finished job's result, sent by a worker (an event: clients never send it).
 #[message(action = "job_result")]
 #[derive(Debug, Clone)]

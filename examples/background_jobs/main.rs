@@ -5,26 +5,20 @@
 //! example app, plus `JOB_WORKERS` (default 2) and `JOB_DELAY_SCALE` (multiplies the
 //! demo delays; default 1, 0 for none).
 
-use std::sync::Arc;
-
 mod app;
 mod jobs;
+#[path = "../common/layers.rs"]
+mod layers;
 #[path = "../room_chat/app.rs"]
 mod room_chat;
 #[path = "../common/serve.rs"]
 mod serve;
 #[path = "../system_echo/app.rs"]
 mod system_echo;
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
+mod workers;
 
 fn main() -> std::process::ExitCode {
-    let workers = env_or("JOB_WORKERS", 2);
-    let delays = jobs::Delays { scale: env_or("JOB_DELAY_SCALE", 1.0) };
     serve::run("Background Jobs", app::asyncapi(serve::docs()), |settings| {
-        let layer = settings.channel_layers().default_layer();
-        app::router(Arc::new(jobs::WorkerPool::start(workers, delays, layer)))
+        Ok(app::router(workers::start(settings)?))
     })
 }

@@ -1,6 +1,7 @@
 //! What every example app shares: logging, the address (`--addr HOST:PORT`, else
 //! `CHANX_ADDR`, else 127.0.0.1:8000), completion frames from `SEND_COMPLETION=1`,
-//! serving with `chanx::serve` (header timeouts, a clean stop on Ctrl-C or SIGTERM where
+//! the tutorial's channel layers (in memory, or on Redis with `REDIS_URL`: see
+//! `layers.rs`, which every example includes as `mod layers`), serving with `chanx::serve` (header timeouts, a clean stop on Ctrl-C or SIGTERM where
 //! open sockets get a 1001 close), and the AsyncAPI document:
 //! served at `/asyncapi.json`, `/asyncapi.yaml` and `/asyncapi`, or written to a file
 //! with `--asyncapi FILE` (`.json`, `.yaml`). `ASYNCAPI_ASSETS` names the folder of an
@@ -12,6 +13,9 @@ use std::process::ExitCode;
 use axum::Router;
 use chanx::Settings;
 use chanx::asyncapi::{AsyncApi, DocsAssets};
+use chanx::layer::LayerError;
+
+use super::layers;
 
 const DEFAULT_ADDR: &str = "127.0.0.1:8000";
 
@@ -26,8 +30,13 @@ pub fn docs() -> AsyncApi {
 
 /// Serves the router `app` builds from the settings (whose channel layers it may hand
 /// to workers), with the AsyncAPI endpoints of `docs`, until Ctrl-C; or writes the
-/// document with `--asyncapi FILE`. The exit code tells whether it could.
-pub fn run(title: &str, docs: AsyncApi, app: impl FnOnce(&Settings) -> Router) -> ExitCode {
+/// document with `--asyncapi FILE`. The exit code tells whether it could: a channel
+/// layer that cannot reach Redis, or an app that cannot be built, is a failure.
+pub fn run(
+    title: &str,
+    docs: AsyncApi,
+    app: impl FnOnce(&Settings) -> Result<Router, LayerError>,
+) -> ExitCode {
     chanx::serve::init_logging();
     let options = match options(std::env::args().skip(1), std::env::var("CHANX_ADDR").ok()) {
         Ok(options) => options,
@@ -56,28 +65,48 @@ pub fn run(title: &str, docs: AsyncApi, app: impl FnOnce(&Settings) -> Router) -
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(title, docs, app, &addr)) {
+    runtime.block_on(start(title, docs, app, &addr))
+}
+
+/// Sets up the channel layers and the app, then serves it.
+async fn start(
+    title: &str,
+    docs: AsyncApi,
+    app: impl FnOnce(&Settings) -> Result<Router, LayerError>,
+    addr: &str,
+) -> ExitCode {
+    let layers = match layers::connect(layers::redis_url().as_deref()).await {
+        Ok(layers) => layers,
+        Err(error) => {
+            tracing::error!(%error, "cannot start without the channel layers");
+            return ExitCode::FAILURE;
+        }
+    };
+    let send_completion =
+        std::env::var("SEND_COMPLETION").is_ok_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
+    let settings = Settings::default().send_completion(send_completion).layers(layers);
+    let app = match app(&settings) {
+        Ok(app) => app.merge(docs.routes()),
+        Err(error) => {
+            tracing::error!(%error, "cannot build the app");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::error!(%error, addr, "cannot listen");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!("{title} (completion frames: {send_completion})");
+    match chanx::serve(listener, app).settings(settings).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, addr, "server failed");
             ExitCode::FAILURE
         }
     }
-}
-
-async fn serve(
-    title: &str,
-    docs: AsyncApi,
-    app: impl FnOnce(&Settings) -> Router,
-    addr: &str,
-) -> std::io::Result<()> {
-    let send_completion =
-        std::env::var("SEND_COMPLETION").is_ok_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
-    let settings = Settings::default().send_completion(send_completion);
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!("{title} (completion frames: {send_completion})");
-    let app = app(&settings).merge(docs.routes());
-    chanx::serve(listener, app).settings(settings).await
 }
 
 /// What the command line asks for.

@@ -61,14 +61,14 @@ impl RoomNotificationMessage {
     }
 }
 
-/// Chat rooms: each room is a group, `room_<room_name>`.
+/// Chat rooms: each room is a group, `room_<room_name>`, on the `chat` channel layer.
 #[derive(Debug, Default)]
 pub struct RoomChatConsumer {
     room_name: String,
 }
 
 /// Room Chat Consumer - chat rooms over the channel layer, one group per room
-#[channel(name = "room_chat", tags("chat", "rooms"), sends(RoomNotificationMessage))]
+#[channel(name = "room_chat", layer = "chat", tags("chat", "rooms"), sends(RoomNotificationMessage))]
 impl RoomChatConsumer {
     #[ws_handler(summary = "Handle ping requests", description = "Simple ping-pong for connectivity testing")]
     async fn handle_ping(&mut self, _msg: PingMessage) -> PongMessage {

@@ -5,11 +5,13 @@
 //! `--addr HOST:PORT` or `CHANX_ADDR`, and `SEND_COMPLETION=1`.
 
 mod app;
+#[path = "../common/layers.rs"]
+mod layers;
 #[path = "../common/serve.rs"]
 mod serve;
 #[path = "../system_echo/app.rs"]
 mod system_echo;
 
 fn main() -> std::process::ExitCode {
-    serve::run("Room Chat", app::asyncapi(serve::docs()), |_| app::router())
+    serve::run("Room Chat", app::asyncapi(serve::docs()), |_| Ok(app::router()))
 }

@@ -5,9 +5,11 @@
 //! `CHANX_ADDR`; `SEND_COMPLETION=1` turns completion frames on.
 
 mod app;
+#[path = "../common/layers.rs"]
+mod layers;
 #[path = "../common/serve.rs"]
 mod serve;
 
 fn main() -> std::process::ExitCode {
-    serve::run("System Echo", app::asyncapi(serve::docs()), |_| app::router())
+    serve::run("System Echo", app::asyncapi(serve::docs()), |_| Ok(app::router()))
 }

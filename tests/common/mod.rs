@@ -2,19 +2,28 @@
 //! that exercises every runtime path, a real WebSocket client and a plain HTTP client.
 #![allow(dead_code)]
 
-// The tutorial apps, wired as in the `background_jobs` example (each part's app
-// refers to the previous parts as its siblings), and the `authenticated` example.
+// The tutorial apps, wired as in the `showcase` example (each part's app refers to
+// the previous parts as its siblings), the external sender's announcements, the
+// examples' channel layers, and the `authenticated` example.
+#[path = "../../examples/external_sender/announcements.rs"]
+pub mod announcements;
 #[path = "../../examples/authenticated/app.rs"]
 pub mod authenticated;
 #[path = "../../examples/background_jobs/app.rs"]
 pub mod background_jobs;
 pub mod crowd;
+#[path = "../../examples/showcase/events.rs"]
+pub mod events;
 #[path = "../../examples/background_jobs/jobs.rs"]
 pub mod jobs;
+#[path = "../../examples/common/layers.rs"]
+pub mod layers;
 pub mod probe;
 pub mod raw;
 #[path = "../../examples/room_chat/app.rs"]
 pub mod room_chat;
+#[path = "../../examples/showcase/app.rs"]
+pub mod showcase;
 #[path = "../../examples/system_echo/app.rs"]
 pub mod system_echo;
 
