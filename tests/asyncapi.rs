@@ -33,8 +33,8 @@ use chanx::asyncapi::{AsyncApi, AsyncApiError};
 use chanx::layer::Layers;
 use chanx::prelude::*;
 use common::{
-    Client, announcements, authenticated, background_jobs, jobs, layers, probe, room_chat, serve, showcase,
-    system_echo,
+    Client, announcements, authenticated, background_jobs, jobs, layers, probe, queue, room_chat, serve,
+    showcase, system_echo,
 };
 use serde_json::{Map, Value, json};
 
@@ -462,10 +462,9 @@ fn job_status<'a>(frames: &'a [Value], status: &str) -> Option<&'a Value> {
 
 /// The settings of the tutorial apps, on the examples' layers with completion frames on
 /// or off, and workers that run jobs at once.
-fn settings_and_workers(send_completion: bool) -> (Settings, Arc<jobs::WorkerPool>) {
+fn settings_and_workers(send_completion: bool) -> (Settings, Arc<queue::WorkerPool>) {
     let layers = layers::in_memory();
-    let chat = layers.get(Some(jobs::LAYER)).expect("the jobs' layer");
-    let pool = jobs::WorkerPool::start(2, jobs::Delays { scale: 0.0 }, chat);
+    let pool = queue::WorkerPool::start(2, jobs::Delays { scale: 0.0 }, &layers).expect("the jobs' layers");
     (Settings::default().layers(layers).send_completion(send_completion), Arc::new(pool))
 }
 

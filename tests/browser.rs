@@ -23,6 +23,8 @@ mod app;
 mod authenticated;
 #[path = "../examples/background_jobs/jobs.rs"]
 mod jobs;
+#[path = "../examples/background_jobs/queue.rs"]
+mod queue;
 // Only the in-memory table is used here.
 #[allow(dead_code)]
 #[path = "../examples/common/layers.rs"]
@@ -116,8 +118,8 @@ fn tutorial_docs() -> AsyncApi {
 fn full_app() -> Router {
     let layers = layers::in_memory();
     let settings = chanx::Settings::default().layers(layers.clone());
-    let chat = layers.get(Some(jobs::LAYER)).expect("the examples register the jobs' layer");
-    let pool = jobs::WorkerPool::start(2, jobs::Delays { scale: 0.0 }, chat);
+    let pool =
+        queue::WorkerPool::start(2, jobs::Delays { scale: 0.0 }, &layers).expect("the examples' layers");
     app::router(Arc::new(pool)).merge(app::asyncapi(tutorial_docs()).routes()).layer(Extension(settings))
 }
 

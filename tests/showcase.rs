@@ -14,7 +14,8 @@ use chanx::prelude::*;
 use chanx::testing::TestClient;
 use common::announcements::{self, ANNOUNCEMENTS};
 use common::events::{SystemNotify, SystemPeriodicNotify};
-use common::jobs::{self, Delays, WorkerPool};
+use common::jobs::Delays;
+use common::queue::WorkerPool;
 use common::showcase::{
     AnalyticsConsumer, ChatConsumer, NotificationConsumer, ReliableChatConsumer, UserJoinedNotification,
     UserLeftNotification,
@@ -85,7 +86,7 @@ async fn assert_ping(client: &mut TestClient) {
 
 #[tokio::test]
 async fn the_layer_table_without_redis_registers_every_alias() {
-    let layers = layers::connect(None).await.expect("in memory, nothing to connect");
+    let layers = layers::build(None).expect("in memory, nothing to set up");
     for alias in ["memory", "chat", "queue", "notifications", "analytics"] {
         assert!(layers.get(Some(alias)).is_ok(), "{alias} is registered");
     }
@@ -276,8 +277,7 @@ async fn the_external_senders_announcements_reach_every_consumer() {
 async fn the_showcase_app_serves_the_four_consumers_and_the_earlier_parts() {
     let layers = layers::in_memory();
     let settings = Settings::default().layers(layers.clone());
-    let chat = layer(&layers, jobs::LAYER);
-    let queue = Arc::new(WorkerPool::start(1, Delays { scale: 0.0 }, chat));
+    let queue = Arc::new(WorkerPool::start(1, Delays { scale: 0.0 }, &layers).expect("the jobs' layers"));
     let addr = serve(common::showcase::router(queue).layer(Extension(settings))).await;
 
     let mut chat = Client::connect(addr, "/ws/chat").await;
@@ -307,13 +307,13 @@ async fn the_showcase_app_serves_the_four_consumers_and_the_earlier_parts() {
 /// `REDIS_URL` (default `redis://127.0.0.1:6379`). It uses the tutorial's prefixes, so a
 /// showcase running on the same Redis sees the announcements too.
 #[tokio::test]
-#[ignore = "needs Redis"]
+#[ignore = "needs Redis: set REDIS_URL and run with --include-ignored"]
 async fn the_external_sender_reaches_the_showcase_through_redis() {
     let url = layers::redis_url().unwrap_or_else(|| "redis://127.0.0.1:6379".into());
-    let connect_layers =
-        || async { layers::connect(Some(&url)).await.unwrap_or_else(|e| panic!("needs Redis: {e}")) };
-    let showcase = connect_layers().await;
-    let sender = connect_layers().await;
+    let build_layers =
+        || layers::build(Some(&url)).unwrap_or_else(|e| panic!("a well-formed REDIS_URL: {e}"));
+    let showcase = build_layers();
+    let sender = build_layers();
     let mut chat = connect::<ChatConsumer>(&showcase);
     let mut reliable = connect::<ReliableChatConsumer>(&showcase);
     let mut notifications = connect::<NotificationConsumer>(&showcase);

@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use axum::Extension;
 use chanx::Settings;
-use chanx::layer::LayerHandle;
 use chanx::testing::TestClient;
 use common::background_jobs::{self, BackgroundJobConsumer};
-use common::jobs::{self, BoxFuture, Delays, Job, JobQueue, QueueError, WorkerPool};
+use common::jobs::{Delays, Job};
+use common::queue::{BoxFuture, JobQueue, QueueError, WorkerPool};
 use common::room_chat::RoomChatConsumer;
 use common::{Client, layers, serve};
 use serde_json::{Value, json};
@@ -24,17 +24,16 @@ fn done(action: &str) -> Value {
     json!({"action": action, "payload": null})
 }
 
-/// The layer the jobs consumer and its workers use.
-fn jobs_layer(layers: &chanx::layer::Layers) -> LayerHandle {
-    layers.get(Some(jobs::LAYER)).expect("the examples register the jobs' layer")
+/// Workers on the examples' layers.
+fn pool(workers: usize, layers: &chanx::layer::Layers) -> WorkerPool {
+    WorkerPool::start(workers, Delays { scale: 0.0 }, layers).expect("the examples register the jobs' layers")
 }
 
 /// The full app (all three parts) on a real socket, completion on, jobs instant.
 async fn full_app(queue: Option<Arc<dyn JobQueue>>) -> std::net::SocketAddr {
     let layers = layers::in_memory();
     let settings = Settings::default().send_completion(true).layers(layers.clone());
-    let queue =
-        queue.unwrap_or_else(|| Arc::new(WorkerPool::start(2, Delays { scale: 0.0 }, jobs_layer(&layers))));
+    let queue = queue.unwrap_or_else(|| Arc::new(pool(2, &layers)));
     serve(background_jobs::router(queue).layer(Extension(settings))).await
 }
 
@@ -182,8 +181,7 @@ async fn background_jobs_enqueue_error() {
 #[tokio::test]
 async fn a_job_result_reaches_only_the_connection_that_queued_it() {
     let layers = layers::in_memory();
-    let pool = Arc::new(WorkerPool::start(1, Delays { scale: 0.0 }, jobs_layer(&layers)));
-    let state = background_jobs::AppState { queue: pool };
+    let state = background_jobs::AppState { queue: Arc::new(pool(1, &layers)) };
     let connect = || {
         TestClient::builder().layers(layers.clone()).state(state.clone()).connect::<BackgroundJobConsumer>()
     };

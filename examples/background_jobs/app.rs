@@ -11,7 +11,8 @@ use chanx::asyncapi::AsyncApi;
 use chanx::prelude::*;
 use serde_json::{Map, Value, json};
 
-use super::jobs::{Job, JobQueue, JobResult};
+use super::jobs::{Job, JobResult};
+use super::queue::JobQueue;
 use super::room_chat;
 
 fn default_kind() -> String {

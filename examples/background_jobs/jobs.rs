@@ -1,14 +1,10 @@
-//! The job side of tutorial part 3: jobs travel on a channel layer's general channel
-//! [`JOBS`] to workers, as Channels workers take their work: workers in this process
-//! ([`WorkerPool`]) on the in-memory layer, or worker processes
-//! (`background_jobs --worker`) on the Redis queue layer. A worker sends each result back
-//! to the connection that queued the job, as a `job_result` event on the layer of the
-//! consumer.
+//! The jobs of tutorial part 3 and their workers: jobs travel as `run_job` events on
+//! the general channel [`JOBS`] of a channel layer that stores messages, as Channels
+//! workers take their work: workers in the web process on the in-memory layer, or in a
+//! worker process (`cargo run --example job_worker`) on the Redis queue layer. A worker
+//! sends each result back to the connection that queued the job, as a `job_result`
+//! event on the layer of the consumer, whichever process holds it.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chanx::layer::{LayerError, LayerHandle};
@@ -25,6 +21,10 @@ const RETRY: Duration = Duration::from_secs(1);
 /// The alias of the channel layer of the jobs consumer, through which workers send
 /// results.
 pub const LAYER: &str = "chat";
+
+/// The alias of the channel layer that jobs travel on: a layer that stores messages (in
+/// memory, or the Redis queue layer), so that a worker process can take them.
+pub const JOBS_LAYER: &str = "queue";
 
 /// A finished job's result, sent by a worker (an event: clients never send it).
 #[message(action = "job_result")]
@@ -64,26 +64,6 @@ pub struct QueuedJob {
     pub payload: QueuedJobPayload,
 }
 
-/// Why a job could not be queued.
-#[derive(Debug, thiserror::Error)]
-pub enum QueueError {
-    /// The queue holds as many jobs as it may.
-    #[error("the job queue is full")]
-    Full,
-    /// The channel layer failed (Redis unreachable, say).
-    #[error("the job queue is unavailable: {0}")]
-    Unavailable(LayerError),
-}
-
-/// A boxed future, as the dyn-compatible [`JobQueue`] returns.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// Somewhere to put jobs for workers to run.
-pub trait JobQueue: Send + Sync + 'static {
-    /// Queues a job; returns its id.
-    fn enqueue(&self, job: Job) -> BoxFuture<'_, Result<String, QueueError>>;
-}
-
 /// How long each job type pretends to work (the tutorial's demo sleeps).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Delays {
@@ -101,59 +81,6 @@ impl Delays {
             _ => 1.0,
         };
         Duration::from_secs_f64(seconds * self.scale.max(0.0))
-    }
-}
-
-/// Puts jobs on a channel layer's general channel [`JOBS`], for workers of this process
-/// or of worker processes. The layer's capacity bounds the queue.
-#[derive(Debug, Clone)]
-pub struct LayerQueue {
-    jobs: LayerHandle,
-    next_id: Arc<AtomicU64>,
-}
-
-impl LayerQueue {
-    /// Jobs go on `jobs`, the layer the workers receive from.
-    pub fn new(jobs: LayerHandle) -> Self {
-        LayerQueue { jobs, next_id: Arc::default() }
-    }
-}
-
-impl JobQueue for LayerQueue {
-    fn enqueue(&self, job: Job) -> BoxFuture<'_, Result<String, QueueError>> {
-        let id = format!("job-{}", self.next_id.fetch_add(1, Ordering::Relaxed) + 1);
-        Box::pin(async move {
-            let queued = QueuedJob { payload: QueuedJobPayload { id: id.clone(), job } };
-            match self.jobs.send_event(JOBS, &queued).await {
-                Ok(()) => Ok(id),
-                Err(LayerError::ChannelFull { .. }) => Err(QueueError::Full),
-                Err(error) => Err(QueueError::Unavailable(error)),
-            }
-        })
-    }
-}
-
-/// Workers in this process and the queue that feeds them; the workers stop when it is
-/// dropped.
-#[derive(Debug)]
-pub struct WorkerPool {
-    queue: LayerQueue,
-    _workers: JoinSet<()>,
-}
-
-impl WorkerPool {
-    /// Starts `workers` workers that take jobs from `layer` and send results through it.
-    pub fn start(workers: usize, delays: Delays, layer: LayerHandle) -> Self {
-        WorkerPool {
-            queue: LayerQueue::new(layer.clone()),
-            _workers: spawn_workers(workers, delays, layer.clone(), layer),
-        }
-    }
-}
-
-impl JobQueue for WorkerPool {
-    fn enqueue(&self, job: Job) -> BoxFuture<'_, Result<String, QueueError>> {
-        self.queue.enqueue(job)
     }
 }
 

@@ -9,6 +9,7 @@ mod app;
 mod jobs;
 #[path = "../common/layers.rs"]
 mod layers;
+mod queue;
 #[path = "../room_chat/app.rs"]
 mod room_chat;
 #[path = "../common/serve.rs"]

@@ -13,7 +13,8 @@
 //! | `notifications` | Redis pub/sub | `notify` |
 //! | `analytics` | Redis queue, messages kept 3600 s, at most 5000 per process | `analytics` |
 //!
-//! The default layer is in memory either way.
+//! The default layer is in memory either way. Redis need not answer when an app starts:
+//! see [`build`].
 
 use std::time::Duration;
 
@@ -42,15 +43,17 @@ pub fn redis_url() -> Option<String> {
 }
 
 /// The tutorial's layers: on the Redis server at `redis_url`, or all in memory
-/// without one. Connects to Redis now and fails if it cannot.
-pub async fn connect(redis_url: Option<&str>) -> Result<Layers, SetupError> {
+/// without one. Never waits for Redis: with Redis down the app starts, logs it, and
+/// closes the connections of consumers on its layers with 1011 until Redis answers.
+/// Fails only for a URL that cannot be parsed. Must run inside a tokio runtime.
+pub fn build(redis_url: Option<&str>) -> Result<Layers, SetupError> {
     let Some(url) = redis_url else { return Ok(in_memory()) };
     let failed = |alias| move |source| SetupError { alias, url: without_password(url), source };
-    let chat = pub_sub_layer(url, "chat").await.map_err(failed("chat"))?;
-    let notifications = pub_sub_layer(url, "notify").await.map_err(failed("notifications"))?;
-    let queue = queue_layer(url, "queue", Duration::from_secs(900), 1000).await.map_err(failed("queue"))?;
+    let chat = pub_sub_layer(url, "chat").map_err(failed("chat"))?;
+    let notifications = pub_sub_layer(url, "notify").map_err(failed("notifications"))?;
+    let queue = queue_layer(url, "queue", Duration::from_secs(900), 1000).map_err(failed("queue"))?;
     let analytics =
-        queue_layer(url, "analytics", Duration::from_secs(3600), 5000).await.map_err(failed("analytics"))?;
+        queue_layer(url, "analytics", Duration::from_secs(3600), 5000).map_err(failed("analytics"))?;
     Ok(Layers::new(InMemoryLayer::new())
         .with("memory", InMemoryLayer::new())
         .with("chat", chat)
@@ -66,14 +69,14 @@ pub fn in_memory() -> Layers {
         .fold(Layers::new(InMemoryLayer::new()), |layers, alias| layers.with(alias, InMemoryLayer::new()))
 }
 
-async fn pub_sub_layer(url: &str, prefix: &str) -> Result<RedisPubSubLayer, LayerError> {
-    RedisPubSubLayer::builder().host(url).prefix(prefix).connect().await
+fn pub_sub_layer(url: &str, prefix: &str) -> Result<RedisPubSubLayer, LayerError> {
+    RedisPubSubLayer::builder().host(url).prefix(prefix).build()
 }
 
 /// A Redis queue layer (stored, expiring after `expiry`, at most `capacity` messages per
 /// process). Until chanx has one, a pub/sub layer under the same prefix stands in: it
 /// delivers at most once and keeps nothing, so `expiry` and `capacity` do not apply yet.
-async fn queue_layer(
+fn queue_layer(
     url: &str,
     prefix: &str,
     expiry: Duration,
@@ -85,7 +88,7 @@ async fn queue_layer(
         capacity,
         "queue layer: Redis pub/sub stands in (no expiry, no capacity)"
     );
-    pub_sub_layer(url, prefix).await
+    pub_sub_layer(url, prefix)
 }
 
 /// `url` with any password replaced by `***`, for logs.

@@ -75,7 +75,7 @@ async fn start(
     app: impl FnOnce(&Settings) -> Result<Router, LayerError>,
     addr: &str,
 ) -> ExitCode {
-    let layers = match layers::connect(layers::redis_url().as_deref()).await {
+    let layers = match layers::build(layers::redis_url().as_deref()) {
         Ok(layers) => layers,
         Err(error) => {
             tracing::error!(%error, "cannot start without the channel layers");

@@ -67,7 +67,7 @@ async fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     };
-    let layers = match layers::connect(Some(&url)).await {
+    let layers = match layers::build(Some(&url)) {
         Ok(layers) => layers,
         Err(error) => {
             tracing::error!(%error, "cannot reach the showcase's channel layers");

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use super::background_jobs;
 use super::events::{SystemNotify, SystemPeriodicNotify};
-use super::jobs::JobQueue;
+use super::queue::JobQueue;
 use super::system_echo::MessagePayload;
 
 /// A chat line a client sends to the chat.

@@ -16,6 +16,8 @@ mod events;
 mod jobs;
 #[path = "../common/layers.rs"]
 mod layers;
+#[path = "../background_jobs/queue.rs"]
+mod queue;
 #[path = "../room_chat/app.rs"]
 mod room_chat;
 #[path = "../common/serve.rs"]

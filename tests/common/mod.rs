@@ -19,6 +19,8 @@ pub mod jobs;
 #[path = "../../examples/common/layers.rs"]
 pub mod layers;
 pub mod probe;
+#[path = "../../examples/background_jobs/queue.rs"]
+pub mod queue;
 pub mod raw;
 #[path = "../../examples/room_chat/app.rs"]
 pub mod room_chat;
