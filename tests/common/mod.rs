@@ -13,6 +13,7 @@ pub mod crowd;
 pub mod jobs;
 pub mod probe;
 pub mod raw;
+pub mod redis;
 #[path = "../../examples/room_chat/app.rs"]
 pub mod room_chat;
 #[path = "../../examples/system_echo/app.rs"]

@@ -69,6 +69,13 @@ pub enum LayerError {
         /// The limit that passed.
         after: std::time::Duration,
     },
+    /// A send found the channel holding as many messages as the layer allows (a Redis
+    /// queue layer whose receiver is slow or gone): the message was not stored.
+    #[error("channel `{channel}` is full: the message was not sent")]
+    ChannelFull {
+        /// The channel sent to.
+        channel: String,
+    },
     /// A group, channel or prefix name the layer cannot carry (a broker layer accepts ASCII
     /// letters, digits, `-`, `_` and `.`, fewer than 100 characters, as Chanx does).
     #[error("invalid {what} name `{name}`: use ASCII letters, digits, `-`, `_` or `.`, under 100 characters")]
