@@ -332,6 +332,43 @@ async fn memberships_leave_on_disconnect() {
     expect(&mut a1, say("anyone?")).await;
 }
 
+/// The receive task, and its blocking connection, end with the layer's last clone. The
+/// layer uses a database of its own, so that its connections can be told apart.
+#[tokio::test]
+#[ignore = "needs Redis: set REDIS_URL and run with --include-ignored"]
+async fn the_receive_task_ends_with_the_layer() {
+    const DB: &str = "13";
+    let url = redis_url();
+    let url = match url.rsplit_once('/') {
+        Some((server, db)) if db.parse::<u8>().is_ok() => format!("{server}/{DB}"),
+        _ => format!("{}/{DB}", url.trim_end_matches('/')),
+    };
+    let layer = connect(RedisQueueLayer::builder().host(url).prefix(unique_prefix())).await;
+    // `id=<n> addr=... db=<db> ... cmd=<last command>` for each client of `DB`.
+    let clients = async || -> Vec<String> {
+        let list: String = query(redis::cmd("CLIENT").arg("LIST")).await;
+        list.lines().filter(|client| client.contains(&format!(" db={DB} "))).map(str::to_owned).collect()
+    };
+    let id = |client: &str| client.split(' ').next().unwrap_or_default().to_owned();
+    let client = crowd(&Layers::new(layer)).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let receiving = loop {
+        if let Some(blocked) = clients().await.iter().find(|client| client.contains("cmd=bzpopmin")) {
+            break id(blocked);
+        }
+        assert!(Instant::now() < deadline, "the receive task waits in BZPOPMIN within 5 s");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    // The connection holds the last clone; it goes once the connection has closed.
+    client.close(1000).await.expect("close");
+    drop(client);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while clients().await.iter().any(|client| id(client) == receiving) {
+        assert!(Instant::now() < deadline, "the receive task's connection is closed within 5 s");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 #[tokio::test]
 #[ignore = "needs Redis: set REDIS_URL and run with --include-ignored"]
 async fn names_channels_redis_cannot_carry_are_refused() {

@@ -6,7 +6,8 @@
 //! assumes one process: connections are addressed by name, and a connection's local
 //! [`Inbox`] is handed to the layer when it registers. With the `redis` feature,
 //! `redis::RedisPubSubLayer` shares groups, broadcasts and events with other chanx
-//! processes and with Python Chanx over Redis pub/sub.
+//! processes and with Python Chanx over Redis pub/sub, and `redis::RedisQueueLayer`
+//! does so through stored, expiring queues (and serves general channels to workers).
 //!
 //! Delivery guarantees of the in-memory layer: at-most-once, in order per sender and
 //! receiver, lost on restart, and only within the process. Each connection's outbound

@@ -2,6 +2,11 @@
 //! of Python Chanx (fast-channels, channels_redis): Rust and Python processes on the
 //! same Redis share groups, broadcasts and events.
 //!
+//! The other Redis layer, [`RedisQueueLayer`], stores messages instead (bounded,
+//! expiring), as Python Chanx's `RedisChannelLayer` does, and serves general channels
+//! that workers consume; its documentation states its format and guarantees. The two
+//! do not talk to each other: every process sharing groups must use the same one.
+//!
 //! # What goes over Redis
 //!
 //! - A connection's channel name is `<prefix>specific.<32 hex>`; the process

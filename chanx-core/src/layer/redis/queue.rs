@@ -198,7 +198,7 @@ impl RedisQueueLayerBuilder {
         for shard in &layer.shared.shards {
             shard.probe(layer.shared.timeout).await?;
         }
-        tracing::info!(hosts = layer.shared.shards.len(), prefix = %layer.shared.prefix, "connected to Redis");
+        throttled!(info, hosts = layer.shared.shards.len(), prefix = %layer.shared.prefix, "connected to Redis");
         Ok(layer)
     }
 }
@@ -223,19 +223,24 @@ impl RedisQueueLayerBuilder {
 ///   join time; joining renews its expiry.
 /// - With several hosts, a key lives on host `int((crc32(name) & 0xFFF) / (4096 /
 ///   hosts))`, where `name` is the group name, or the `specific.<client prefix>!` part
-///   of a connection's name. General channels take the hosts in turn. The receive task
-///   reads the process's key on every host.
+///   of a connection's name. General channels take the hosts in turn. The receive
+///   tasks read the process's key on every host, since Python's `send` picks the host
+///   from the whole channel name.
 ///
 /// # Delivery guarantees
 ///
-/// - **Stored, at most once in the common case.** A message waits in Redis until the
-///   process receives it. One receive task per host per process moves it to
-///   `<key>$inflight` as it pops it, and removes it from there once it is handed to the
-///   local connections; whatever a receive round finds in `<key>$inflight` (a receiver
-///   that died between pop and hand-off) goes back to the key first. So a message
-///   survives the receiver (and a restart of Redis if Redis persists its data), and
-///   may be delivered twice if Redis fails between the hand-off and that removal.
-///   A process that is gone for good leaves its key to expire.
+/// - **Stored; at most once, but for one case.** A message waits in Redis until the
+///   process receives it, so a process that is briefly away from Redis (or slow) misses
+///   nothing younger than the expiry. One receive task per host per process pops
+///   messages into `<key>$inflight` and removes them from there once they are handed
+///   to the local connections; each round first moves whatever it finds in
+///   `<key>$inflight` back into the key. So a message popped by a round that was cut
+///   short (a Redis failure, a cancelled [`receive`](RedisQueueLayer::receive)) is
+///   delivered by the next round, as is one left by a receiver of the same client
+///   prefix that died between pop and hand-off; it is delivered twice if Redis fails
+///   between the hand-off and its removal. A restarted process has a new client
+///   prefix: what its predecessor left behind expires unread, with its key. Messages
+///   survive a restart of Redis only if Redis persists its data.
 /// - **Expiry.** A message not received within [`expiry`](RedisQueueLayerBuilder::expiry)
 ///   is dropped unread: senders trim older ones, receivers skip them (the send time is
 ///   the sender's clock), and keys expire that long after their last write. A group
@@ -547,7 +552,7 @@ impl Shared {
     /// decoded once, the same frame for all of them.
     fn hand_on(&self, popped: &Popped) {
         if popped.is_expired(self.expiry) {
-            return tracing::debug!("message older than the expiry dropped unread");
+            return throttled!(debug, "message older than the expiry dropped unread");
         }
         let Some((message, targets)) = popped.decode() else { return };
         let names = match &targets {
@@ -565,7 +570,7 @@ impl Shared {
                     member.inbox.deliver(message.clone());
                 }
                 None => {
-                    tracing::debug!(channel = %name, "no such local connection (any more); message dropped")
+                    throttled!(debug, channel = %name, "no such local connection (any more); message dropped")
                 }
             }
         }
@@ -809,5 +814,134 @@ impl ChannelLayer for RedisQueueLayer {
 
     fn send<'a>(&'a self, channel: &'a str, message: LayerMessage) -> BoxFuture<'a, Result<(), LayerError>> {
         Box::pin(async move { self.shared.send(channel, &message).await })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+    use super::*;
+    use crate::layer::Kind;
+
+    const RUST: &str = "specific.5b70a93957154fee88c1cffd3037ec0f!beabe067c7a04ac280863e4db40e7b4c";
+    const PYTHON: &str = "specific.8e5f0d34a9c449089a043c86981b0b1e!f6687d9f9d8f490d9e6ec25824d43f99";
+
+    fn event(text: &'static str) -> LayerMessage {
+        let frame = format!(r#"{{"action":"nudge","payload":"{text}"}}"#);
+        LayerMessage {
+            kind: Kind::Event,
+            action: Arc::from("nudge"),
+            frame: Utf8Bytes::from(frame),
+            exclude: None,
+        }
+    }
+
+    /// msgpack of a string of 32 to 255 bytes (`str 8`).
+    fn str8(text: &str) -> Vec<u8> {
+        let mut packed = vec![0xd9, text.len() as u8];
+        packed.extend(text.as_bytes());
+        packed
+    }
+
+    /// What fast-channels 1.1.0 stored for `send(RUST, event)` (seen with `redis-cli
+    /// monitor`), after its 12 random bytes.
+    fn python_send() -> Vec<u8> {
+        let mut expected = b"\x83\xa4type\xb4handle_channel_event".to_vec();
+        expected.extend(b"\xaaevent_data\x82\xa6action\xa5nudge\xa7payload\xb2python, by channel");
+        expected.extend(b"\xb0__asgi_channel__");
+        expected.extend(str8(RUST));
+        expected
+    }
+
+    #[test]
+    fn a_send_stores_what_fast_channels_stores() {
+        let message = event("python, by channel");
+        let packer = Packer::new(&message).expect("parses");
+        let stored = member(&packer, Some(Targets::One(RUST))).expect("packs");
+        assert_eq!(stored.len(), RANDOM_PREFIX + python_send().len());
+        assert_eq!(&stored[RANDOM_PREFIX..], python_send());
+        let again = member(&packer, Some(Targets::One(RUST))).expect("packs");
+        assert_ne!(stored[..RANDOM_PREFIX], again[..RANDOM_PREFIX], "random bytes keep members distinct");
+    }
+
+    #[test]
+    fn a_group_send_names_the_process_members_in_a_list() {
+        let message = LayerMessage {
+            kind: Kind::Broadcast,
+            action: Arc::from("say"),
+            frame: Utf8Bytes::from_static(r#"{"action":"say","payload":"hi"}"#),
+            exclude: Some(Arc::from(RUST)),
+        };
+        let packer = Packer::new(&message).expect("parses");
+        let stored = member(&packer, Some(Targets::Many(vec![PYTHON, RUST]))).expect("packs");
+        let mut expected = b"\x85\xa4type\xb4handle_group_message".to_vec();
+        expected.extend(b"\xa7message\x82\xa6action\xa3say\xa7payload\xa2hi");
+        expected.extend(b"\xafexclude_current\xc3\xacfrom_channel");
+        expected.extend(str8(RUST));
+        expected.extend(b"\xb0__asgi_channel__\x92");
+        expected.extend(str8(PYTHON));
+        expected.extend(str8(RUST));
+        assert_eq!(&stored[RANDOM_PREFIX..], expected);
+    }
+
+    #[test]
+    fn what_fast_channels_stores_is_read_once_for_every_named_connection() {
+        // A broadcast_message from Python, as stored for a process with one member.
+        let mut stored = b"\x1b\xb8`\x1d\xfbgA\xfd\xdbD\x11\x02".to_vec();
+        stored.extend(b"\x85\xa4type\xb4handle_group_message\xa7message\x82\xa6action\xa3say");
+        stored.extend(b"\xa7payload\xb1hello from python\xafexclude_current\xc2\xacfrom_channel");
+        stored.extend(str8(PYTHON));
+        stored.extend(b"\xb0__asgi_channel__\x91");
+        stored.extend(str8(RUST));
+        let popped = Popped::new(stored, b"1795767477.2442915");
+        assert_eq!(popped.score, 1_795_767_477.244_291_5);
+        let (message, targets) = popped.decode().expect("decodes");
+        assert_eq!(message.kind, Kind::Broadcast);
+        assert_eq!(message.frame.as_str(), r#"{"action":"say","payload":"hello from python"}"#);
+        assert_eq!(message.exclude, None, "exclude_current is false");
+        assert_eq!(targets, Some(Targets::Many(vec![RUST.to_owned()])));
+
+        let mut sent = vec![0; RANDOM_PREFIX];
+        sent.extend(python_send());
+        let (message, targets) = Popped::new(sent, b"1").decode().expect("decodes");
+        assert_eq!(message.kind, Kind::Event);
+        assert_eq!(targets, Some(Targets::One(RUST.to_owned())));
+    }
+
+    #[test]
+    fn members_chanx_cannot_read_are_dropped() {
+        assert!(Popped::new(b"short".to_vec(), b"1").decode().is_none());
+        assert!(Popped::new(vec![0; RANDOM_PREFIX], b"1").decode().is_none());
+        let mut junk = vec![0; RANDOM_PREFIX];
+        junk.extend(b"\x81\xa4type\xa3foo");
+        assert!(Popped::new(junk, b"1").decode().is_none());
+    }
+
+    #[test]
+    fn scores_are_send_times() {
+        let expiry = Duration::from_secs(60);
+        assert!(Popped::new(Vec::new(), b"1").is_expired(expiry));
+        assert!(!Popped::new(Vec::new(), now().to_string().as_bytes()).is_expired(expiry));
+        let garbled = Popped::new(Vec::new(), b"soon");
+        assert!(garbled.score.is_nan() && !garbled.is_expired(expiry), "delivered rather than lost");
+        assert_eq!(whole_seconds(Duration::from_millis(1500)), 1);
+        assert_eq!(whole_seconds(Duration::ZERO), 1);
+    }
+
+    #[test]
+    fn channel_names_as_channels_redis_accepts_them() {
+        for good in ["jobs", RUST, "specific.abc!", "a-b.c_d!e-f.g_h"] {
+            assert!(check_channel(good).is_ok(), "{good}");
+        }
+        let too_long = format!("specific.{}!{}", "a".repeat(45), "b".repeat(45));
+        for bad in ["", "!", "!abc", "a!b!c", "sp ace", "a!é", too_long.as_str()] {
+            assert!(
+                matches!(check_channel(bad), Err(LayerError::InvalidName { what: "channel", .. })),
+                "{bad}"
+            );
+        }
+        assert_eq!(non_local(RUST), "specific.5b70a93957154fee88c1cffd3037ec0f!");
+        assert_eq!(non_local("jobs"), "jobs");
     }
 }
