@@ -33,6 +33,15 @@ async fn process(prefix: &str) -> (RedisQueueLayer, Layers) {
     (layer.clone(), Layers::new(layer))
 }
 
+/// `REDIS_URL` with database `db` instead of its own.
+fn url_with_db(db: &str) -> String {
+    let url = redis_url();
+    match url.rsplit_once('/') {
+        Some((server, current)) if current.parse::<u8>().is_ok() => format!("{server}/{db}"),
+        _ => format!("{}/{db}", url.trim_end_matches('/')),
+    }
+}
+
 /// A plain connection, to look at what is stored.
 async fn raw() -> MultiplexedConnection {
     let client = redis::Client::open(redis_url()).expect("REDIS_URL");
@@ -332,18 +341,52 @@ async fn memberships_leave_on_disconnect() {
     expect(&mut a1, say("anyone?")).await;
 }
 
+/// Two hosts (two databases of one Redis here): groups, process keys and general
+/// channels spread over both, as channels_redis spreads them.
+#[tokio::test]
+#[ignore = "needs Redis: set REDIS_URL and run with --include-ignored"]
+async fn several_hosts_shard_keys_as_channels_redis_does() {
+    let prefix = unique_prefix();
+    let two_hosts =
+        || RedisQueueLayer::builder().host(url_with_db("11")).host(url_with_db("12")).prefix(&prefix);
+    let (one_layer, two_layer) = (connect(two_hosts()).await, connect(two_hosts()).await);
+    let (one, two) = (Layers::new(one_layer.clone()), Layers::new(two_layer.clone()));
+    let mut a1 = crowd(&one).await;
+    let mut b1 = crowd(&two).await;
+    // Groups on both hosts: `lobby` and `room_9` hash to different ones.
+    for client in [&a1, &b1] {
+        send(client, json!({"action": "join", "payload": "room_9"})).await;
+    }
+    a1.receive_nothing().await.expect("joined");
+    b1.receive_nothing().await.expect("joined");
+    for group in ["lobby", "room_9"] {
+        send(&a1, shout(&[group], true, group)).await;
+        expect(&mut b1, say(group)).await;
+    }
+    two.default_layer().send_event(a1.channel_name(), &Nudge("by name".into())).await.expect("send_event");
+    expect(&mut a1, say("nudged: by name")).await;
+    // General channels take the hosts in turn, and so do receivers.
+    for text in ["one", "two", "three", "four"] {
+        one_layer.send("jobs", nudge(text)).await.expect("send");
+    }
+    let mut received = Vec::new();
+    for _ in 0..4 {
+        received.push(two_layer.receive("jobs").await.expect("a job").frame.to_string());
+    }
+    received.sort();
+    let mut expected: Vec<String> =
+        ["four", "one", "three", "two"].map(|t| json!({"action": "nudge", "payload": t}).to_string()).into();
+    expected.sort();
+    assert_eq!(received, expected);
+}
+
 /// The receive task, and its blocking connection, end with the layer's last clone. The
 /// layer uses a database of its own, so that its connections can be told apart.
 #[tokio::test]
 #[ignore = "needs Redis: set REDIS_URL and run with --include-ignored"]
 async fn the_receive_task_ends_with_the_layer() {
     const DB: &str = "13";
-    let url = redis_url();
-    let url = match url.rsplit_once('/') {
-        Some((server, db)) if db.parse::<u8>().is_ok() => format!("{server}/{DB}"),
-        _ => format!("{}/{DB}", url.trim_end_matches('/')),
-    };
-    let layer = connect(RedisQueueLayer::builder().host(url).prefix(unique_prefix())).await;
+    let layer = connect(RedisQueueLayer::builder().host(url_with_db(DB)).prefix(unique_prefix())).await;
     // `id=<n> addr=... db=<db> ... cmd=<last command>` for each client of `DB`.
     let clients = async || -> Vec<String> {
         let list: String = query(redis::cmd("CLIENT").arg("LIST")).await;
@@ -414,11 +457,24 @@ async fn unreachable_redis_is_a_clear_error_in_bounded_time() {
 #[tokio::test]
 #[ignore = "needs Redis and Python Chanx: set REDIS_URL and CHANX_PYTHON, run with --include-ignored"]
 async fn python_chanx_shares_groups_and_channels_with_chanx() {
+    python_chanx_both_ways(&[redis_url()]).await;
+}
+
+/// The same over two hosts (two databases of one Redis): both sides shard alike.
+#[tokio::test]
+#[ignore = "needs Redis and Python Chanx: set REDIS_URL and CHANX_PYTHON, run with --include-ignored"]
+async fn python_chanx_shards_as_chanx_does() {
+    python_chanx_both_ways(&[url_with_db("11"), url_with_db("12")]).await;
+}
+
+async fn python_chanx_both_ways(hosts: &[String]) {
     let prefix = unique_prefix();
-    let (_, layers) = process(&prefix).await;
+    let layer =
+        connect(hosts.iter().fold(RedisQueueLayer::builder().prefix(&prefix), |b, h| b.host(h))).await;
+    let layers = Layers::new(layer);
     let mut rust = crowd(&layers).await;
-    let mut peer =
-        PythonPeer::spawn("queue_peer.py", &[&redis_url(), &prefix, "lobby", rust.channel_name(), "3"]);
+    let hosts = hosts.join(",");
+    let mut peer = PythonPeer::spawn("queue_peer.py", &[&hosts, &prefix, "lobby", rust.channel_name(), "3"]);
 
     let ready = peer.next_line().await;
     let python_channel = ready["ready"].as_str().expect("its channel name").to_owned();

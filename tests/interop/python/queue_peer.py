@@ -1,6 +1,8 @@
 """A Python Chanx process on the Redis queue channel layer, for tests/redis_queue.rs.
 
-Usage: queue_peer.py REDIS_URL PREFIX GROUP RUST_CHANNEL EXPECTED
+Usage: queue_peer.py REDIS_URLS PREFIX GROUP RUST_CHANNEL EXPECTED
+
+REDIS_URLS: the hosts, separated by commas.
 
 Joins GROUP with a channel of its own, prints {"ready": <its channel name>}, prints
 each of the EXPECTED messages that reach its channel (directly or through GROUP) as
@@ -22,8 +24,8 @@ def emit(value: object) -> None:
 
 
 async def main() -> None:
-    url, prefix, group, rust_channel, expected = sys.argv[1:6]
-    layer = RedisChannelLayer(hosts=[url], prefix=prefix)
+    urls, prefix, group, rust_channel, expected = sys.argv[1:6]
+    layer = RedisChannelLayer(hosts=urls.split(","), prefix=prefix)
     channel = await layer.new_channel()
     await layer.group_add(group, channel)
     emit({"ready": channel})
