@@ -754,8 +754,9 @@ impl RedisQueueLayer {
 
     /// Takes the next message of the general channel `channel` (a name without `!`),
     /// waiting for one: how a worker consumes jobs that any process sends with
-    /// [`send`](ChannelLayer::send). Each message goes to one receiver. Waits as long as
-    /// it takes, one bounded round trip after another; fails with
+    /// [`send`](ChannelLayer::send). Each message goes to one receiver, oldest first;
+    /// messages older than the expiry, or that chanx cannot read, are skipped. Waits as
+    /// long as it takes, one bounded round trip after another; fails with
     /// [`LayerError::Timeout`] or [`LayerError::Backend`] when Redis does not answer.
     ///
     /// Cancelling the call loses nothing: a message popped meanwhile stays in
