@@ -379,8 +379,8 @@ async fn bounded<T>(
     }
 }
 
-/// Whether `name` is a channel name channels_redis accepts: a general name, or one
-/// with a single `!` after its process part.
+/// Checks that `name` is a channel name channels_redis accepts: a general name, or
+/// one with a single `!` after its process part.
 fn check_channel(name: &str) -> Result<(), LayerError> {
     let valid = match name.split_once('!') {
         Some((process, local)) => {
@@ -469,8 +469,11 @@ impl Queue {
         script.arg(POP).arg(2).arg(&self.key).arg(&self.inflight).arg(count).arg(expiry);
         let flat: Vec<Vec<u8>> =
             bounded(&self.address, "EVAL", self.timeout, script.query_async(connection)).await?;
-        let popped: Vec<Popped> =
-            flat.chunks_exact(2).map(|pair| Popped::new(pair[0].clone(), &pair[1])).collect();
+        let mut flat = flat.into_iter();
+        let mut popped = Vec::new();
+        while let (Some(member), Some(score)) = (flat.next(), flat.next()) {
+            popped.push(Popped::new(member, &score));
+        }
         if !popped.is_empty() {
             return Ok(popped);
         }
