@@ -7,9 +7,7 @@
 //! `CHANX_PYTHON`, a Python with `chanx==2.13.0` and `fast-channels[redis]==1.1.0`
 //! (`.ci/run` makes one). Each test uses a prefix of its own.
 
-use std::process::Stdio;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 mod common;
 
@@ -17,22 +15,10 @@ use chanx::layer::redis::RedisPubSubLayer;
 use chanx::layer::{ChannelLayer, LayerError, Layers};
 use chanx::testing::TestClient;
 use common::crowd::{Crowd, Nudge, Say, say, shout};
-use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
-
-const NEEDS_REDIS: &str = "needs Redis";
-
-fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
-
-/// A prefix no other test (or earlier run) uses.
-fn unique_prefix() -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or_default();
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("chanxtest{}x{nanos}x{n}.", std::process::id())
-}
+use common::redis::{
+    NEEDS_REDIS, PythonPeer, crowd, expect, redis_url, send, unique_prefix, until, wait_until,
+};
+use serde_json::json;
 
 /// One "process": a layer of its own on the shared Redis.
 async fn process(prefix: &str) -> (RedisPubSubLayer, Layers) {
@@ -43,35 +29,6 @@ async fn process(prefix: &str) -> (RedisPubSubLayer, Layers) {
         .await
         .unwrap_or_else(|e| panic!("{NEEDS_REDIS} at REDIS_URL ({}): {e}", redis_url()));
     (layer.clone(), Layers::new(layer))
-}
-
-async fn crowd(layers: &Layers) -> TestClient {
-    let mut client = TestClient::builder().layers(layers.clone()).connect::<Crowd>();
-    client.receive_nothing().await.expect("registered and in the lobby");
-    client
-}
-
-async fn send(client: &TestClient, value: Value) {
-    client.send_json(&value).await.expect("send");
-}
-
-async fn expect(client: &mut TestClient, value: Value) {
-    assert_eq!(client.receive_json().await.expect("a frame"), value);
-}
-
-/// Everything `client` receives up to and including `last`: a marker sent after the
-/// messages under test through the same Redis channel, so that no copy of them can
-/// still be on its way.
-async fn until(client: &mut TestClient, last: &Value) -> Vec<Value> {
-    let mut frames = Vec::new();
-    loop {
-        let frame = client.receive_json().await.expect("a frame");
-        let done = &frame == last;
-        frames.push(frame);
-        if done {
-            return frames;
-        }
-    }
 }
 
 #[tokio::test]
@@ -227,43 +184,17 @@ async fn unreachable_redis_is_a_clear_error_in_bounded_time() {
     assert!(matches!(error, LayerError::InvalidName { what: "prefix", .. }), "{error:?}");
 }
 
-async fn wait_until(condition: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !condition() {
-        assert!(Instant::now() < deadline, "condition not met within 5 s");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 /// Rust and Python Chanx processes on one Redis, both ways.
 #[tokio::test]
 #[ignore = "needs Redis and Python Chanx: set REDIS_URL and CHANX_PYTHON, run with --include-ignored"]
 async fn python_chanx_shares_groups_with_chanx() {
-    let python = std::env::var("CHANX_PYTHON").expect(
-        "CHANX_PYTHON: a Python with chanx==2.13.0 and fast-channels[redis]==1.1.0 (`.ci/run` makes one)",
-    );
     let prefix = unique_prefix();
     let (_, layers) = process(&prefix).await;
     let mut rust = crowd(&layers).await;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/python/pubsub_peer.py");
-    let mut peer = tokio::process::Command::new(&python)
-        .args([script, &redis_url(), &prefix, "lobby", rust.channel_name(), "3"])
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run CHANX_PYTHON={python}: {e}"));
-    let stdout = peer.stdout.take().expect("piped stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let mut next_line = async || -> Value {
-        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-            .await
-            .expect("the Python peer answers within 20 s")
-            .expect("reads its output")
-            .expect("the Python peer printed a line (see its stderr above)");
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON: {line}: {e}"))
-    };
+    let mut peer =
+        PythonPeer::spawn("pubsub_peer.py", &[&redis_url(), &prefix, "lobby", rust.channel_name(), "3"]);
 
-    let ready = next_line().await;
+    let ready = peer.next_line().await;
     let python_channel = ready["ready"].as_str().expect("its channel name").to_owned();
     assert!(python_channel.starts_with(&format!("{prefix}specific.")), "{python_channel}");
 
@@ -275,7 +206,7 @@ async fn python_chanx_shares_groups_with_chanx() {
     handle.broadcast_event(&Nudge("rust, by group".into())).groups(["lobby"]).await.expect("send");
     expect(&mut rust, say("nudged: rust, by group")).await;
     handle.send_event(&python_channel, &Nudge("rust, by channel".into())).await.expect("send");
-    let received = [next_line().await, next_line().await, next_line().await];
+    let received = [peer.next_line().await, peer.next_line().await, peer.next_line().await];
     assert_eq!(
         received,
         [
@@ -298,11 +229,10 @@ async fn python_chanx_shares_groups_with_chanx() {
 
     // Python to Rust: what Chanx's broadcast_message, broadcast_event and send_event put
     // on the layer.
-    assert_eq!(next_line().await, json!({"sent": true}));
+    assert_eq!(peer.next_line().await, json!({"sent": true}));
     expect(&mut rust, say("hello from python")).await;
     expect(&mut rust, say("nudged: python, by group")).await;
     expect(&mut rust, say("nudged: python, by channel")).await;
     rust.receive_nothing().await.expect("nothing more");
-    let status = tokio::time::timeout(Duration::from_secs(10), peer.wait()).await;
-    assert!(matches!(status, Ok(Ok(s)) if s.success()), "the Python peer failed: {status:?}");
+    peer.finish().await;
 }

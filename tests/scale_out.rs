@@ -28,7 +28,8 @@ fn redis_url() -> String {
 fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary's path");
     // target/<profile>/deps/<test> -> target/<profile>/examples/<name>
-    let path = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>").join("examples").join(name);
+    let path =
+        exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>").join("examples").join(name);
     assert!(path.is_file(), "{} is missing: run `cargo build --examples` first", path.display());
     path
 }
@@ -101,10 +102,16 @@ async fn two_web_processes_share_rooms_and_a_worker_process_runs_their_jobs() {
     // B, on the other process, joins: A hears of it, and each hears the other's messages.
     let mut b = Client::connect(b_addr, &path).await;
     let joined = format!("🚪 Someone joined room '{room}'");
-    assert_eq!(a.recv_until("group_complete").await, vec![notification(&joined, &room), done("group_complete")]);
+    assert_eq!(
+        a.recv_until("group_complete").await,
+        vec![notification(&joined, &room), done("group_complete")]
+    );
     b.send_json(json!({"action": "room_chat", "payload": {"message": "from B"}})).await;
     let from_b = notification("💬 from B", &room);
-    assert_eq!(b.recv_until("group_complete").await, vec![done("complete"), from_b.clone(), done("group_complete")]);
+    assert_eq!(
+        b.recv_until("group_complete").await,
+        vec![done("complete"), from_b.clone(), done("group_complete")]
+    );
     assert_eq!(a.recv_until("group_complete").await, vec![from_b, done("group_complete")]);
 
     // Jobs queued on either web process run in the worker process; each result reaches
@@ -129,5 +136,8 @@ async fn two_web_processes_share_rooms_and_a_worker_process_runs_their_jobs() {
     // B leaves: A hears of it across the processes.
     b.close(1000).await;
     let left = format!("👋 Someone left room '{room}'");
-    assert_eq!(a.recv_until("group_complete").await, vec![notification(&left, &room), done("group_complete")]);
+    assert_eq!(
+        a.recv_until("group_complete").await,
+        vec![notification(&left, &room), done("group_complete")]
+    );
 }

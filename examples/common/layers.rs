@@ -18,8 +18,8 @@
 
 use std::time::Duration;
 
-use chanx::layer::redis::RedisPubSubLayer;
-use chanx::layer::{ChannelLayer, InMemoryLayer, LayerError, Layers};
+use chanx::layer::redis::{RedisPubSubLayer, RedisQueueLayer};
+use chanx::layer::{InMemoryLayer, LayerError, Layers};
 
 /// Every alias the tutorial's consumers may name.
 pub const ALIASES: [&str; 5] = ["memory", "chat", "queue", "notifications", "analytics"];
@@ -73,22 +73,14 @@ fn pub_sub_layer(url: &str, prefix: &str) -> Result<RedisPubSubLayer, LayerError
     RedisPubSubLayer::builder().host(url).prefix(prefix).build()
 }
 
-/// A Redis queue layer (stored, expiring after `expiry`, at most `capacity` messages per
-/// process). Until chanx has one, a pub/sub layer under the same prefix stands in: it
-/// delivers at most once and keeps nothing, so `expiry` and `capacity` do not apply yet.
+/// A Redis queue layer: messages stored for `expiry`, at most `capacity` per process.
 fn queue_layer(
     url: &str,
     prefix: &str,
     expiry: Duration,
     capacity: usize,
-) -> Result<impl ChannelLayer, LayerError> {
-    tracing::info!(
-        prefix,
-        ?expiry,
-        capacity,
-        "queue layer: Redis pub/sub stands in (no expiry, no capacity)"
-    );
-    pub_sub_layer(url, prefix)
+) -> Result<RedisQueueLayer, LayerError> {
+    RedisQueueLayer::builder().host(url).prefix(prefix).expiry(expiry).capacity(capacity).build()
 }
 
 /// `url` with any password replaced by `***`, for logs.

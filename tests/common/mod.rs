@@ -22,6 +22,7 @@ pub mod probe;
 #[path = "../../examples/background_jobs/queue.rs"]
 pub mod queue;
 pub mod raw;
+pub mod redis;
 #[path = "../../examples/room_chat/app.rs"]
 pub mod room_chat;
 #[path = "../../examples/showcase/app.rs"]

@@ -6,7 +6,8 @@
 //! assumes one process: connections are addressed by name, and a connection's local
 //! [`Inbox`] is handed to the layer when it registers. With the `redis` feature,
 //! `redis::RedisPubSubLayer` shares groups, broadcasts and events with other chanx
-//! processes and with Python Chanx over Redis pub/sub.
+//! processes and with Python Chanx over Redis pub/sub, and `redis::RedisQueueLayer`
+//! does so through stored, expiring queues (and serves general channels to workers).
 //!
 //! Delivery guarantees of the in-memory layer: at-most-once, in order per sender and
 //! receiver, lost on restart, and only within the process. Each connection's outbound
@@ -72,11 +73,11 @@ pub enum LayerError {
         /// The limit that passed.
         after: std::time::Duration,
     },
-    /// The channel holds as many messages as the layer's capacity allows; the message was
-    /// not stored.
-    #[error("channel `{channel}` is full")]
+    /// A send found the channel holding as many messages as the layer allows (a queue
+    /// whose receivers are slow or gone): the message was not stored.
+    #[error("channel `{channel}` is full: the message was not sent")]
     ChannelFull {
-        /// The channel name.
+        /// The channel sent to.
         channel: String,
     },
     /// The layer cannot do this (a layer that stores nothing cannot `receive`).

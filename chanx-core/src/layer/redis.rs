@@ -2,6 +2,11 @@
 //! of Python Chanx (fast-channels, channels_redis): Rust and Python processes on the
 //! same Redis share groups, broadcasts and events.
 //!
+//! The other Redis layer, [`RedisQueueLayer`], stores messages instead (bounded,
+//! expiring), as Python Chanx's `RedisChannelLayer` does, and serves general channels
+//! that workers consume; its documentation states its format and guarantees. The two
+//! do not talk to each other: every process sharing groups must use the same one.
+//!
 //! # What goes over Redis
 //!
 //! - A connection's channel name is `<prefix>specific.<32 hex>`; the process
@@ -73,6 +78,9 @@ use tokio_util::task::AbortOnDropHandle;
 use super::{BoxFuture, ChannelLayer, Inbox, Kind, LayerError, LayerMessage, read, write};
 use crate::log::throttled;
 use crate::queue::{Cost, PushError, QueueReceiver, queue};
+
+mod queue;
+pub use queue::{RedisQueueLayer, RedisQueueLayerBuilder};
 
 /// The `type` of a broadcast, as Chanx's consumers dispatch it.
 const GROUP_MESSAGE: &str = "handle_group_message";
@@ -334,8 +342,24 @@ fn check_name(what: &'static str, name: &str) -> Result<(), LayerError> {
     if valid_name(name) {
         return Ok(());
     }
-    let name = name.chars().take(MAX_NAME_LENGTH).collect();
-    Err(LayerError::InvalidName { what, name })
+    Err(invalid_name(what, name))
+}
+
+/// The error for a `name` the layer cannot carry.
+fn invalid_name(what: &'static str, name: &str) -> LayerError {
+    LayerError::InvalidName { what, name: name.chars().take(MAX_NAME_LENGTH).collect() }
+}
+
+/// The connections a queue-layer message is for, under the key `"__asgi_channel__"`
+/// (channels_redis): one channel name for a send, the receiving process's member names
+/// for a group send. Pub/sub messages have none.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+enum Targets<S> {
+    /// A send to one connection.
+    One(S),
+    /// A group send: the members in one process.
+    Many(Vec<S>),
 }
 
 /// A broadcast as Chanx puts it on a layer (keys in Chanx's order).
@@ -346,6 +370,8 @@ struct GroupMessageOut<'a> {
     message: &'a Value,
     exclude_current: bool,
     from_channel: &'a str,
+    #[serde(rename = "__asgi_channel__", skip_serializing_if = "Option::is_none")]
+    targets: Option<Targets<&'a str>>,
 }
 
 /// A server-side event as Chanx puts it on a layer.
@@ -354,6 +380,8 @@ struct ChannelEventOut<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
     event_data: &'a Value,
+    #[serde(rename = "__asgi_channel__", skip_serializing_if = "Option::is_none")]
+    targets: Option<Targets<&'a str>>,
 }
 
 /// The Redis commands the layer sends, on the shard of the name they apply to.
@@ -387,23 +415,52 @@ struct Envelope {
     exclude_current: bool,
     #[serde(default)]
     from_channel: Option<String>,
+    #[serde(default, rename = "__asgi_channel__")]
+    targets: Option<Targets<String>>,
 }
 
 /// Encodes `message` as the msgpack map Chanx publishes for it.
 fn encode(message: &LayerMessage) -> Result<Vec<u8>, LayerError> {
-    let frame: Value =
-        serde_json::from_str(message.frame.as_str()).map_err(|error| LayerError::Backend(Box::new(error)))?;
-    let packed = match message.kind {
-        Kind::Broadcast => rmp_serde::to_vec_named(&GroupMessageOut {
-            kind: GROUP_MESSAGE,
-            message: &frame,
-            exclude_current: message.exclude.is_some(),
-            // Chanx's receivers read the key even when `exclude_current` is false.
-            from_channel: message.exclude.as_deref().unwrap_or(""),
-        }),
-        Kind::Event => rmp_serde::to_vec_named(&ChannelEventOut { kind: CHANNEL_EVENT, event_data: &frame }),
-    };
-    packed.map_err(|error| LayerError::Backend(Box::new(error)))
+    let mut packed = Vec::new();
+    Packer::new(message)?.pack_into(None, &mut packed)?;
+    Ok(packed)
+}
+
+/// A message whose frame is parsed once, to be packed for any number of targets.
+struct Packer<'a> {
+    message: &'a LayerMessage,
+    frame: Value,
+}
+
+impl<'a> Packer<'a> {
+    fn new(message: &'a LayerMessage) -> Result<Self, LayerError> {
+        let frame = serde_json::from_str(message.frame.as_str())
+            .map_err(|error| LayerError::Backend(Box::new(error)))?;
+        Ok(Packer { message, frame })
+    }
+
+    /// Appends the msgpack map to `out`, with `"__asgi_channel__"` when `targets` is set.
+    fn pack_into(&self, targets: Option<Targets<&str>>, out: &mut Vec<u8>) -> Result<(), LayerError> {
+        let message = self.message;
+        let packed = match message.kind {
+            Kind::Broadcast => rmp_serde::encode::write_named(
+                out,
+                &GroupMessageOut {
+                    kind: GROUP_MESSAGE,
+                    message: &self.frame,
+                    exclude_current: message.exclude.is_some(),
+                    // Chanx's receivers read the key even when `exclude_current` is false.
+                    from_channel: message.exclude.as_deref().unwrap_or(""),
+                    targets,
+                },
+            ),
+            Kind::Event => rmp_serde::encode::write_named(
+                out,
+                &ChannelEventOut { kind: CHANNEL_EVENT, event_data: &self.frame, targets },
+            ),
+        };
+        packed.map_err(|error| LayerError::Backend(Box::new(error)))
+    }
 }
 
 /// Why a message read from Redis was dropped.
@@ -423,6 +480,11 @@ enum DecodeError {
 
 /// Decodes a message read from Redis into the frame local connections receive.
 fn decode(payload: &[u8]) -> Result<LayerMessage, DecodeError> {
+    decode_addressed(payload).map(|(message, _)| message)
+}
+
+/// [`decode`], with the `"__asgi_channel__"` targets of a queue-layer message.
+fn decode_addressed(payload: &[u8]) -> Result<(LayerMessage, Option<Targets<String>>), DecodeError> {
     let envelope: Envelope = rmp_serde::from_slice(payload)?;
     let (kind, body) = match envelope.kind.as_str() {
         GROUP_MESSAGE => {
@@ -439,7 +501,7 @@ fn decode(payload: &[u8]) -> Result<LayerMessage, DecodeError> {
         (Kind::Broadcast, true, Some(from)) => Some(Arc::from(from)),
         _ => None,
     };
-    Ok(LayerMessage { kind, action, frame, exclude })
+    Ok((LayerMessage { kind, action, frame, exclude }, envelope.targets))
 }
 
 /// Reads what every shard receives, for as long as the layer lives, and checks every

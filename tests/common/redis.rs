@@ -1,0 +1,113 @@
+//! What the tests of the Redis layers share: where Redis is, a prefix per test, the
+//! Crowd connections and their frames, and a Python Chanx peer process.
+//!
+//! The tests that need Redis are ignored unless run with `--include-ignored`; they read
+//! `REDIS_URL` (default `redis://127.0.0.1:6379`). The Python interop tests also need
+//! `CHANX_PYTHON`, a Python with `chanx==2.13.0` and `fast-channels[redis]==1.1.0`.
+
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use chanx::layer::Layers;
+use chanx::testing::TestClient;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout};
+
+use super::crowd::Crowd;
+
+pub const NEEDS_REDIS: &str = "needs Redis";
+
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A prefix no other test (or earlier run) uses.
+pub fn unique_prefix() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or_default();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("chanxtest{}x{nanos}x{n}.", std::process::id())
+}
+
+/// A Crowd connection, registered and in the lobby.
+pub async fn crowd(layers: &Layers) -> TestClient {
+    let mut client = TestClient::builder().layers(layers.clone()).connect::<Crowd>();
+    client.receive_nothing().await.expect("registered and in the lobby");
+    client
+}
+
+pub async fn send(client: &TestClient, value: Value) {
+    client.send_json(&value).await.expect("send");
+}
+
+pub async fn expect(client: &mut TestClient, value: Value) {
+    assert_eq!(client.receive_json().await.expect("a frame"), value);
+}
+
+/// Everything `client` receives up to and including `last`: a marker sent after the
+/// messages under test through the same Redis channel, so that no copy of them can
+/// still be on its way.
+pub async fn until(client: &mut TestClient, last: &Value) -> Vec<Value> {
+    let mut frames = Vec::new();
+    loop {
+        let frame = client.receive_json().await.expect("a frame");
+        let done = &frame == last;
+        frames.push(frame);
+        if done {
+            return frames;
+        }
+    }
+}
+
+/// Polls `condition` until it holds, for at most 5 s.
+pub async fn wait_until(condition: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !condition() {
+        assert!(Instant::now() < deadline, "condition not met within 5 s");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A Python Chanx process running one of `tests/interop/python/`, which prints one
+/// JSON value a line.
+pub struct PythonPeer {
+    child: Child,
+    lines: Lines<BufReader<ChildStdout>>,
+}
+
+impl PythonPeer {
+    /// Runs `script` (a file of `tests/interop/python/`) with `args` under `CHANX_PYTHON`.
+    pub fn spawn(script: &str, args: &[&str]) -> PythonPeer {
+        let python = std::env::var("CHANX_PYTHON").expect(
+            "CHANX_PYTHON: a Python with chanx==2.13.0 and fast-channels[redis]==1.1.0 (`.ci/run` makes one)",
+        );
+        let script = format!("{}/tests/interop/python/{script}", env!("CARGO_MANIFEST_DIR"));
+        let mut child = tokio::process::Command::new(&python)
+            .arg(script)
+            .args(args)
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run CHANX_PYTHON={python}: {e}"));
+        let stdout = child.stdout.take().expect("piped stdout");
+        PythonPeer { child, lines: BufReader::new(stdout).lines() }
+    }
+
+    /// The next line it prints, as JSON.
+    pub async fn next_line(&mut self) -> Value {
+        let line = tokio::time::timeout(Duration::from_secs(20), self.lines.next_line())
+            .await
+            .expect("the Python peer answers within 20 s")
+            .expect("reads its output")
+            .expect("the Python peer printed a line (see its stderr above)");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON: {line}: {e}"))
+    }
+
+    /// Waits (10 s at most) for it to exit successfully.
+    pub async fn finish(mut self) {
+        let status = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+        assert!(matches!(status, Ok(Ok(s)) if s.success()), "the Python peer failed: {status:?}");
+    }
+}
