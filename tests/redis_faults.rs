@@ -1,4 +1,5 @@
-//! The Redis pub/sub layer when Redis fails: unreachable at start, silent, restarted.
+//! The Redis layers (pub/sub and queue) when Redis fails: unreachable at start, silent,
+//! restarted.
 //!
 //! The first two need no Redis at all (nothing listens, or a socket that never
 //! answers). The restart test runs a `redis-server` of its own on a free port, stops it
@@ -10,11 +11,12 @@ use std::time::Duration;
 
 mod common;
 
-use chanx::layer::redis::RedisPubSubLayer;
-use chanx::layer::{InMemoryLayer, LayerError, Layers};
+use chanx::layer::redis::{RedisPubSubLayer, RedisQueueLayer};
+use chanx::layer::{ChannelLayer, InMemoryLayer, LayerError, Layers};
 use chanx::prelude::*;
 use chanx::testing::TestClient;
 use common::crowd::{Crowd, Nudge, say, shout};
+use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -38,14 +40,33 @@ async fn closed_port() -> u16 {
     listener.local_addr().expect("address").port()
 }
 
+/// The two Redis layers.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    PubSub,
+    Queue,
+}
+
+/// A layer of `kind` on `url` with `timeout`, registered as the default layer
+/// (`default`) or as `redis` next to an in-memory default.
+fn on_redis(kind: Kind, url: &str, timeout: Duration, default: bool) -> Layers {
+    fn place(layer: impl ChannelLayer, default: bool) -> Layers {
+        if default { Layers::new(layer) } else { Layers::new(InMemoryLayer::new()).with("redis", layer) }
+    }
+    let built = "a well-formed URL builds without Redis";
+    match kind {
+        Kind::PubSub => {
+            place(RedisPubSubLayer::builder().host(url).timeout(timeout).build().expect(built), default)
+        }
+        Kind::Queue => {
+            place(RedisQueueLayer::builder().host(url).timeout(timeout).build().expect(built), default)
+        }
+    }
+}
+
 /// An app whose `redis` layer is on `url` and whose default layer is in memory.
-fn layers(url: &str) -> Layers {
-    let redis = RedisPubSubLayer::builder()
-        .host(url)
-        .timeout(Duration::from_millis(300))
-        .build()
-        .expect("a well-formed URL builds without Redis");
-    Layers::new(InMemoryLayer::new()).with("redis", redis)
+fn layers(kind: Kind, url: &str) -> Layers {
+    on_redis(kind, url, Duration::from_millis(300), false)
 }
 
 async fn refused_with_1011(layers: &Layers) {
@@ -65,10 +86,13 @@ async fn other_consumers_work(layers: &Layers) {
 /// closed with 1011 and a reason, the other consumers work.
 #[tokio::test]
 async fn redis_unreachable_at_start_refuses_only_its_consumers() {
-    let layers = layers(&format!("redis://127.0.0.1:{}", closed_port().await));
-    refused_with_1011(&layers).await;
-    other_consumers_work(&layers).await;
-    refused_with_1011(&layers).await;
+    let url = format!("redis://127.0.0.1:{}", closed_port().await);
+    for kind in [Kind::PubSub, Kind::Queue] {
+        let layers = layers(kind, &url);
+        refused_with_1011(&layers).await;
+        other_consumers_work(&layers).await;
+        refused_with_1011(&layers).await;
+    }
 }
 
 /// A Redis that accepts connections and never answers: every operation fails within
@@ -84,17 +108,27 @@ async fn silent_redis_costs_a_timeout_not_a_hang() {
             held.push(socket);
         }
     });
-    let layers = layers(&url);
-    let handle = layers.get(Some("redis")).expect("registered");
-    let sent = tokio::time::timeout(
-        Duration::from_secs(10),
-        handle.broadcast_event(&Nudge("anyone?".into())).groups(["lobby"]),
-    )
-    .await
-    .expect("bounded by the layer's timeout");
-    assert!(matches!(sent, Err(LayerError::Timeout { .. } | LayerError::Backend(_))), "{sent:?}");
-    refused_with_1011(&layers).await;
-    other_consumers_work(&layers).await;
+    for kind in [Kind::PubSub, Kind::Queue] {
+        let layers = layers(kind, &url);
+        let handle = layers.get(Some("redis")).expect("registered");
+        let bounded = "bounded by the layer's timeout";
+        let broadcast = handle.broadcast_event(&Nudge("anyone?".into())).groups(["lobby"]);
+        let sent = tokio::time::timeout(Duration::from_secs(10), broadcast).await.expect(bounded);
+        assert!(
+            matches!(sent, Err(LayerError::Timeout { .. } | LayerError::Backend(_))),
+            "{kind:?}: {sent:?}"
+        );
+        let nudge = Nudge("anyone?".into());
+        let sent = tokio::time::timeout(Duration::from_secs(10), handle.send_event("somebody", &nudge))
+            .await
+            .expect(bounded);
+        assert!(
+            matches!(sent, Err(LayerError::Timeout { .. } | LayerError::Backend(_))),
+            "{kind:?}: {sent:?}"
+        );
+        refused_with_1011(&layers).await;
+        other_consumers_work(&layers).await;
+    }
     silent.abort();
 }
 
@@ -160,11 +194,14 @@ async fn within(client: &mut TestClient, limit: Duration) -> Option<serde_json::
 #[tokio::test]
 #[ignore = "needs redis-server on PATH: run with --include-ignored"]
 async fn redis_restart_keeps_sockets_and_restores_subscriptions() {
+    for kind in [Kind::PubSub, Kind::Queue] {
+        restart_keeps_sockets(kind).await;
+    }
+}
+
+async fn restart_keeps_sockets(kind: Kind) {
     let server = RedisServer::start(closed_port().await).await;
-    let process = || {
-        let layer = RedisPubSubLayer::builder().host(server.url()).build().expect("builds");
-        Layers::new(layer)
-    };
+    let process = || on_redis(kind, &server.url(), Duration::from_secs(2), true);
     let (one, two) = (process(), process());
     let mut alice = TestClient::builder().layers(one.clone()).connect::<Crowd>();
     let mut bob = TestClient::builder().layers(two.clone()).connect::<Crowd>();
@@ -203,10 +240,17 @@ async fn redis_restart_keeps_sockets_and_restores_subscriptions() {
         }
     };
     tokio::time::timeout(Duration::from_secs(20), delivered).await.expect("events flow again");
-    // Both sockets stayed open all along (bob may still get late copies of the
-    // retried broadcasts first).
+    // Both sockets stayed open all along. Bob may still get late copies of the retried
+    // broadcasts first; alice, an error frame for each shout that failed while Redis
+    // was down (a failed handler costs that message an error frame, not the socket).
     bob.send_json(&shout(&[], false, "still open")).await.expect("send");
-    assert_eq!(alice.receive_json().await.expect("open"), say("still open"));
+    let failed = json!({"action": "error", "payload": {"detail": "Failed to process message for shout"}});
+    loop {
+        match alice.receive_json().await.expect("open") {
+            frame if frame == say("still open") => break,
+            frame => assert_eq!(frame, failed),
+        }
+    }
     while bob.receive_json().await.expect("open") != say("still open") {}
     drop(server);
 }

@@ -504,17 +504,27 @@ impl Queue {
     }
 }
 
-/// Receives the process's messages on one host for as long as the layer lives.
-async fn receive_loop(shared: Weak<Shared>, queue: Queue, mut connection: ConnectionManager) {
+/// Receives the process's messages on host `host` for as long as the layer lives. When
+/// the host answers again after a failure (Redis restarted, say, with its data gone),
+/// first puts back every group membership of this process that lives there.
+async fn receive_loop(shared: Weak<Shared>, host: usize, queue: Queue, mut connection: ConnectionManager) {
+    let mut failed = false;
     loop {
         let popped = match queue.pop(&mut connection, BATCH).await {
             Ok(popped) => popped,
             Err(_) => {
                 // Logged by `bounded`; the connection is remade on the next command.
+                failed = true;
                 tokio::time::sleep(RETRY).await;
                 continue;
             }
         };
+        if std::mem::take(&mut failed) {
+            let Some(shared) = shared.upgrade() else { return };
+            if shared.restore_memberships(host).await.is_err() {
+                failed = true;
+            }
+        }
         if popped.is_empty() {
             continue;
         }
@@ -542,9 +552,10 @@ impl Shared {
         self.receivers.get_or_init(|| {
             self.shards
                 .iter()
-                .map(|shard| {
+                .enumerate()
+                .map(|(host, shard)| {
                     let queue = Queue::new(shard, self.process_key.clone(), self.timeout, self.expiry);
-                    let task = receive_loop(Arc::downgrade(self), queue, shard.receiving.clone());
+                    let task = receive_loop(Arc::downgrade(self), host, queue, shard.receiving.clone());
                     AbortOnDropHandle::new(tokio::spawn(task))
                 })
                 .collect()
@@ -679,6 +690,31 @@ impl Shared {
         if let Some(member) = write(&self.channels).get_mut(channel) {
             member.groups.insert(group.to_owned());
         }
+        Ok(())
+    }
+
+    /// Adds again every membership of this process's connections in the groups that
+    /// live on host `host`, refreshing their expiry: after a Redis restart that lost
+    /// them. One pipeline, bounded by the timeout.
+    async fn restore_memberships(&self, host: usize) -> Result<(), LayerError> {
+        let mut restore = ::redis::pipe();
+        let mut restored = 0usize;
+        let score = now();
+        for (channel, member) in read(&self.channels).iter() {
+            for group in member.groups.iter().filter(|group| self.shard_of(group) == host) {
+                let key = format!("{}{group}", self.group_prefix);
+                restore.cmd("ZADD").arg(&key).arg(score).arg(channel).ignore();
+                restore.cmd("EXPIRE").arg(&key).arg(whole_seconds(self.group_expiry)).ignore();
+                restored += 1;
+            }
+        }
+        if restored == 0 {
+            return Ok(());
+        }
+        let shard = &self.shards[host];
+        let mut connection = shard.commands.clone();
+        bounded(&shard.address, "ZADD", self.timeout, restore.exec_async(&mut connection)).await?;
+        tracing::info!(address = %shard.address, restored, "Redis answers again: group memberships restored");
         Ok(())
     }
 
