@@ -8,8 +8,7 @@
 //! (`.ci/run` makes one). Each test uses a prefix of its own.
 
 use std::process::Stdio;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 mod common;
 
@@ -17,22 +16,12 @@ use chanx::layer::redis::RedisPubSubLayer;
 use chanx::layer::{ChannelLayer, LayerError, Layers};
 use chanx::testing::TestClient;
 use common::crowd::{Crowd, Nudge, Say, say, shout};
+use common::python::chanx_python;
+use common::redis::{redis_url, unique_prefix};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const NEEDS_REDIS: &str = "needs Redis";
-
-fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
-
-/// A prefix no other test (or earlier run) uses.
-fn unique_prefix() -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or_default();
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("chanxtest{}x{nanos}x{n}.", std::process::id())
-}
 
 /// One "process": a layer of its own on the shared Redis.
 async fn process(prefix: &str) -> (RedisPubSubLayer, Layers) {
@@ -239,9 +228,7 @@ async fn wait_until(condition: impl Fn() -> bool) {
 #[tokio::test]
 #[ignore = "needs Redis and Python Chanx: set REDIS_URL and CHANX_PYTHON, run with --include-ignored"]
 async fn python_chanx_shares_groups_with_chanx() {
-    let python = std::env::var("CHANX_PYTHON").expect(
-        "CHANX_PYTHON: a Python with chanx==2.13.0 and fast-channels[redis]==1.1.0 (`.ci/run` makes one)",
-    );
+    let python = chanx_python();
     let prefix = unique_prefix();
     let (_, layers) = process(&prefix).await;
     let mut rust = crowd(&layers).await;

@@ -12,7 +12,9 @@ pub mod crowd;
 #[path = "../../examples/background_jobs/jobs.rs"]
 pub mod jobs;
 pub mod probe;
+pub mod python;
 pub mod raw;
+pub mod redis;
 #[path = "../../examples/room_chat/app.rs"]
 pub mod room_chat;
 #[path = "../../examples/system_echo/app.rs"]
