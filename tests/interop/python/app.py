@@ -26,9 +26,11 @@ Needs chanx[fast-channels]==2.13.0, fast-channels[redis]==1.1.0 and uvicorn.
 import argparse
 import asyncio
 import json
+import logging
 import socket
 from typing import Literal
 
+import structlog
 import uvicorn
 from chanx.core.decorators import event_handler, ws_handler
 from chanx.fast_channels.websocket import AsyncJsonWebsocketConsumer
@@ -39,6 +41,9 @@ from fastapi import FastAPI
 from starlette.routing import WebSocketRoute
 
 LAYERS = {"pubsub": RedisPubSubChannelLayer, "queue": RedisChannelLayer}
+
+# Chanx logs every disconnect at info level (through structlog): warnings and errors only.
+structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
 
 
 class Say(BaseMessage):
