@@ -353,6 +353,10 @@ pub async fn split_fanout(
     limit: Duration,
 ) -> Report {
     let mut report = Report { delivery: Some(histogram()), ..Report::default() };
+    if bases.is_empty() {
+        report.error("no server to connect to".into());
+        return report;
+    }
     let (arrivals, mut arrived) = mpsc::unbounded_channel::<(usize, Result<(u64, Instant), String>)>();
     let mut trigger = None;
     let ids: Vec<usize> = (0..members).collect();
