@@ -1,17 +1,28 @@
 #!/usr/bin/env bash
-# Benchmarks chanx against the hand-written axum baseline, side by side in one run.
+# Benchmarks chanx against the hand-written axum baseline, and against Python Chanx
+# across processes, side by side in one run.
 #
-#   scripts/bench.sh [REPEATS]      (default 3)
+#   scripts/bench.sh [REPEATS] [SET]      (default 3, all)
 #
-# Builds both servers and the load generator in release mode, then, REPEATS times,
-# runs every scenario against each server in turn (alternating which goes first), each
-# scenario on a freshly started server. Writes one JSON line per run to
-# target/bench/results.jsonl and prints the table of medians and chanx/baseline ratios.
-# Loopback only; every run is bounded by the load generator's timeout.
+# SET `memory`: chanx and the baseline, one process each, in-memory groups. SET `redis`:
+# split fan-out, the members of one group split over two server processes on one Redis
+# pub/sub layer (REDIS_URL, default redis://127.0.0.1:6379), chanx (`bench-server
+# chanx-redis`) against Python Chanx (bench/python/fanout_app.py under uvicorn, with the
+# Python of CHANX_PYTHON, default target/interop-venv/bin/python, as `.ci/run` makes
+# it); skipped with a message without Redis, its Python half without Python Chanx.
+# SET `all`: both.
+#
+# Builds the servers and the load generator in release mode, then, REPEATS times,
+# runs every scenario against each implementation in turn (alternating which goes
+# first), each scenario on freshly started servers (with a Redis prefix of its own).
+# Writes one JSON line per run to target/bench/results.jsonl and prints the tables of
+# medians and ratios. Loopback only; every run is bounded by the load generator's
+# timeout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 repeats="${1:-3}"
+set_name="${2:-all}"
 out=target/bench
 mkdir -p "$out"
 results="$out/results.jsonl"
@@ -33,34 +44,99 @@ scenarios=(
   "fanout 10000|fanout --connections 10000 --rounds 10"
 )
 
-run() { # impl label args...
+# Split fan-out: C members over two servers, member 0 fires R broadcasts, one at a time
+# (latency) or with up to W undelivered (throughput).
+split_scenarios=(
+  "split-fanout 1000|split-fanout --connections 1000 --rounds 20"
+  "split-fanout 1000 W=8|split-fanout --connections 1000 --rounds 40 --in-flight 8"
+  "split-fanout 10000|split-fanout --connections 10000 --rounds 10"
+)
+redis_url="${REDIS_URL:-redis://127.0.0.1:6379}"
+python="${CHANX_PYTHON:-target/interop-venv/bin/python}"
+
+wait_port() { # port: until it accepts, at most 10 s
+  for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.05; done
+}
+
+measure() { # impl label "pids" loadgen-args...: records the report, stops the servers
+  local impl=$1 label=$2 pids=$3 line status=0
+  shift 3
+  line=$("$bin/loadgen" "$@" --timeout 300) || status=$?
+  kill $pids
+  for pid in $pids; do wait "$pid" 2>/dev/null || true; done
+  if (( status )); then
+    echo "FAILED: $impl $label: $line" >&2
+    exit 1
+  fi
+  printf '%s\n' "$line" | python3 -c 'import json,sys; r=json.load(sys.stdin); r.update(impl=sys.argv[1], label=sys.argv[2], repeat=int(sys.argv[3])); print(json.dumps(r))' "$impl" "$label" "$repeat" >> "$results"
+}
+
+run() { # impl label args...: one server
   local impl=$1 label=$2
   shift 2
   "$bin/bench-server" "$impl" "127.0.0.1:$port" &
   local pid=$!
-  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
-  local line
-  if line=$("$bin/loadgen" "$@" --url "ws://127.0.0.1:$port" --server-pid "$pid" --timeout 300); then
-    printf '%s\n' "$line" | python3 -c 'import json,sys; r=json.load(sys.stdin); r.update(impl=sys.argv[1], label=sys.argv[2], repeat=int(sys.argv[3])); print(json.dumps(r))' "$impl" "$label" "$repeat" >> "$results"
-  else
-    echo "FAILED: $impl $label: $line" >&2
-    kill "$pid"; wait "$pid" 2>/dev/null || true
-    exit 1
-  fi
-  kill "$pid"; wait "$pid" 2>/dev/null || true
+  wait_port "$port"
+  measure "$impl" "$label" "$pid" "$@" --url "ws://127.0.0.1:$port" --server-pid "$pid"
   port=$((port + 1))
 }
 
-for repeat in $(seq "$repeats"); do
-  if (( repeat % 2 )); then order=(chanx raw); else order=(raw chanx); fi
-  for scenario in "${scenarios[@]}"; do
+run_split() { # impl label args...: two servers on one Redis prefix
+  local impl=$1 label=$2 prefix="bench$$x$port." pids=() urls=() p
+  shift 2
+  for p in "$port" "$((port + 1))"; do
+    case $impl in
+      chanx-redis) REDIS_URL="$redis_url" "$bin/bench-server" chanx-redis "127.0.0.1:$p" "$prefix" & ;;
+      python) "$python" bench/python/fanout_app.py --port "$p" --redis "$redis_url" --prefix "$prefix" & ;;
+    esac
+    pids+=("$!")
+    urls+=(--url "ws://127.0.0.1:$p")
+  done
+  for p in "$port" "$((port + 1))"; do wait_port "$p"; done
+  measure "$impl" "$label" "${pids[*]}" "$@" "${urls[@]}"
+  port=$((port + 2))
+}
+
+memory=false split=()
+case $set_name in
+  all | memory | redis) ;;
+  *) echo "SET must be all, memory or redis" >&2; exit 2 ;;
+esac
+[[ $set_name != redis ]] && memory=true
+if [[ $set_name != memory ]]; then
+  if ! redis-cli -u "$redis_url" ping >/dev/null 2>&1; then
+    echo "skipping split fan-out: no Redis answers at REDIS_URL" >&2
+  elif ! "$python" -c 'import chanx, fast_channels, fastapi, uvicorn' 2>/dev/null; then
+    echo "skipping split fan-out's Python half: no Python Chanx at $python (set CHANX_PYTHON, or run .ci/run to make target/interop-venv)" >&2
+    split=(chanx-redis)
+  else
+    split=(chanx-redis python)
+  fi
+fi
+
+run_set() { # runner scenario...: every scenario against each implementation in $order
+  local runner=$1 scenario label args impl
+  shift
+  for scenario in "$@"; do
     label=${scenario%%|*}
     read -r -a args <<< "${scenario#*|}"
     for impl in "${order[@]}"; do
       echo "repeat $repeat: $impl $label" >&2
-      run "$impl" "$label" "${args[@]}"
+      "$runner" "$impl" "$label" "${args[@]}"
     done
   done
+}
+
+for repeat in $(seq "$repeats"); do
+  if $memory; then
+    if (( repeat % 2 )); then order=(chanx raw); else order=(raw chanx); fi
+    run_set run "${scenarios[@]}"
+  fi
+  if (( ${#split[@]} )); then
+    order=("${split[@]}")
+    if (( repeat % 2 == 0 && ${#split[@]} == 2 )); then order=("${split[1]}" "${split[0]}"); fi
+    run_set run_split "${split_scenarios[@]}"
+  fi
 done
 
 python3 scripts/bench_report.py "$results"

@@ -31,6 +31,8 @@ pub struct Report {
     pub handshake: Option<Histogram<u64>>,
     /// Broadcast fan-out: time until the last member had it, per round, microseconds.
     pub fanout: Vec<u64>,
+    /// Split fan-out: time from a broadcast's trigger to each delivery, microseconds.
+    pub delivery: Option<Histogram<u64>>,
     /// The first errors (all are counted in `error_count`).
     pub errors: Vec<String>,
     /// How many errors.
@@ -62,6 +64,7 @@ impl Report {
             "messages_per_second": if self.seconds > 0.0 { self.messages as f64 / self.seconds } else { 0.0 },
             "round_trip": quantiles(&self.round_trip),
             "handshake": quantiles(&self.handshake),
+            "delivery": quantiles(&self.delivery),
             "fanout_median_us": fanout.get(fanout.len() / 2),
             "fanout_max_us": fanout.last(),
             "errors": self.error_count,
@@ -238,44 +241,19 @@ pub async fn fanout(base: &str, members: usize, rounds: u64, limit: Duration) ->
     let (arrivals, mut arrived) = mpsc::unbounded_channel::<(u64, Instant)>();
     let mut trigger = None;
     for member in 0..members {
-        let socket = match connect(format!("{base}/ws/fanout")).await {
-            Ok(socket) => socket,
-            Err(error) => {
-                report.error(error);
-                continue;
-            }
-        };
-        let (mut sink, mut stream) = socket.split();
-        // A pong proves the member is subscribed.
-        let ready = async {
-            sink.send(Message::text(r#"{"action":"ping"}"#)).await.map_err(|e| e.to_string())?;
-            match stream.next().await {
-                Some(Ok(Message::Text(t))) if t.contains("pong") => Ok(()),
-                other => Err(format!("expected a pong, got {other:?}")),
-            }
-        };
-        match tokio::time::timeout(limit, ready).await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => {
-                report.error(error);
-                continue;
-            }
-            Err(_) => {
-                report.error(format!("member {member}: no pong within {limit:?}"));
-                continue;
-            }
-        }
-        let arrivals = arrivals.clone();
-        tokio::spawn(async move {
-            while let Some(Ok(Message::Text(text))) = stream.next().await {
-                let round = serde_json::from_str::<Value>(&text).ok().and_then(|v| v["payload"].as_u64());
-                if let Some(round) = round {
-                    let _ = arrivals.send((round, Instant::now()));
+        match fanout_member(base, member, limit).await {
+            Ok((sink, stream)) => {
+                let arrivals = arrivals.clone();
+                forward_rounds(stream, move |arrival| {
+                    if let Ok((round, at)) = arrival {
+                        let _ = arrivals.send((round, at));
+                    }
+                });
+                if member == 0 {
+                    trigger = Some(sink);
                 }
             }
-        });
-        if member == 0 {
-            trigger = Some(sink);
+            Err(error) => report.error(error),
         }
     }
     let Some(mut trigger) = trigger else {
@@ -318,6 +296,136 @@ pub async fn fanout(base: &str, members: usize, rounds: u64, limit: Duration) ->
             }
         }
     }
+    report
+}
+
+type Sink = futures_util::stream::SplitSink<Socket, Message>;
+type Stream = futures_util::stream::SplitStream<Socket>;
+
+/// Connects a fan-out member at `{base}/ws/fanout`; its pong proves it is in the group.
+async fn fanout_member(base: &str, member: usize, limit: Duration) -> Result<(Sink, Stream), String> {
+    let (mut sink, mut stream) = connect(format!("{base}/ws/fanout")).await?.split();
+    let ready = async {
+        sink.send(Message::text(r#"{"action":"ping"}"#)).await.map_err(|e| e.to_string())?;
+        match stream.next().await {
+            Some(Ok(Message::Text(t))) if t.contains("pong") => Ok(()),
+            other => Err(format!("expected a pong, got {other:?}")),
+        }
+    };
+    match tokio::time::timeout(limit, ready).await {
+        Ok(Ok(())) => Ok((sink, stream)),
+        Ok(Err(error)) => Err(error),
+        Err(_) => Err(format!("member {member}: no pong within {limit:?}")),
+    }
+}
+
+/// Reads a member's broadcasts in a task of their own, reporting each round number (the
+/// payload) with its arrival time, then how the connection ended.
+fn forward_rounds(mut stream: Stream, arrived: impl Fn(Result<(u64, Instant), String>) + Send + 'static) {
+    tokio::spawn(async move {
+        let end = loop {
+            match stream.next().await {
+                Some(Ok(Message::Text(text))) => {
+                    let round = serde_json::from_str::<Value>(&text).ok().and_then(|v| v["payload"].as_u64());
+                    if let Some(round) = round {
+                        arrived(Ok((round, Instant::now())));
+                    }
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                other => break format!("connection ended: {other:?}"),
+            }
+        };
+        arrived(Err(end));
+    });
+}
+
+/// Split fan-out: `members` connections at `/ws/fanout`, spread in turn over the
+/// servers at `bases` (processes sharing one channel layer, such as Redis). Member 0
+/// fires `rounds` broadcasts, keeping up to `in_flight` of them undelivered; the time
+/// from each fire to each member's copy is recorded (the load generator both fires and
+/// receives, so one clock measures it). Every member must get every round once and in
+/// order: a copy lost, duplicated or out of order is an error.
+pub async fn split_fanout(
+    bases: &[String],
+    members: usize,
+    rounds: u64,
+    in_flight: usize,
+    limit: Duration,
+) -> Report {
+    let mut report = Report { delivery: Some(histogram()), ..Report::default() };
+    if bases.is_empty() {
+        report.error("no server to connect to".into());
+        return report;
+    }
+    let (arrivals, mut arrived) = mpsc::unbounded_channel::<(usize, Result<(u64, Instant), String>)>();
+    let mut trigger = None;
+    let ids: Vec<usize> = (0..members).collect();
+    // A few connections at a time, as for `idle`.
+    for batch in ids.chunks(200) {
+        let joins = batch.iter().map(|&member| fanout_member(&bases[member % bases.len()], member, limit));
+        for (&member, outcome) in batch.iter().zip(futures_util::future::join_all(joins).await) {
+            match outcome {
+                Ok((sink, stream)) => {
+                    let arrivals = arrivals.clone();
+                    forward_rounds(stream, move |arrival| {
+                        let _ = arrivals.send((member, arrival));
+                    });
+                    if member == 0 {
+                        trigger = Some(sink);
+                    }
+                }
+                Err(error) => report.error(error),
+            }
+        }
+    }
+    let Some(mut trigger) = trigger.filter(|_| report.error_count == 0) else {
+        report.error("not every member connected".into());
+        return report;
+    };
+    // Per round: when it was fired and how many members have it; per member: the round due.
+    let mut fired = vec![None; rounds as usize + 1];
+    let mut copies = vec![0; rounds as usize + 1];
+    let mut due = vec![1; members];
+    let (mut next, mut complete, mut delivered) = (1, 0, 0u64);
+    let started = Instant::now();
+    let mut last = started;
+    let run = async {
+        while complete < rounds {
+            while next <= rounds && next - 1 - complete < in_flight.max(1) as u64 {
+                fired[next as usize] = Some(Instant::now());
+                let frame = json!({"action": "fire", "payload": next}).to_string();
+                trigger.send(Message::text(frame)).await.map_err(|e| format!("fire: {e}"))?;
+                next += 1;
+            }
+            let (member, arrival) = arrived.recv().await.ok_or("members stopped")?;
+            let (round, at) = arrival.map_err(|end| format!("member {member}: {end}"))?;
+            if round != due[member] {
+                return Err(format!("member {member}: round {round} arrived when {} was due", due[member]));
+            }
+            due[member] += 1;
+            let sent = fired.get(round as usize).copied().flatten().ok_or("a round never fired")?;
+            if let Some(h) = report.delivery.as_mut() {
+                let _ = h.record(micros(at - sent));
+            }
+            delivered += 1;
+            last = last.max(at);
+            copies[round as usize] += 1;
+            if copies[round as usize] == members {
+                complete += 1;
+            }
+        }
+        Ok::<_, String>(())
+    };
+    match tokio::time::timeout(limit, run).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => report.error(error),
+        Err(_) => {
+            let lost = rounds * members as u64 - delivered;
+            report.error(format!("{lost} of {} copies missing after {limit:?}", rounds * members as u64));
+        }
+    }
+    report.messages = delivered;
+    report.seconds = (last - started).as_secs_f64();
     report
 }
 

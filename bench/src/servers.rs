@@ -1,6 +1,8 @@
 //! The two servers compared: the System Echo app written with chanx, and the same
 //! protocol hand-written on axum ("what would I write by hand"). Both also serve
-//! `/ws/fanout`, where a `fire` frame broadcasts one message to every connection.
+//! `/ws/fanout`, where a `fire` frame broadcasts one message to every connection. The
+//! chanx server also runs on a Redis layer, so that fan-out members can be split
+//! across processes (compared with Python Chanx: `bench/python/fanout_app.py`).
 
 use std::sync::Arc;
 
@@ -9,6 +11,8 @@ use axum::extract::State;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use axum::routing::get;
+use chanx::layer::redis::RedisPubSubLayer;
+use chanx::layer::{LayerError, Layers};
 use chanx::prelude::*;
 use futures_util::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
@@ -45,13 +49,29 @@ impl FanoutConsumer {
 
 impl Consumer for FanoutConsumer {}
 
-/// The chanx server: System Echo at `/ws/system`, fan-out at `/ws/fanout`. A
-/// benchmark connection sends far more than the default inbound rate allows a client,
-/// and the idle and fan-out scenarios hold more connections than the default app
-/// limit: both limits stay on (their cost is measured), set past the load.
+/// The chanx server: System Echo at `/ws/system`, fan-out at `/ws/fanout`, on the
+/// default in-memory channel layer.
 pub fn chanx() -> Router {
-    let settings = chanx::Settings::default().inbound_rate(10_000_000, 10_000_000).max_connections(1_000_000);
+    chanx_on(Layers::default())
+}
+
+/// The chanx server on `layers`: processes sharing a layer (Redis) share the fan-out
+/// group. A benchmark connection sends far more than the default inbound rate allows a
+/// client, and the idle and fan-out scenarios hold more connections than the default
+/// app limit: both limits stay on (their cost is measured), set past the load.
+pub fn chanx_on(layers: Layers) -> Router {
+    let settings = chanx::Settings::default()
+        .inbound_rate(10_000_000, 10_000_000)
+        .max_connections(1_000_000)
+        .layers(layers);
     system_echo::router().route("/ws/fanout", FanoutConsumer::route()).layer(axum::Extension(settings))
+}
+
+/// The chanx server on a Redis pub/sub layer (`redis_url`, `prefix`), as
+/// [`chanx_on`]; fails if Redis cannot be reached.
+pub async fn chanx_redis(redis_url: &str, prefix: &str) -> Result<Router, LayerError> {
+    let redis = RedisPubSubLayer::builder().host(redis_url).prefix(prefix).connect().await?;
+    Ok(chanx_on(Layers::new(redis)))
 }
 
 /// The hand-written server: the same frames with axum and serde only.

@@ -1,11 +1,13 @@
-//! A quick run of every load-generator scenario against both servers: the correctness
-//! checks must pass (no timing is asserted), and a wrong reply must be caught.
+//! A quick run of every load-generator scenario against both servers (the split fan-out
+//! against two chanx servers sharing an in-memory layer): the correctness checks must
+//! pass (no timing is asserted), and a wrong reply or a lost copy must be caught.
 
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ws::{Message, WebSocketUpgrade};
 use axum::routing::get;
+use chanx::layer::{InMemoryLayer, Layers};
 use chanx_bench::{load, servers};
 
 async fn serve(router: Router) -> String {
@@ -33,6 +35,24 @@ async fn every_scenario_runs_clean_against_both_servers() {
             fanout.errors
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_fanout_spans_servers_sharing_a_layer() {
+    let layers = Layers::new(InMemoryLayer::new());
+    let bases = [serve(servers::chanx_on(layers.clone())).await, serve(servers::chanx_on(layers)).await];
+    let report = load::split_fanout(&bases, 6, 4, 2, LIMIT).await;
+    assert_eq!((report.error_count, report.messages), (0, 24), "{:?}", report.errors);
+    assert_eq!(report.delivery.map(|h| h.len()), Some(24));
+}
+
+/// Servers that share no layer: the members of the second never get a broadcast.
+#[tokio::test]
+async fn a_lost_delivery_is_an_error() {
+    let bases = [serve(servers::chanx()).await, serve(servers::chanx()).await];
+    let report = load::split_fanout(&bases, 4, 1, 1, Duration::from_secs(1)).await;
+    assert_eq!((report.error_count, report.messages), (1, 2), "{:?}", report.errors);
+    assert!(report.errors[0].contains("2 of 4 copies missing"), "{:?}", report.errors);
 }
 
 #[tokio::test]

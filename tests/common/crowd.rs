@@ -1,5 +1,6 @@
 //! A consumer in the static group `lobby` that joins, leaves and shouts on request, with
-//! its messages: shared by the group tests of every layer.
+//! its messages: shared by the group tests of every layer, and the protocol that the
+//! Python Chanx app of the interop tests (`tests/interop/python/app.py`) speaks too.
 
 use chanx::prelude::*;
 use serde_json::{Value, json};
@@ -21,6 +22,14 @@ pub struct Leave(pub String);
 pub struct Shout {
     pub payload: (Vec<String>, bool, String),
 }
+
+/// Asks for the connection's channel name.
+#[message(action = "whoami")]
+pub struct WhoAmI;
+
+/// The connection's channel name, the reply to [`WhoAmI`].
+#[message(action = "you_are")]
+pub struct YouAre(pub String);
 
 /// An event the consumer handles.
 #[message(action = "nudge")]
@@ -57,6 +66,12 @@ impl Crowd {
             broadcast = broadcast.exclude_current();
         }
         broadcast.await
+    }
+
+    /// Answered after the static groups were joined: the client may rely on them.
+    #[ws_handler]
+    async fn whoami(&mut self, cx: &mut Context<Self>, _msg: WhoAmI) -> YouAre {
+        YouAre(cx.channel_name().to_owned())
     }
 
     #[event_handler]

@@ -19,6 +19,7 @@ pub mod jobs;
 #[path = "../../examples/common/layers.rs"]
 pub mod layers;
 pub mod probe;
+pub mod python;
 #[path = "../../examples/background_jobs/queue.rs"]
 pub mod queue;
 pub mod raw;

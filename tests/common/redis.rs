@@ -80,9 +80,7 @@ pub struct PythonPeer {
 impl PythonPeer {
     /// Runs `script` (a file of `tests/interop/python/`) with `args` under `CHANX_PYTHON`.
     pub fn spawn(script: &str, args: &[&str]) -> PythonPeer {
-        let python = std::env::var("CHANX_PYTHON").expect(
-            "CHANX_PYTHON: a Python with chanx==2.13.0 and fast-channels[redis]==1.1.0 (`.ci/run` makes one)",
-        );
+        let python = super::python::chanx_python();
         let script = format!("{}/tests/interop/python/{script}", env!("CARGO_MANIFEST_DIR"));
         let mut child = tokio::process::Command::new(&python)
             .arg(script)

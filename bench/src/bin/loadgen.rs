@@ -1,7 +1,9 @@
-//! The load generator: `loadgen SCENARIO [--url ws://HOST:PORT] [--connections C]
+//! The load generator: `loadgen SCENARIO [--url ws://HOST:PORT]... [--connections C]
 //! [--messages N] [--in-flight W] [--rounds R] [--server-pid PID] [--timeout SECS]`,
-//! SCENARIO being `echo`, `idle` or `fanout`. Prints one JSON report; exits non-zero on
-//! any error (a wrong or missing reply included).
+//! SCENARIO being `echo`, `idle`, `fanout` or `split-fanout`. Prints one JSON report;
+//! exits non-zero on any error (a wrong or missing reply included). `split-fanout`
+//! spreads its C members over every `--url` given (servers sharing a channel layer) and
+//! keeps up to W broadcasts in flight; the other scenarios use the first URL.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -11,7 +13,7 @@ use serde_json::json;
 
 struct Args {
     scenario: String,
-    url: String,
+    urls: Vec<String>,
     connections: usize,
     messages: usize,
     in_flight: usize,
@@ -22,10 +24,10 @@ struct Args {
 
 fn parse() -> Result<Args, String> {
     let mut raw = std::env::args().skip(1);
-    let scenario = raw.next().ok_or("missing scenario: echo, idle or fanout")?;
+    let scenario = raw.next().ok_or("missing scenario: echo, idle, fanout or split-fanout")?;
     let mut args = Args {
         scenario,
-        url: "ws://127.0.0.1:9000".into(),
+        urls: Vec::new(),
         connections: 10,
         messages: 1000,
         in_flight: 1,
@@ -37,7 +39,7 @@ fn parse() -> Result<Args, String> {
         let value = raw.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let number = || value.parse::<u64>().map_err(|e| format!("{flag} {value}: {e}"));
         match flag.as_str() {
-            "--url" => args.url = value.clone(),
+            "--url" => args.urls.push(value.clone()),
             "--connections" => args.connections = number()? as usize,
             "--messages" => args.messages = number()? as usize,
             "--in-flight" => args.in_flight = number()? as usize,
@@ -46,6 +48,9 @@ fn parse() -> Result<Args, String> {
             "--timeout" => args.timeout = Duration::from_secs(number()?),
             other => return Err(format!("unknown flag {other}")),
         }
+    }
+    if args.urls.is_empty() {
+        args.urls.push("ws://127.0.0.1:9000".into());
     }
     Ok(args)
 }
@@ -61,12 +66,19 @@ async fn main() -> ExitCode {
     };
     let stats = || args.server_pid.and_then(load::process_stats);
     let before = stats();
+    let url = &args.urls[0];
     let (report, during) = match args.scenario.as_str() {
         "echo" => {
-            (load::echo(&args.url, args.connections, args.messages, args.in_flight, args.timeout).await, None)
+            (load::echo(url, args.connections, args.messages, args.in_flight, args.timeout).await, None)
         }
-        "idle" => load::idle(&args.url, args.connections, async || stats()).await,
-        "fanout" => (load::fanout(&args.url, args.connections, args.rounds, args.timeout).await, None),
+        "idle" => load::idle(url, args.connections, async || stats()).await,
+        "fanout" => (load::fanout(url, args.connections, args.rounds, args.timeout).await, None),
+        "split-fanout" => {
+            let report =
+                load::split_fanout(&args.urls, args.connections, args.rounds, args.in_flight, args.timeout)
+                    .await;
+            (report, None)
+        }
         other => {
             eprintln!("unknown scenario {other}");
             return ExitCode::from(2);
@@ -77,6 +89,7 @@ async fn main() -> ExitCode {
     out["scenario"] = json!(args.scenario);
     out["connections"] = json!(args.connections);
     out["in_flight"] = json!(args.in_flight);
+    out["servers"] = json!(args.urls.len());
     if let (Some((rss_before, cpu_before)), Some((rss_after, cpu_after))) = (before, after) {
         out["server_rss_kb"] = json!(rss_after);
         out["server_cpu_seconds"] = json!(cpu_after - cpu_before);

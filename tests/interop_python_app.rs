@@ -1,0 +1,202 @@
+//! chanx and a Python Chanx app side by side on one Redis layer, over real WebSockets.
+//!
+//! A chanx server (the test consumer `Crowd`, in-process on a loopback socket) and a
+//! Chanx 2.13 app speaking the same protocol (`tests/interop/python/app.py`: FastAPI,
+//! fast-channels, uvicorn, in a process of its own) share a prefix on `REDIS_URL`
+//! (default `redis://127.0.0.1:6379`). Real WebSocket clients of both check that group
+//! broadcasts (with `exclude_current`) and events cross between them both ways, and
+//! that a Python worker can send an event to a chanx connection by its channel name.
+//!
+//! Ignored unless run with `--include-ignored`: they need Redis and `CHANX_PYTHON`, a
+//! Python with `chanx[fast-channels]==2.13.0`, `fast-channels[redis]==1.1.0` and
+//! uvicorn (`.ci/run` makes one). Each test uses a prefix of its own.
+//!
+//! Every test takes the layer [`Kind`]: both apps use the same kind of Redis layer.
+
+mod common;
+
+use std::net::SocketAddr;
+
+use axum::{Extension, Router};
+use chanx::layer::redis::{RedisPubSubLayer, RedisQueueLayer};
+use chanx::layer::{LayerError, Layers};
+use chanx::{Route, Settings};
+use common::crowd::{Crowd, Nudge, say, shout};
+use common::python::{PYTHON_WAIT, PythonApp, PythonLayer, python_worker};
+use common::redis::{redis_url, unique_prefix};
+use common::{Client, serve};
+use serde_json::json;
+
+/// The kind of Redis layer both apps use.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    /// chanx's `RedisPubSubLayer`; fast-channels' `RedisPubSubChannelLayer`.
+    PubSub,
+    /// chanx's `RedisQueueLayer`; fast-channels' `RedisChannelLayer`.
+    Queue,
+}
+
+impl Kind {
+    /// The `--layer` of app.py.
+    fn python_name(self) -> &'static str {
+        match self {
+            Kind::PubSub => "pubsub",
+            Kind::Queue => "queue",
+        }
+    }
+
+    /// chanx's layer of this kind under `prefix`.
+    async fn rust_layers(self, prefix: &str) -> Layers {
+        fn failed<T>(e: LayerError) -> T {
+            panic!("needs Redis at REDIS_URL ({}): {e}", redis_url())
+        }
+        match self {
+            Kind::PubSub => Layers::new(
+                RedisPubSubLayer::builder()
+                    .host(redis_url())
+                    .prefix(prefix)
+                    .connect()
+                    .await
+                    .unwrap_or_else(failed),
+            ),
+            Kind::Queue => Layers::new(
+                RedisQueueLayer::builder()
+                    .host(redis_url())
+                    .prefix(prefix)
+                    .connect()
+                    .await
+                    .unwrap_or_else(failed),
+            ),
+        }
+    }
+}
+
+/// Both apps on one layer kind and prefix.
+struct Apps {
+    /// The chanx server, serving `Crowd` at `/ws/crowd`.
+    rust: SocketAddr,
+    /// The chanx server's layers, for sending from "a worker" in its process.
+    layers: Layers,
+    python: PythonApp,
+    kind: Kind,
+    prefix: String,
+}
+
+impl Apps {
+    async fn start(kind: Kind) -> Apps {
+        let prefix = unique_prefix();
+        let layers = kind.rust_layers(&prefix).await;
+        let app = Router::new()
+            .route("/ws/crowd", Crowd::route())
+            .layer(Extension(Settings::default().layers(layers.clone())));
+        let rust = serve(app).await;
+        let python = PythonApp::start(PythonLayer { kind: kind.python_name(), prefix: &prefix }).await;
+        Apps { rust, layers, python, kind, prefix }
+    }
+
+    fn python_layer(&self) -> PythonLayer<'_> {
+        PythonLayer { kind: self.kind.python_name(), prefix: &self.prefix }
+    }
+
+    /// A connection to the chanx app and its channel name.
+    async fn rust_member(&self) -> (Client, String) {
+        member(self.rust).await
+    }
+
+    /// A connection to the Python app and its channel name.
+    async fn python_member(&self) -> (Client, String) {
+        member(self.python.addr).await
+    }
+}
+
+/// Connects to `/ws/crowd` (waiting for the app to answer) and asks the connection's
+/// name, which also proves it is in the lobby (both apps answer after joining it).
+async fn member(addr: SocketAddr) -> (Client, String) {
+    let mut client = tokio::time::timeout(PYTHON_WAIT, Client::connect(addr, "/ws/crowd"))
+        .await
+        .unwrap_or_else(|_| panic!("{addr} answers within {PYTHON_WAIT:?}"));
+    client.send_json(json!({"action": "whoami"})).await;
+    let reply = client.recv().await;
+    assert_eq!(reply["action"], "you_are", "{reply}");
+    let name = reply["payload"].as_str().expect("a channel name").to_owned();
+    (client, name)
+}
+
+#[tokio::test]
+#[ignore = "needs Redis and Python Chanx: set REDIS_URL and CHANX_PYTHON"]
+async fn pubsub_broadcasts_cross_both_ways_without_the_sender() {
+    broadcasts_cross_both_ways_without_the_sender(Kind::PubSub).await;
+}
+
+#[tokio::test]
+#[ignore = "needs Redis and Python Chanx: set REDIS_URL and CHANX_PYTHON"]
+async fn pubsub_events_cross_both_ways() {
+    events_cross_both_ways(Kind::PubSub).await;
+}
+
+#[tokio::test]
+#[ignore = "needs Redis and Python Chanx: set REDIS_URL and CHANX_PYTHON"]
+async fn queue_broadcasts_cross_both_ways_without_the_sender() {
+    broadcasts_cross_both_ways_without_the_sender(Kind::Queue).await;
+}
+
+#[tokio::test]
+#[ignore = "needs Redis and Python Chanx: set REDIS_URL and CHANX_PYTHON"]
+async fn queue_events_cross_both_ways() {
+    events_cross_both_ways(Kind::Queue).await;
+}
+
+/// Two members on each side of one group: a broadcast with `exclude_current` from either
+/// side reaches the three others, not its sender.
+async fn broadcasts_cross_both_ways_without_the_sender(kind: Kind) {
+    let apps = Apps::start(kind).await;
+    let (mut r1, _) = apps.rust_member().await;
+    let (mut r2, _) = apps.rust_member().await;
+    let (mut p1, _) = apps.python_member().await;
+    let (mut p2, _) = apps.python_member().await;
+
+    r1.send_json(shout(&[], true, "from rust")).await;
+    for client in [&mut r2, &mut p1, &mut p2] {
+        assert_eq!(client.recv().await, say("from rust"));
+    }
+    p1.send_json(shout(&["lobby"], true, "from python")).await;
+    for client in [&mut r1, &mut r2, &mut p2] {
+        assert_eq!(client.recv().await, say("from python"));
+    }
+
+    // A marker through the same group after both: had a sender got its own copy, it
+    // would come first.
+    r2.send_json(shout(&[], false, "marker")).await;
+    for client in [&mut r1, &mut r2, &mut p1, &mut p2] {
+        assert_eq!(client.recv().await, say("marker"));
+    }
+}
+
+/// Events by channel name and by group, from a worker of either side, reach the event
+/// handlers of the other (`nudge` answers `nudged: ...`); a chanx channel name is one
+/// Chanx's `send_event` takes.
+async fn events_cross_both_ways(kind: Kind) {
+    let apps = Apps::start(kind).await;
+    let (mut rust, rust_name) = apps.rust_member().await;
+    let (mut python, python_name) = apps.python_member().await;
+
+    // chanx to the Python app's handler.
+    let layer = apps.layers.default_layer();
+    layer.send_event(&python_name, &Nudge("rust to python".into())).await.expect("send_event");
+    assert_eq!(python.recv().await, say("nudged: rust to python"));
+    layer.broadcast_event(&Nudge("rust to lobby".into())).groups(["lobby"]).await.expect("broadcast_event");
+    assert_eq!(rust.recv().await, say("nudged: rust to lobby"));
+    assert_eq!(python.recv().await, say("nudged: rust to lobby"));
+
+    // Python Chanx (CrowdConsumer.send_event, .broadcast_event) to chanx's handler.
+    python_worker(apps.python_layer(), &["send-event", &rust_name, "python to rust"]).await;
+    assert_eq!(rust.recv().await, say("nudged: python to rust"));
+    python_worker(apps.python_layer(), &["broadcast-event", "lobby", "python to lobby"]).await;
+    assert_eq!(rust.recv().await, say("nudged: python to lobby"));
+    assert_eq!(python.recv().await, say("nudged: python to lobby"));
+
+    // Nothing else came: the next frame of each is a later broadcast.
+    rust.send_json(shout(&[], false, "marker")).await;
+    assert_eq!(rust.recv().await, say("marker"));
+    assert_eq!(python.recv().await, say("marker"));
+}
