@@ -69,11 +69,31 @@ fn layers(kind: Kind, url: &str) -> Layers {
     on_redis(kind, url, Duration::from_millis(300), false)
 }
 
+/// A consumer on the layer registered as `redis`, in no group.
+#[derive(Default)]
+struct Alone;
+
+#[channel(layer = "redis")]
+impl Alone {
+    #[ws_handler]
+    async fn ping(&mut self, _msg: PingMessage) -> PongMessage {
+        PongMessage
+    }
+}
+
+impl Consumer for Alone {}
+
+/// Both consumers on the `redis` layer, with and without a group, are closed with 1011.
 async fn refused_with_1011(layers: &Layers) {
-    let mut client = TestClient::builder().layers(layers.clone()).connect::<OnRedis>();
-    let closed = tokio::time::timeout(Duration::from_secs(10), client.wait_closed()).await;
-    let closed = closed.expect("closed in bounded time, not hung").expect("a close frame");
-    assert_eq!(closed, (1011, "Channel layer unavailable".to_owned()));
+    let clients = [
+        TestClient::builder().layers(layers.clone()).connect::<OnRedis>(),
+        TestClient::builder().layers(layers.clone()).connect::<Alone>(),
+    ];
+    for mut client in clients {
+        let closed = tokio::time::timeout(Duration::from_secs(10), client.wait_closed()).await;
+        let closed = closed.expect("closed in bounded time, not hung").expect("a close frame");
+        assert_eq!(closed, (1011, "Channel layer unavailable".to_owned()));
+    }
 }
 
 async fn other_consumers_work(layers: &Layers) {

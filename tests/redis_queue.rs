@@ -522,9 +522,20 @@ async fn python_chanx_both_ways(hosts: &[String]) {
     // Python to Rust: what Chanx's broadcast_message, broadcast_event and send_event put
     // on the layer.
     assert_eq!(peer.next_line().await, json!({"sent": true}));
-    expect(&mut rust, say("hello from python")).await;
-    expect(&mut rust, say("nudged: python, by group")).await;
-    expect(&mut rust, say("nudged: python, by channel")).await;
+    let mut frames = Vec::new();
+    for _ in 0..3 {
+        frames.push(rust.receive_json().await.expect("a frame"));
+    }
+    let mut expected =
+        vec![say("hello from python"), say("nudged: python, by group"), say("nudged: python, by channel")];
+    if hosts.len() > 1 {
+        // fast-channels picks the host of a send by the whole channel name and that of a
+        // group send by the process part: two keys on two hosts, with no order between.
+        let key = |v: &serde_json::Value| v.to_string();
+        frames.sort_by_key(key);
+        expected.sort_by_key(key);
+    }
+    assert_eq!(frames, expected);
     rust.receive_nothing().await.expect("nothing more");
     peer.finish().await;
 }

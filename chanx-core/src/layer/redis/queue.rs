@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -171,7 +171,7 @@ impl RedisQueueLayerBuilder {
         let urls = if self.hosts.is_empty() { vec!["redis://127.0.0.1:6379".to_owned()] } else { self.hosts };
         let shards = urls.iter().map(|url| Shard::new(url, self.timeout)).collect::<Result<Vec<_>, _>>()?;
         let process = format!("specific.{}!", uuid::Uuid::new_v4().simple());
-        Ok(RedisQueueLayer {
+        let layer = RedisQueueLayer {
             shared: Arc::new(Shared {
                 process_key: format!("{}{process}", self.prefix),
                 process,
@@ -187,7 +187,9 @@ impl RedisQueueLayerBuilder {
                 dropped_full: AtomicU64::new(0),
                 receivers: OnceLock::new(),
             }),
-        })
+        };
+        tokio::spawn(check_at_start(Arc::downgrade(&layer.shared)));
+        Ok(layer)
     }
 
     /// [`build`](Self::build), then connects to every host, each within the timeout:
@@ -321,6 +323,9 @@ struct Shard {
     receiving: ConnectionManager,
     /// [`RedisQueueLayer::receive`], one call at a time.
     general: Arc<tokio::sync::Mutex<ConnectionManager>>,
+    /// Whether the receive task's last round trip had an answer (assumed until one
+    /// fails), so that a change is logged once and registrations are checked meanwhile.
+    reachable: AtomicBool,
 }
 
 impl fmt::Debug for Shard {
@@ -346,6 +351,7 @@ impl Shard {
             general: Arc::new(tokio::sync::Mutex::new(manager(BLOCK + timeout)?)),
             address,
             client,
+            reachable: AtomicBool::new(true),
         })
     }
 
@@ -504,6 +510,22 @@ impl Queue {
     }
 }
 
+/// Checks every host once as the layer starts, so that an unreachable Redis is logged
+/// at once (and connections are checked until it answers).
+async fn check_at_start(shared: Weak<Shared>) {
+    let Some(shared) = shared.upgrade() else { return };
+    for shard in &shared.shards {
+        if let Err(error) = shard.probe(shared.timeout).await {
+            shard.reachable.store(false, Ordering::Relaxed);
+            tracing::error!(
+                address = %shard.address,
+                %error,
+                "cannot reach Redis: connections of consumers on this layer are closed with 1011 until it answers"
+            );
+        }
+    }
+}
+
 /// Receives the process's messages on host `host` for as long as the layer lives. When
 /// the host answers again after a failure (Redis restarted, say, with its data gone),
 /// first puts back every group membership of this process that lives there.
@@ -512,9 +534,19 @@ async fn receive_loop(shared: Weak<Shared>, host: usize, queue: Queue, mut conne
     loop {
         let popped = match queue.pop(&mut connection, BATCH).await {
             Ok(popped) => popped,
-            Err(_) => {
-                // Logged by `bounded`; the connection is remade on the next command.
+            Err(error) => {
+                // The connection is remade on the next command.
                 failed = true;
+                let Some(shared) = shared.upgrade() else { return };
+                let shard = &shared.shards[host];
+                if shard.reachable.swap(false, Ordering::Relaxed) {
+                    tracing::error!(
+                        address = %shard.address,
+                        %error,
+                        "cannot reach Redis: connections of consumers on this layer are closed with 1011 until it answers"
+                    );
+                }
+                drop(shared);
                 tokio::time::sleep(RETRY).await;
                 continue;
             }
@@ -523,6 +555,8 @@ async fn receive_loop(shared: Weak<Shared>, host: usize, queue: Queue, mut conne
             let Some(shared) = shared.upgrade() else { return };
             if shared.restore_memberships(host).await.is_err() {
                 failed = true;
+            } else if !shared.shards[host].reachable.swap(true, Ordering::Relaxed) {
+                tracing::info!(address = %shared.shards[host].address, "Redis answers again");
             }
         }
         if popped.is_empty() {
@@ -693,6 +727,20 @@ impl Shared {
         Ok(())
     }
 
+    /// Fails (within the timeout) while a host found unreachable, or any host before the
+    /// receive tasks run, does not answer, so that a connection is not served while its
+    /// messages cannot arrive.
+    async fn check_reachable(&self) -> Result<(), LayerError> {
+        let started = self.receivers.get().is_some();
+        for shard in self.shards.iter().filter(|shard| !started || !shard.reachable.load(Ordering::Relaxed)) {
+            let mut connection = shard.commands.clone();
+            bounded(&shard.address, "PING", self.timeout, ::redis::cmd("PING").exec_async(&mut connection))
+                .await?;
+            shard.reachable.store(true, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
     /// Adds again every membership of this process's connections in the groups that
     /// live on host `host`, refreshing their expiry: after a Redis restart that lost
     /// them. One pipeline, bounded by the timeout.
@@ -805,11 +853,15 @@ impl ChannelLayer for RedisQueueLayer {
                 // Its messages would land in another process's key.
                 return Err(invalid_name("this process's channel", channel));
             }
+            Ok(())
+        });
+        Box::pin(async move {
+            registered?;
+            self.shared.check_reachable().await?;
             write(&self.shared.channels).insert(channel.to_owned(), Member { inbox, groups: HashSet::new() });
             self.shared.start_receiving();
             Ok(())
-        });
-        Box::pin(std::future::ready(registered))
+        })
     }
 
     fn unregister<'a>(&'a self, channel: &'a str) -> BoxFuture<'a, ()> {
