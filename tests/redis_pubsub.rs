@@ -16,7 +16,7 @@ use chanx::layer::{ChannelLayer, LayerError, Layers};
 use chanx::testing::TestClient;
 use common::crowd::{Crowd, Nudge, Say, say, shout};
 use common::redis::{
-    NEEDS_REDIS, PythonPeer, crowd, expect, redis_url, send, unique_prefix, until, wait_until,
+    NEEDS_REDIS, crowd, expect, python_exchange, redis_url, send, unique_prefix, until, wait_until,
 };
 use serde_json::json;
 
@@ -190,49 +190,6 @@ async fn unreachable_redis_is_a_clear_error_in_bounded_time() {
 async fn python_chanx_shares_groups_with_chanx() {
     let prefix = unique_prefix();
     let (_, layers) = process(&prefix).await;
-    let mut rust = crowd(&layers).await;
-    let mut peer =
-        PythonPeer::spawn("pubsub_peer.py", &[&redis_url(), &prefix, "lobby", rust.channel_name(), "3"]);
-
-    let ready = peer.next_line().await;
-    let python_channel = ready["ready"].as_str().expect("its channel name").to_owned();
-    assert!(python_channel.starts_with(&format!("{prefix}specific.")), "{python_channel}");
-
-    // Rust to Python: a broadcast (the sender excluded), an event to the group and an
-    // event to the Python connection's channel.
-    send(&rust, shout(&[], true, "hello from rust")).await;
-    rust.receive_nothing().await.expect("published");
-    let handle = layers.default_layer();
-    handle.broadcast_event(&Nudge("rust, by group".into())).groups(["lobby"]).await.expect("send");
-    expect(&mut rust, say("nudged: rust, by group")).await;
-    handle.send_event(&python_channel, &Nudge("rust, by channel".into())).await.expect("send");
-    let received = [peer.next_line().await, peer.next_line().await, peer.next_line().await];
-    assert_eq!(
-        received,
-        [
-            json!({"received": {
-                "type": "handle_group_message",
-                "message": {"action": "say", "payload": "hello from rust"},
-                "exclude_current": true,
-                "from_channel": rust.channel_name(),
-            }}),
-            json!({"received": {
-                "type": "handle_channel_event",
-                "event_data": {"action": "nudge", "payload": "rust, by group"},
-            }}),
-            json!({"received": {
-                "type": "handle_channel_event",
-                "event_data": {"action": "nudge", "payload": "rust, by channel"},
-            }}),
-        ]
-    );
-
-    // Python to Rust: what Chanx's broadcast_message, broadcast_event and send_event put
-    // on the layer.
-    assert_eq!(peer.next_line().await, json!({"sent": true}));
-    expect(&mut rust, say("hello from python")).await;
-    expect(&mut rust, say("nudged: python, by group")).await;
-    expect(&mut rust, say("nudged: python, by channel")).await;
-    rust.receive_nothing().await.expect("nothing more");
-    peer.finish().await;
+    let named = |name: &str| name.starts_with(&format!("{prefix}specific."));
+    python_exchange(&layers, "pubsub", &[redis_url()], &prefix, named).await;
 }

@@ -15,7 +15,7 @@ mod common;
 use chanx::layer::redis::{RedisQueueLayer, RedisQueueLayerBuilder};
 use chanx::layer::{ChannelLayer, Kind, LayerError, LayerMessage, Layers};
 use common::crowd::{Nudge, Say, say, shout};
-use common::redis::{NEEDS_REDIS, PythonPeer, crowd, expect, redis_url, send, unique_prefix, until};
+use common::redis::{NEEDS_REDIS, crowd, expect, python_exchange, redis_url, send, unique_prefix, until};
 use redis::aio::MultiplexedConnection;
 use serde_json::json;
 
@@ -480,62 +480,7 @@ async fn python_chanx_shards_as_chanx_does() {
 
 async fn python_chanx_both_ways(hosts: &[String]) {
     let prefix = unique_prefix();
-    let layer = connect(on_hosts(&prefix, hosts)).await;
-    let layers = Layers::new(layer);
-    let mut rust = crowd(&layers).await;
-    let hosts = hosts.join(",");
-    let mut peer = PythonPeer::spawn("queue_peer.py", &[&hosts, &prefix, "lobby", rust.channel_name(), "3"]);
-
-    let ready = peer.next_line().await;
-    let python_channel = ready["ready"].as_str().expect("its channel name").to_owned();
-    assert!(python_channel.starts_with("specific.") && python_channel.contains('!'), "{python_channel}");
-
-    // Rust to Python: a broadcast (the sender excluded), an event to the group and an
-    // event to the Python connection's channel.
-    send(&rust, shout(&[], true, "hello from rust")).await;
-    rust.receive_nothing().await.expect("stored");
-    let handle = layers.default_layer();
-    handle.broadcast_event(&Nudge("rust, by group".into())).groups(["lobby"]).await.expect("send");
-    expect(&mut rust, say("nudged: rust, by group")).await;
-    handle.send_event(&python_channel, &Nudge("rust, by channel".into())).await.expect("send");
-    let received = [peer.next_line().await, peer.next_line().await, peer.next_line().await];
-    assert_eq!(
-        received,
-        [
-            json!({"received": {
-                "type": "handle_group_message",
-                "message": {"action": "say", "payload": "hello from rust"},
-                "exclude_current": true,
-                "from_channel": rust.channel_name(),
-            }}),
-            json!({"received": {
-                "type": "handle_channel_event",
-                "event_data": {"action": "nudge", "payload": "rust, by group"},
-            }}),
-            json!({"received": {
-                "type": "handle_channel_event",
-                "event_data": {"action": "nudge", "payload": "rust, by channel"},
-            }}),
-        ]
-    );
-
-    // Python to Rust: what Chanx's broadcast_message, broadcast_event and send_event put
-    // on the layer.
-    assert_eq!(peer.next_line().await, json!({"sent": true}));
-    let mut frames = Vec::new();
-    for _ in 0..3 {
-        frames.push(rust.receive_json().await.expect("a frame"));
-    }
-    let mut expected =
-        vec![say("hello from python"), say("nudged: python, by group"), say("nudged: python, by channel")];
-    if hosts.len() > 1 {
-        // fast-channels picks the host of a send by the whole channel name and that of a
-        // group send by the process part: two keys on two hosts, with no order between.
-        let key = |v: &serde_json::Value| v.to_string();
-        frames.sort_by_key(key);
-        expected.sort_by_key(key);
-    }
-    assert_eq!(frames, expected);
-    rust.receive_nothing().await.expect("nothing more");
-    peer.finish().await;
+    let layers = Layers::new(connect(on_hosts(&prefix, hosts)).await);
+    let named = |name: &str| name.starts_with("specific.") && name.contains('!');
+    python_exchange(&layers, "queue", hosts, &prefix, named).await;
 }

@@ -1,6 +1,10 @@
-"""A Python Chanx process on the Redis pub/sub channel layer, for tests/redis_pubsub.rs.
+"""A Python Chanx process on a Redis channel layer, for tests/redis_pubsub.rs and
+tests/redis_queue.rs.
 
-Usage: pubsub_peer.py REDIS_URL PREFIX GROUP RUST_CHANNEL EXPECTED
+Usage: layer_peer.py LAYER REDIS_URLS PREFIX GROUP RUST_CHANNEL EXPECTED
+
+LAYER: `pubsub` (RedisPubSubChannelLayer) or `queue` (RedisChannelLayer).
+REDIS_URLS: the hosts, separated by commas.
 
 Joins GROUP with a channel of its own, prints {"ready": <its channel name>}, prints
 each of the EXPECTED messages that reach its channel (directly or through GROUP) as
@@ -14,7 +18,9 @@ import asyncio
 import json
 import sys
 
-from fast_channels.layers.redis import RedisPubSubChannelLayer
+from fast_channels.layers.redis import RedisChannelLayer, RedisPubSubChannelLayer
+
+LAYERS = {"pubsub": RedisPubSubChannelLayer, "queue": RedisChannelLayer}
 
 
 def emit(value: object) -> None:
@@ -22,8 +28,8 @@ def emit(value: object) -> None:
 
 
 async def main() -> None:
-    url, prefix, group, rust_channel, expected = sys.argv[1:6]
-    layer = RedisPubSubChannelLayer(hosts=[url], prefix=prefix)
+    kind, urls, prefix, group, rust_channel, expected = sys.argv[1:7]
+    layer = LAYERS[kind](hosts=urls.split(","), prefix=prefix)
     channel = await layer.new_channel()
     await layer.group_add(group, channel)
     emit({"ready": channel})
@@ -59,7 +65,12 @@ async def main() -> None:
         },
     )
     await layer.group_discard(group, channel)
-    await layer.flush()
+    # Not the queue layer's `flush`, which would delete every key under the prefix, the
+    # Rust process's messages included.
+    if kind == "queue":
+        await layer.close_pools()
+    else:
+        await layer.flush()
     emit({"sent": True})
 
 
