@@ -178,7 +178,7 @@ impl ChatConsumer {
     #[ws_handler(
         summary = "Handle chat messages",
         description = "Broadcast the message to everyone in the chat, the sender included",
-        output = ChatNotificationMessage
+        broadcasts(ChatNotificationMessage)
     )]
     async fn handle_chat(&mut self, cx: &mut Context<Self>, msg: ChatMessage) -> chanx::Result<()> {
         cx.broadcast_message(ChatNotificationMessage::new(format!("💬 {}", msg.payload.message))).await
@@ -222,7 +222,7 @@ impl ReliableChatConsumer {
     #[ws_handler(
         summary = "Handle reliable chat messages",
         description = "Broadcast the message to everyone in the reliable chat, the sender included",
-        output = ReliableChatNotificationMessage
+        broadcasts(ReliableChatNotificationMessage)
     )]
     async fn handle_reliable_chat(
         &mut self,
@@ -275,7 +275,7 @@ impl NotificationConsumer {
     #[ws_handler(
         summary = "Handle notifications",
         description = "Broadcast the notification to every subscriber, the sender included",
-        output = NotificationBroadcastMessage
+        broadcasts(NotificationBroadcastMessage)
     )]
     async fn handle_notification(
         &mut self,
@@ -328,7 +328,7 @@ impl AnalyticsConsumer {
     #[ws_handler(
         summary = "Handle analytics events",
         description = "Broadcast the event to every dashboard, the sender included",
-        output = AnalyticsNotificationMessage
+        broadcasts(AnalyticsNotificationMessage)
     )]
     async fn handle_analytics(&mut self, cx: &mut Context<Self>, msg: AnalyticsMessage) -> chanx::Result<()> {
         let AnalyticsPayload { event, data } = msg.payload;

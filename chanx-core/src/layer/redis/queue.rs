@@ -275,12 +275,15 @@ impl RedisQueueLayerBuilder {
 /// ```no_run
 /// use chanx::layer::Layers;
 /// use chanx::layer::redis::RedisQueueLayer;
+/// # #[chanx::message(action = "job")] pub struct Job(pub String);
 /// # async fn app() -> Result<(), chanx::layer::LayerError> {
 /// let redis = RedisQueueLayer::builder().host("redis://127.0.0.1:6379").connect().await?;
-/// let layers = Layers::new(redis.clone());
-/// // A worker consumes a general channel:
-/// let job = redis.receive("jobs").await?;
-/// # let _ = (layers, job);
+/// let layers = Layers::new(redis);
+/// // Any process puts work on a general channel; a worker takes it, each job once:
+/// let jobs = layers.default_layer();
+/// jobs.send_event("jobs", &Job("translate".into())).await?;
+/// let job: Job = jobs.receive_event("jobs").await?;
+/// # let _ = job;
 /// # Ok(())
 /// # }
 /// ```
