@@ -625,9 +625,12 @@ impl Shared {
             let outcome = self.ping(shard).await;
             let was_reachable = shard.reachable.swap(outcome.is_ok(), Ordering::Relaxed);
             match outcome {
-                Ok(()) if !was_reachable => tracing::info!(address = %shard.address, "Redis answers again"),
+                Ok(()) if !was_reachable => {
+                    tracing::info!(address = %shard.address, prefix = %self.prefix, "Redis answers again")
+                }
                 Err(error) if was_reachable => tracing::error!(
                     address = %shard.address,
+                    prefix = %self.prefix,
                     %error,
                     "cannot reach Redis: connections of consumers on this layer are closed with 1011 until it answers"
                 ),

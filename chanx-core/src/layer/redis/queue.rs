@@ -522,6 +522,7 @@ async fn check_at_start(shared: Weak<Shared>) {
             shard.reachable.store(false, Ordering::Relaxed);
             tracing::error!(
                 address = %shard.address,
+                prefix = %shared.prefix,
                 %error,
                 "cannot reach Redis: connections of consumers on this layer are closed with 1011 until it answers"
             );
@@ -545,6 +546,7 @@ async fn receive_loop(shared: Weak<Shared>, host: usize, queue: Queue, mut conne
                 if shard.reachable.swap(false, Ordering::Relaxed) {
                     tracing::error!(
                         address = %shard.address,
+                        prefix = %shared.prefix,
                         %error,
                         "cannot reach Redis: connections of consumers on this layer are closed with 1011 until it answers"
                     );
@@ -559,7 +561,7 @@ async fn receive_loop(shared: Weak<Shared>, host: usize, queue: Queue, mut conne
             if shared.restore_memberships(host).await.is_err() {
                 failed = true;
             } else if !shared.shards[host].reachable.swap(true, Ordering::Relaxed) {
-                tracing::info!(address = %shared.shards[host].address, "Redis answers again");
+                tracing::info!(address = %shared.shards[host].address, prefix = %shared.prefix, "Redis answers again");
             }
         }
         if popped.is_empty() {
