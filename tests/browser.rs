@@ -1,7 +1,8 @@
 //! The tutorial page in a real browser: serves the full example app (System Echo, Room
-//! Chat, Background Jobs) and, for the "not available" states, the System Echo app alone,
-//! each on an ephemeral port, and runs `tests/browser/tutorial.mjs` (playwright-core
-//! driving the system Chromium) against them; serves the Authenticated app and runs
+//! Chat, Background Jobs, Showcase) and, for the "not available" states, the System Echo
+//! app alone, each on an ephemeral port, and runs `tests/browser/tutorial.mjs`
+//! (playwright-core driving the system Chromium) against them, and
+//! `tests/browser/showcase.mjs` for the Showcase panel; serves the Authenticated app and runs
 //! `tests/browser/authenticated.mjs` against it. Also the AsyncAPI docs page (`/asyncapi`)
 //! of the System Echo app, with the React component served by the app from
 //! `tests/browser/node_modules/@asyncapi/react-component` (no internet), checked by
@@ -17,10 +18,12 @@
 //! failure that says what to install.
 //! `SCREENSHOT_DIR=dir` saves a screenshot of each tab and of the docs page there.
 
-#[path = "../examples/background_jobs/app.rs"]
-mod app;
 #[path = "../examples/authenticated/app.rs"]
 mod authenticated;
+#[path = "../examples/background_jobs/app.rs"]
+mod background_jobs;
+#[path = "../examples/showcase/events.rs"]
+mod events;
 #[path = "../examples/background_jobs/jobs.rs"]
 mod jobs;
 #[path = "../examples/background_jobs/queue.rs"]
@@ -31,6 +34,8 @@ mod queue;
 mod layers;
 #[path = "../examples/room_chat/app.rs"]
 mod room_chat;
+#[path = "../examples/showcase/app.rs"]
+mod showcase;
 #[path = "../examples/system_echo/app.rs"]
 mod system_echo;
 
@@ -47,6 +52,7 @@ use tokio::task::JoinHandle;
 
 const SCRIPT: &str = "tutorial.mjs";
 const AUTH_SCRIPT: &str = "authenticated.mjs";
+const SHOWCASE_SCRIPT: &str = "showcase.mjs";
 const DOCS_SCRIPT: &str = "asyncapi_docs.mjs";
 const FALLBACK_SCRIPT: &str = "asyncapi_fallback.mjs";
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(90);
@@ -113,14 +119,15 @@ fn tutorial_docs() -> AsyncApi {
     AsyncApi::new().title("Chanx tutorial").version("0.1.0").description("The Chanx tutorial app, in Rust.")
 }
 
-/// The whole tutorial app, as the background_jobs example serves it (jobs run at once),
-/// with its AsyncAPI endpoints.
+/// The whole tutorial app, as the showcase example serves it (jobs run at once), with its
+/// AsyncAPI endpoints.
 fn full_app() -> Router {
     let layers = layers::in_memory();
     let settings = chanx::Settings::default().layers(layers.clone());
     let pool =
         queue::WorkerPool::start(2, jobs::Delays { scale: 0.0 }, &layers).expect("the examples' layers");
-    app::router(Arc::new(pool)).merge(app::asyncapi(tutorial_docs()).routes()).layer(Extension(settings))
+    let docs = showcase::asyncapi(tutorial_docs()).routes();
+    showcase::router(Arc::new(pool)).merge(docs).layer(Extension(settings))
 }
 
 /// Serves `router` with `chanx::serve` on an ephemeral port; returns its base URL and the
@@ -140,6 +147,16 @@ async fn tutorial_page_in_chromium() {
     let result = run_script(&dir, SCRIPT, &[&url, &system_only_url], &chromium).await;
     full.abort();
     system_only.abort();
+    result.unwrap_or_else(|error| panic!("{error}"));
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium, Node and `npm ci --prefix tests/browser`: run with --include-ignored"]
+async fn showcase_panel_in_chromium() {
+    let (dir, chromium) = browser().await;
+    let (url, server) = serve(full_app()).await;
+    let result = run_script(&dir, SHOWCASE_SCRIPT, &[&url], &chromium).await;
+    server.abort();
     result.unwrap_or_else(|error| panic!("{error}"));
 }
 
