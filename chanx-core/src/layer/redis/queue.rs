@@ -273,8 +273,8 @@ impl RedisQueueLayerBuilder {
 /// clone is dropped.
 ///
 /// ```no_run
-/// use chanx::layer::Layers;
 /// use chanx::layer::redis::RedisQueueLayer;
+/// use chanx::layer::{ChannelLayer, Layers};
 /// # async fn app() -> Result<(), chanx::layer::LayerError> {
 /// let redis = RedisQueueLayer::builder().host("redis://127.0.0.1:6379").connect().await?;
 /// let layers = Layers::new(redis.clone());
