@@ -12,6 +12,7 @@ use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use bytes::Bytes;
 use futures_util::{Sink, SinkExt, Stream, stream};
+use serde_json::value::RawValue;
 use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::error::{Error as WsError, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
@@ -121,6 +122,64 @@ impl Control {
     }
 }
 
+/// The `tracing` target of the message log, to filter it on its own
+/// (`RUST_LOG=chanx::messages=info`).
+const MESSAGES: &str = "chanx::messages";
+
+/// The message log of a connection whose consumer has
+/// [`Channel::LOG_MESSAGES`](crate::Channel::LOG_MESSAGES) on: one `info` event per
+/// message, with its action but never its payload.
+#[derive(Debug, Clone)]
+pub(crate) struct MessageLog {
+    channel: Arc<str>,
+    ignored: &'static [&'static str],
+}
+
+impl MessageLog {
+    /// The log of connection `channel`, leaving out the `ignored` actions.
+    pub(crate) fn new(channel: &str, ignored: &'static [&'static str]) -> Self {
+        MessageLog { channel: Arc::from(channel), ignored }
+    }
+
+    /// Logs an inbound message: the `message_id`-th of its connection, with its action
+    /// and its `ref` as raw JSON.
+    pub(crate) fn received(&self, message_id: u64, action: &str, reference: Option<&RawValue>) {
+        if self.ignored.contains(&action) {
+            return;
+        }
+        let reference = reference.and_then(frame::string);
+        tracing::info!(
+            target: MESSAGES,
+            channel = &*self.channel,
+            direction = "in",
+            message_id,
+            action = &*frame::clip(action),
+            reference = reference.as_deref().map(frame::clip).as_deref(),
+            "websocket message"
+        );
+    }
+
+    /// Logs a frame written to the client.
+    fn sent(&self, text: &str) {
+        let heading = frame::heading(text);
+        let (action, reference) = match &heading {
+            Some(heading) if self.ignored.contains(&&*heading.action) => return,
+            Some(heading) => {
+                (Some(frame::clip(&heading.action)), heading.reference.as_deref().map(frame::clip))
+            }
+            None => (None, None),
+        };
+        tracing::info!(
+            target: MESSAGES,
+            channel = &*self.channel,
+            direction = "out",
+            action = action.as_deref(),
+            reference = reference.as_deref(),
+            "websocket message"
+        );
+    }
+}
+
 /// Written after each broadcast frame when completion is on.
 static GROUP_COMPLETE: LazyLock<Utf8Bytes> = LazyLock::new(|| {
     frame::encode(&GroupCompleteMessage, Keys::default()).expect("a message without payload always encodes")
@@ -134,6 +193,7 @@ pub(crate) async fn write_loop<W>(
     mut rx: QueueReceiver<Outgoing>,
     control: Arc<Control>,
     completion: bool,
+    log: Option<MessageLog>,
 ) where
     W: Sink<Outgoing> + Unpin,
     W::Error: std::fmt::Display + Send,
@@ -168,8 +228,14 @@ pub(crate) async fn write_loop<W>(
             }
             for frame in batch.drain(..) {
                 let broadcast = matches!(frame, Outgoing::Broadcast(_));
+                if let (Some(log), Outgoing::Text(text) | Outgoing::Broadcast(text)) = (&log, &frame) {
+                    log.sent(text);
+                }
                 sink.feed(frame).await?;
                 if broadcast && completion {
+                    if let Some(log) = &log {
+                        log.sent(&GROUP_COMPLETE);
+                    }
                     sink.feed(Outgoing::Text(GROUP_COMPLETE.clone())).await?;
                 }
             }

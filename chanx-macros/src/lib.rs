@@ -100,7 +100,11 @@ pub fn payload(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   with 1011;
 /// - `passthrough(EventA, EventB)`: server-side events forwarded to the client unchanged;
 /// - `sends(Welcome)`: messages the hooks send (e.g. on connect), for the document;
-/// - `credentials(...)`: where clients put their credentials (below).
+/// - `credentials(...)`: where clients put their credentials (below);
+/// - `log_messages`: log every message in and out, as Chanx's `log_websocket_message`
+///   (below);
+/// - `log_ignored_actions("a", "b")`: actions the message log leaves out, in both
+///   directions; only with `log_messages`.
 ///
 /// ```
 /// use chanx::prelude::*;
@@ -170,6 +174,38 @@ pub fn payload(args: TokenStream, item: TokenStream) -> TokenStream {
 /// of the channel lists under `security`; query and header credentials also appear in
 /// the channel's `ws` bindings. Checking them stays the job of `Consumer::authenticate`
 /// or `FromConnection`.
+///
+/// `log_messages` logs each message of the consumer's connections through `tracing`, at
+/// `info` level: each inbound frame once parsed (`direction = "in"`, with a
+/// `message_id` counted per connection) and each frame written to the client
+/// (`direction = "out"`: replies, errors, completions, broadcasts, events), with the
+/// fields `channel`, `action` and `reference` (the frame's `ref`), never the payload.
+/// `log_ignored_actions(...)` leaves chatty actions out; without `log_messages` it is a
+/// compile error. See `chanx::Channel::LOG_MESSAGES` for the details.
+///
+/// ```
+/// # use chanx::prelude::*;
+/// use chanx::Channel;
+///
+/// # #[message(action = "say")] pub struct Say(pub String);
+/// # #[derive(Default)] pub struct ChatConsumer;
+/// #[channel(log_messages, log_ignored_actions("ping", "pong"))]
+/// impl ChatConsumer {
+///     #[ws_handler]
+///     async fn say(&mut self, msg: Say) -> Say {
+///         msg
+///     }
+///
+///     #[ws_handler]
+///     async fn ping(&mut self, _msg: PingMessage) -> PongMessage {
+///         PongMessage
+///     }
+/// }
+/// # impl Consumer for ChatConsumer {}
+///
+/// assert!(ChatConsumer::LOG_MESSAGES);
+/// assert_eq!(ChatConsumer::LOG_IGNORED_ACTIONS, ["ping", "pong"]);
+/// ```
 #[proc_macro_attribute]
 pub fn channel(args: TokenStream, item: TokenStream) -> TokenStream {
     channel::expand(args.into(), item.into()).into()

@@ -24,6 +24,31 @@ pub trait Channel: Sized + Send + 'static {
     /// `None` for the app's default layer.
     const LAYER: Option<&'static str>;
 
+    /// Whether this consumer logs its messages (`#[channel(log_messages)]`), as Chanx's
+    /// `log_websocket_message`. Off by default.
+    ///
+    /// When on, every inbound frame whose action could be read is logged once parsed,
+    /// before its handler runs, and every frame the connection writes to its client is
+    /// logged as it goes on the socket: replies, error and completion frames (`complete`,
+    /// `group_complete`, `event_complete`), broadcasts and passthrough events, and what
+    /// hooks or spawned tasks send. One `tracing` event at `info` level per frame, with
+    /// the target `chanx::messages` (`RUST_LOG=chanx::messages=info` shows only these) and
+    /// the fields `channel` (the connection's channel name), `direction` (`"in"` or
+    /// `"out"`), `action`, `reference` (the frame's `ref`, if any: a reply echoes the
+    /// `ref` of its request) and, inbound, `message_id` (1, 2, ... per connection, ignored
+    /// actions counted). Payloads are never logged: they may hold credentials or
+    /// personal data. Actions and references are cut to 64 bytes, as error frames quote
+    /// client input. Pings, pongs and close frames of the WebSocket protocol are not
+    /// messages and are not logged; frames dropped by an overflow close are not either.
+    ///
+    /// Off, nothing is parsed or allocated for it: one check of a `None` per frame.
+    const LOG_MESSAGES: bool = false;
+
+    /// Actions left out of the message log in both directions
+    /// (`#[channel(log_messages, log_ignored_actions("ping", "pong"))]`), as Chanx's
+    /// `log_ignored_actions`. Only read when [`LOG_MESSAGES`](Channel::LOG_MESSAGES) is on.
+    const LOG_IGNORED_ACTIONS: &'static [&'static str] = &[];
+
     /// AsyncAPI metadata of the channel and its operations.
     fn meta() -> ChannelMeta;
 

@@ -29,7 +29,7 @@ use crate::protocol::validate::ErrorItem;
 use crate::queue::{QueueReceiver, queue};
 use crate::settings::{RateLimit, Settings};
 use crate::stats::count;
-use crate::transport::{self, Control, Incoming, Outgoing};
+use crate::transport::{self, Control, Incoming, MessageLog, Outgoing};
 
 /// Close codes the runtime sends.
 const GOING_AWAY: u16 = 1001;
@@ -53,6 +53,11 @@ struct Connection<'a, C> {
     rate: Option<Bucket>,
     /// When the client last sent anything, for the heartbeat.
     last_seen: Instant,
+    /// The message log, when the consumer has `log_messages`.
+    log: Option<MessageLog>,
+    /// The inbound messages with an action so far, ignored actions included, while
+    /// logging: the `message_id` of the last one.
+    received: u64,
 }
 
 /// Serves one connection to its end.
@@ -75,10 +80,11 @@ pub(crate) async fn serve<C, R, W>(
     );
     async move {
         let completion = C::SEND_COMPLETION.unwrap_or(settings.send_completion);
+        let log = C::LOG_MESSAGES.then(|| MessageLog::new(info.channel_name(), C::LOG_IGNORED_ACTIONS));
         let (tx, rx) = queue(settings.outbound_buffer);
         let control = Arc::new(Control::default());
-        let mut writer =
-            tokio::spawn(transport::write_loop(writer, rx, control.clone(), completion).in_current_span());
+        let write = transport::write_loop(writer, rx, control.clone(), completion, log.clone());
+        let mut writer = tokio::spawn(write.in_current_span());
         let (layer, unknown_layer) = match settings.layers.get(C::LAYER) {
             Ok(layer) => (layer, None),
             Err(error) => (settings.layers.default_layer(), Some(error)),
@@ -100,6 +106,8 @@ pub(crate) async fn serve<C, R, W>(
             settings,
             rate,
             last_seen: Instant::now(),
+            log,
+            received: 0,
         };
         let reason = match unknown_layer {
             None => connection.run(&mut consumer, inbox, &mut reader).await,
@@ -443,6 +451,10 @@ impl<C: Consumer> Connection<'_, C> {
         let outcome = match frame::action(&envelope, C::ACTIONS) {
             Err(error) => Err(vec![error]),
             Ok(action) => {
+                if let Some(log) = &self.log {
+                    self.received += 1;
+                    log.received(self.received, &action, envelope.reference);
+                }
                 let dispatched =
                     AssertUnwindSafe(consumer.dispatch(cx, &action, envelope.payload)).catch_unwind().await;
                 match dispatched {

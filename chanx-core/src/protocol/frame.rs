@@ -214,6 +214,23 @@ pub(crate) fn unknown_action(action: &str, expected: &[&str]) -> ErrorItem {
     )
 }
 
+/// The `action` and `ref` of an outgoing frame, read for the message log.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Heading<'a> {
+    /// The action, borrowed from the frame unless it has escapes.
+    #[serde(borrow)]
+    pub action: Cow<'a, str>,
+    /// The `ref` a reply echoes.
+    #[serde(borrow, default, rename = "ref")]
+    pub reference: Option<Cow<'a, str>>,
+}
+
+/// The heading of an outgoing frame; `None` for one without a string `action` (a
+/// layer peer's frame, say), which is still logged, without its action.
+pub(crate) fn heading(text: &str) -> Option<Heading<'_>> {
+    serde_json::from_str(text).ok()
+}
+
 /// The envelope keys of an outgoing frame besides `action` and `payload`.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Keys<'a> {
@@ -321,6 +338,14 @@ mod tests {
     fn escaped_action_is_decoded() {
         let envelope = parse(r#"{"action":"a\u0062"}"#).unwrap();
         assert_eq!(action(&envelope, &[]).unwrap(), "ab");
+    }
+
+    #[test]
+    fn the_heading_of_an_outgoing_frame_is_read_in_any_key_order() {
+        let read = heading(r#"{"ref":"r\u0031","payload":{"action":"x"},"action":"pong"}"#).unwrap();
+        assert_eq!((&*read.action, read.reference.as_deref()), ("pong", Some("r1")));
+        assert!(heading(r#"{"payload":null}"#).is_none());
+        assert!(heading(r#"{"action":5}"#).is_none());
     }
 
     #[test]

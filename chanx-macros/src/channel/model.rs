@@ -15,6 +15,10 @@ pub struct Channel {
     pub layer: Option<LitStr>,
     /// Where clients send their credentials, in declaration order.
     pub credentials: Vec<Credential>,
+    /// `log_messages`: log every message in and out.
+    pub log_messages: bool,
+    /// `log_ignored_actions(...)`: actions left out of the message log.
+    pub log_ignored_actions: Vec<LitStr>,
     /// Event types forwarded to the client unchanged.
     pub passthrough: Vec<Type>,
     /// How duplicate-action errors name a passthrough event.

@@ -2,7 +2,7 @@
 //! collecting every error.
 
 use proc_macro2::{Span, TokenStream};
-use quote::ToTokens;
+use quote::{ToTokens, quote};
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
 use syn::{
@@ -25,6 +25,8 @@ pub fn channel(args: TokenStream, item: &mut ItemImpl) -> (Option<Channel>, Erro
     let mut passthrough: Option<Vec<Type>> = None;
     let mut sends: Option<Vec<Type>> = None;
     let mut credentials: Option<Vec<Credential>> = None;
+    let mut log_messages: Option<()> = None;
+    let mut log_ignored_actions: Option<(syn::Path, Vec<LitStr>)> = None;
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("name") {
             if let Some(value) = lit_str(&meta, &mut errors)? {
@@ -53,14 +55,28 @@ pub fn channel(args: TokenStream, item: &mut ItemImpl) -> (Option<Channel>, Erro
         } else if meta.path.is_ident("credentials") {
             let value = credential_list(&meta, &mut errors)?;
             set_once(&mut credentials, value, &meta, &mut errors);
+        } else if meta.path.is_ident("log_messages") {
+            flag(&meta, &mut errors)?;
+            set_once(&mut log_messages, (), &meta, &mut errors);
+        } else if meta.path.is_ident("log_ignored_actions") {
+            let value = action_list(&meta, &mut errors)?;
+            set_once(&mut log_ignored_actions, (meta.path.clone(), value), &meta, &mut errors);
         } else {
-            let known = "name, description, tags, groups, layer, passthrough, sends, credentials";
+            let known = "name, description, tags, groups, layer, passthrough, sends, credentials, \
+                         log_messages, log_ignored_actions";
             unknown_key(&meta, &mut errors, "channel", known)?;
         }
         Ok(())
     });
     let parsed = parser.parse2(args);
     errors.ok(parsed);
+    if let (None, Some((key, _))) = (&log_messages, &log_ignored_actions) {
+        errors.push(syn::Error::new_spanned(
+            key,
+            "`log_ignored_actions` has no effect without `log_messages`: write \
+             `#[channel(log_messages, log_ignored_actions(...))]`",
+        ));
+    }
 
     if let Some((_, path, _)) = &item.trait_ {
         errors.push(syn::Error::new_spanned(
@@ -118,6 +134,8 @@ pub fn channel(args: TokenStream, item: &mut ItemImpl) -> (Option<Channel>, Erro
         groups: groups.unwrap_or_default(),
         layer,
         credentials: credentials.unwrap_or_default(),
+        log_messages: log_messages.is_some(),
+        log_ignored_actions: log_ignored_actions.map(|(_, actions)| actions).unwrap_or_default(),
         passthrough,
         passthrough_label: Ident::new("passthrough", Span::call_site()),
         sends: sends.unwrap_or_default(),
@@ -125,6 +143,36 @@ pub fn channel(args: TokenStream, item: &mut ItemImpl) -> (Option<Channel>, Erro
         events,
     };
     (Some(model), errors)
+}
+
+/// Checks that a flag key (`log_messages`) has no value; a value is recorded and
+/// skipped, so that the keys after it are still checked.
+fn flag(meta: &syn::meta::ParseNestedMeta, errors: &mut Errors) -> syn::Result<()> {
+    let key = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
+    let text = format!("`{key}` takes no value: write `{key}` alone to turn it on, or leave it out");
+    if meta.input.peek(Token![=]) {
+        let value: Expr = meta.value()?.parse()?;
+        let path = &meta.path;
+        errors.push(syn::Error::new_spanned(quote!(#path = #value), text));
+    } else if meta.input.peek(syn::token::Paren) {
+        let content;
+        syn::parenthesized!(content in meta.input);
+        content.parse::<TokenStream>()?;
+        errors.push(syn::Error::new_spanned(&meta.path, text));
+    }
+    Ok(())
+}
+
+/// Parses `log_ignored_actions("a", "b")`: actions, none empty (an empty one is
+/// recorded and left out).
+fn action_list(meta: &syn::meta::ParseNestedMeta, errors: &mut Errors) -> syn::Result<Vec<LitStr>> {
+    let actions = string_list(meta, errors)?;
+    let (empty, actions): (Vec<LitStr>, Vec<LitStr>) =
+        actions.into_iter().partition(|action| action.value().is_empty());
+    for action in empty {
+        errors.push(syn::Error::new_spanned(action, "an action cannot be empty"));
+    }
+    Ok(actions)
 }
 
 /// Parses `key(TypeA, TypeB)`; `key = [...]` is recorded (see `list_as_value`).

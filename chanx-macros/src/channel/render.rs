@@ -44,6 +44,8 @@ pub fn channel(item: &ItemImpl, model: &Channel) -> TokenStream {
     let groups = &model.groups;
     let layer = option_str(model.layer.as_ref().map(LitStr::value).as_deref());
     let credentials = model.credentials.iter().map(|c| credential(c, &p));
+    let log_messages = model.log_messages;
+    let log_ignored_actions = &model.log_ignored_actions;
     quote! {
         #item
 
@@ -51,6 +53,8 @@ pub fn channel(item: &ItemImpl, model: &Channel) -> TokenStream {
             const ACTIONS: &'static [&'static str] = &[#(#actions),*];
             const GROUPS: &'static [&'static str] = &[#(#groups),*];
             const LAYER: ::core::option::Option<&'static str> = #layer;
+            const LOG_MESSAGES: bool = #log_messages;
+            const LOG_IGNORED_ACTIONS: &'static [&'static str] = &[#(#log_ignored_actions),*];
 
             fn meta() -> #p::ChannelMeta {
                 #p::ChannelMeta {
