@@ -273,7 +273,7 @@ impl RedisQueueLayerBuilder {
 /// clone is dropped.
 ///
 /// ```no_run
-/// use chanx::layer::Layers;
+/// use chanx::layer::{ChannelLayer, Layers};
 /// use chanx::layer::redis::RedisQueueLayer;
 /// # async fn app() -> Result<(), chanx::layer::LayerError> {
 /// let redis = RedisQueueLayer::builder().host("redis://127.0.0.1:6379").connect().await?;
