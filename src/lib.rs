@@ -1,11 +1,4 @@
-//! # chanx
-//!
-//! A typed WebSocket framework for tokio and axum, wire-compatible with the Python
-//! framework Chanx. Declare messages with [`message`], consumers with [`channel`] and
-//! [`ws_handler`], mount them as axum routes, and test them with [`testing`].
-//!
-//! See the README for a tour; [`prelude`] imports what an app needs.
-
+#![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
 pub use chanx_core::*;

@@ -7,6 +7,7 @@ use chanx::{Disconnect, Settings};
 use common::probe::{ProbeConsumer, ProbeState};
 use common::system_echo::{MessagePayload, SystemEchoMessage, SystemMessageConsumer, UserMessage};
 use serde_json::json;
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 fn user_message(text: &str) -> UserMessage {
@@ -85,6 +86,36 @@ async fn refused_authentication_and_client_side_endings() {
 
     TestClient::builder().state(state).connect::<ProbeConsumer>().disconnect();
     assert_eq!(reports.recv().await, Some(Disconnect::Lost));
+}
+
+#[tokio::test]
+async fn a_timeout_names_what_it_waited_for_and_what_arrived_meanwhile() {
+    let timeout = Duration::from_millis(100);
+    let mut client =
+        TestClient::builder().send_completion(true).timeout(timeout).connect::<SystemMessageConsumer>();
+    client.send_message(&chanx::PingMessage).await.expect("send");
+    let error = client.receive_all_messages("never_sent").await.expect_err("no such action");
+    assert!(matches!(&error, TestError::Timeout { timeout: waited, .. } if *waited == timeout), "{error:?}");
+    assert_eq!(
+        error.to_string(),
+        "waited 100ms in vain for frames up to action `never_sent`; \
+         arrived meanwhile: `system_echo`, `pong`, `complete`"
+    );
+    let error = client.receive_message::<SystemEchoMessage>().await.expect_err("nothing left");
+    assert_eq!(
+        error.to_string(),
+        "waited 100ms in vain for a `system_echo` frame; nothing arrived meanwhile"
+    );
+
+    let mut client = TestClient::builder().timeout(timeout).connect::<SystemMessageConsumer>();
+    for _ in 0..6 {
+        client.send_text("not json").await.expect("send");
+    }
+    assert_eq!(
+        client.wait_closed().await.expect_err("still open").to_string(),
+        "waited 100ms in vain for the close frame; \
+         arrived meanwhile: `system_echo`, `error`, `error`, `error`, `error` and 2 more"
+    );
 }
 
 #[tokio::test]

@@ -53,9 +53,21 @@ use crate::transport::{Incoming, Outgoing};
 /// Errors of the test client.
 #[derive(Debug, thiserror::Error)]
 pub enum TestError {
-    /// Nothing arrived in time.
-    #[error("no frame arrived within {0:?}")]
-    Timeout(Duration),
+    /// What a receive waited for did not arrive in time, e.g. "waited 5s in vain for
+    /// frames up to action `complete`; arrived meanwhile: `pong`".
+    #[error("waited {timeout:?} in vain for {waited_for}; {}", arrived_meanwhile(.arrived, *.unlisted))]
+    Timeout {
+        /// What the receive waited for: "a frame", "a `pong` frame", "frames up to
+        /// action `complete`", "the close frame", "the pong of receive_nothing".
+        waited_for: String,
+        /// How long it waited after the last frame (the client's timeout).
+        timeout: Duration,
+        /// The frames that arrived meanwhile, oldest first, at most five: each one's
+        /// action, or its text clipped.
+        arrived: Vec<String>,
+        /// How many more frames arrived than `arrived` lists.
+        unlisted: usize,
+    },
     /// The server closed the connection.
     #[error("the connection is closed (code {code}: {reason})")]
     Closed {
@@ -88,6 +100,59 @@ pub enum TestError {
         /// serde_json's reason.
         source: serde_json::Error,
     },
+}
+
+/// The end of [`TestError::Timeout`]'s message: the frames that arrived meanwhile.
+fn arrived_meanwhile(arrived: &[String], unlisted: usize) -> String {
+    match (arrived, unlisted) {
+        ([], _) => "nothing arrived meanwhile".to_owned(),
+        (_, 0) => format!("arrived meanwhile: {}", arrived.join(", ")),
+        _ => format!("arrived meanwhile: {} and {unlisted} more", arrived.join(", ")),
+    }
+}
+
+/// What a receive waits for, and the frames that arrive while it waits: what
+/// [`TestError::Timeout`] reports.
+struct Wait {
+    waited_for: String,
+    arrived: Vec<String>,
+    unlisted: usize,
+}
+
+impl Wait {
+    /// How many frames a timeout lists.
+    const LISTED: usize = 5;
+    /// How many characters of a frame without an action a timeout quotes.
+    const CLIP: usize = 60;
+
+    fn new(waited_for: impl Into<String>) -> Self {
+        Wait { waited_for: waited_for.into(), arrived: Vec::new(), unlisted: 0 }
+    }
+
+    /// Notes a text frame that arrived: its action, or its text clipped.
+    fn arrived(&mut self, text: &str) {
+        if self.arrived.len() == Self::LISTED {
+            self.unlisted += 1;
+            return;
+        }
+        let action = serde_json::from_str::<Value>(text).ok().and_then(|value| {
+            value.get("action").and_then(Value::as_str).map(|action| format!("`{action}`"))
+        });
+        let label = action.unwrap_or_else(|| match text.char_indices().nth(Self::CLIP) {
+            Some((end, _)) => format!("{}...", &text[..end]),
+            None => text.to_owned(),
+        });
+        self.arrived.push(label);
+    }
+
+    fn timed_out(&self, timeout: Duration) -> TestError {
+        TestError::Timeout {
+            waited_for: self.waited_for.clone(),
+            timeout,
+            arrived: self.arrived.clone(),
+            unlisted: self.unlisted,
+        }
+    }
 }
 
 /// Completion frames, which [`TestClient::receive_all_messages`] leaves out.
@@ -167,7 +232,8 @@ impl<S> TestClientBuilder<S> {
         self
     }
 
-    /// How long a receive waits before [`TestError::Timeout`] (default 5 s).
+    /// How long a receive waits before [`TestError::Timeout`] (default 5 s), which
+    /// names what it waited for and the frames that arrived meanwhile.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -284,8 +350,13 @@ impl TestClient {
 
     /// The next frame, as JSON.
     pub async fn receive_json(&mut self) -> Result<Value, TestError> {
+        self.next_json(&mut Wait::new("a frame")).await
+    }
+
+    /// The next text frame, as JSON, skipping pings and pongs.
+    async fn next_json(&mut self, wait: &mut Wait) -> Result<Value, TestError> {
         loop {
-            match self.next_frame().await? {
+            match self.next_frame(wait).await? {
                 Outgoing::Text(text) | Outgoing::Broadcast(text) => {
                     return serde_json::from_str(text.as_str())
                         .map_err(|source| TestError::Decode { frame: text.as_str().to_owned(), source });
@@ -300,7 +371,7 @@ impl TestClient {
 
     /// The next frame, decoded as message `M`.
     pub async fn receive_message<M: Message>(&mut self) -> Result<M, TestError> {
-        let value = self.receive_json().await?;
+        let value = self.next_json(&mut Wait::new(format!("a `{}` frame", M::ACTION))).await?;
         serde_json::from_value(value.clone())
             .map_err(|source| TestError::Decode { frame: value.to_string(), source })
     }
@@ -308,9 +379,10 @@ impl TestClient {
     /// Every frame up to and including the first whose action is `stop_action`,
     /// leaving out completion frames (`complete`, `group_complete`, `event_complete`).
     pub async fn receive_all_messages(&mut self, stop_action: &str) -> Result<Vec<Value>, TestError> {
+        let mut wait = Wait::new(format!("frames up to action `{stop_action}`"));
         let mut messages = Vec::new();
         loop {
-            let value = self.receive_json().await?;
+            let value = self.next_json(&mut wait).await?;
             let action = value.get("action").and_then(Value::as_str).unwrap_or_default().to_owned();
             if !COMPLETIONS.contains(&action.as_str()) {
                 messages.push(value);
@@ -330,8 +402,9 @@ impl TestClient {
         self.barrier += 1;
         let token = Bytes::from(self.barrier.to_string());
         self.push(Incoming::Ping(token.clone())).await?;
+        let mut wait = Wait::new("the pong of receive_nothing");
         loop {
-            match self.next_frame().await? {
+            match self.next_frame(&mut wait).await? {
                 Outgoing::Pong(data) if data == token => return Ok(()),
                 // The pong of an earlier barrier that failed proves nothing now; a
                 // heartbeat ping is no output of the consumer.
@@ -349,8 +422,9 @@ impl TestClient {
     /// Waits for the server's close frame, skipping other frames; returns its code and
     /// reason.
     pub async fn wait_closed(&mut self) -> Result<(u16, String), TestError> {
+        let mut wait = Wait::new("the close frame");
         loop {
-            if let Outgoing::Close(code, reason) = self.next_frame().await? {
+            if let Outgoing::Close(code, reason) = self.next_frame(&mut wait).await? {
                 return Ok((code, reason.as_str().to_owned()));
             }
         }
@@ -360,11 +434,17 @@ impl TestClient {
         self.to_server.send(frame).await.map_err(|_| TestError::Ended)
     }
 
-    async fn next_frame(&mut self) -> Result<Outgoing, TestError> {
+    /// The next frame of any kind; text frames are noted in `wait`.
+    async fn next_frame(&mut self, wait: &mut Wait) -> Result<Outgoing, TestError> {
         match tokio::time::timeout(self.timeout, self.from_server.recv()).await {
-            Ok(Some(frame)) => Ok(frame),
+            Ok(Some(frame)) => {
+                if let Outgoing::Text(text) | Outgoing::Broadcast(text) = &frame {
+                    wait.arrived(text.as_str());
+                }
+                Ok(frame)
+            }
             Ok(None) => Err(self.refused.try_recv().unwrap_or(TestError::Ended)),
-            Err(_) => Err(TestError::Timeout(self.timeout)),
+            Err(_) => Err(wait.timed_out(self.timeout)),
         }
     }
 }
