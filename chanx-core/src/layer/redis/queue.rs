@@ -273,7 +273,7 @@ impl RedisQueueLayerBuilder {
 /// clone is dropped.
 ///
 /// ```no_run
-/// use chanx::layer::{ChannelLayer, Layers};
+/// use chanx::layer::Layers;
 /// use chanx::layer::redis::RedisQueueLayer;
 /// # #[chanx::message(action = "job")] pub struct Job(pub String);
 /// # async fn app() -> Result<(), chanx::layer::LayerError> {
