@@ -1,5 +1,5 @@
 //! The wire protocol over real sockets: every row of the System Echo and error tables
-//! of `shared/reference/wire-protocol.md`, `ref` echo, completion frames, handler
+//! of `PROTOCOL.md`, `ref` echo, completion frames, handler
 //! failures, the size limit, disconnects and many concurrent connections.
 
 mod common;
