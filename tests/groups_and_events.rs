@@ -274,7 +274,7 @@ pub struct SideCrowd;
 #[channel(groups("lobby"), layer = "side")]
 impl SideCrowd {
     #[ws_handler]
-    async fn join(&mut self, cx: &mut Context<Self>, msg: Join) -> chanx::Result<()> {
+    async fn join(&mut self, cx: &mut Context, msg: Join) -> chanx::Result<()> {
         cx.join_group(msg.0).await
     }
 }
@@ -342,14 +342,14 @@ impl Chatty {
 }
 
 impl Consumer for Chatty {
-    async fn post_authentication(&mut self, cx: &mut Context<Self>) -> chanx::Result<()> {
+    async fn post_authentication(&mut self, cx: &mut Context) -> chanx::Result<()> {
         for _ in 0..200 {
             cx.send_message(Say("x".repeat(64 * 1024))).await?;
         }
         Ok(())
     }
 
-    async fn on_disconnect(&mut self, cx: &mut Context<Self>, _reason: &Disconnect) {
+    async fn on_disconnect(&mut self, cx: &mut Context, _reason: &Disconnect) {
         let _ = cx.send_message(Say("goodbye".into())).await;
     }
 }

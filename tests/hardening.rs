@@ -330,7 +330,7 @@ struct Join(String);
 #[channel]
 impl Joiner {
     #[ws_handler]
-    async fn join(&mut self, cx: &mut Context<Self>, msg: Join) -> chanx::Result<()> {
+    async fn join(&mut self, cx: &mut Context, msg: Join) -> chanx::Result<()> {
         cx.join_group(msg.0).await
     }
 }

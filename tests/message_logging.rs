@@ -34,7 +34,7 @@ impl LoggedConsumer {
     }
 
     #[ws_handler]
-    async fn shout(&mut self, cx: &mut Context<Self>, msg: Shout) -> chanx::Result<()> {
+    async fn shout(&mut self, cx: &mut Context, msg: Shout) -> chanx::Result<()> {
         cx.broadcast_message(msg).await
     }
 }

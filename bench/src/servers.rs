@@ -42,7 +42,7 @@ impl FanoutConsumer {
     }
 
     #[ws_handler(broadcasts(Fanout))]
-    async fn fire(&mut self, cx: &mut Context<Self>, msg: Fire) -> chanx::Result<()> {
+    async fn fire(&mut self, cx: &mut Context, msg: Fire) -> chanx::Result<()> {
         cx.broadcast_message(Fanout(msg.0)).await
     }
 }

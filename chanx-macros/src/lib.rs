@@ -137,7 +137,7 @@ pub fn payload(args: TokenStream, item: TokenStream) -> TokenStream {
 /// }
 ///
 /// impl Consumer for LobbyConsumer {
-///     async fn post_authentication(&mut self, cx: &mut Context<Self>) -> chanx::Result<()> {
+///     async fn post_authentication(&mut self, cx: &mut Context) -> chanx::Result<()> {
 ///         cx.send_message(Welcome).await
 ///     }
 /// }
@@ -214,7 +214,7 @@ pub fn channel(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Marks a method of a `#[channel]` impl block as the handler of one message type.
 /// Outside a `#[channel]` block it is a compile error.
 ///
-/// The handler is an `async fn` taking `&mut self`, optionally `cx: &mut Context<Self>`,
+/// The handler is an `async fn` taking `&mut self`, optionally `cx: &mut Context`,
 /// and the message by value; it returns a reply message, `Option<M>`,
 /// `chanx::Result<M>`, `chanx::Result<()>` or nothing. An `Err` (or a panic) costs
 /// that one message an error frame, not the connection.
@@ -246,7 +246,7 @@ pub fn channel(args: TokenStream, item: TokenStream) -> TokenStream {
 /// impl RoomConsumer {
 ///     /// Broadcasts the line to the room and tells the sender it went out.
 ///     #[ws_handler(summary = "Send a chat line", tags("chat"), broadcasts(ChatNotification))]
-///     async fn chat(&mut self, cx: &mut Context<Self>, msg: Chat) -> chanx::Result<Received> {
+///     async fn chat(&mut self, cx: &mut Context, msg: Chat) -> chanx::Result<Received> {
 ///         cx.broadcast_message(ChatNotification(msg.0)).exclude_current().await?;
 ///         Ok(Received)
 ///     }

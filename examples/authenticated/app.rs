@@ -185,7 +185,7 @@ impl PrivateConsumer {
 }
 
 impl Consumer for PrivateConsumer {
-    async fn post_authentication(&mut self, cx: &mut Context<Self>) -> chanx::Result<()> {
+    async fn post_authentication(&mut self, cx: &mut Context) -> chanx::Result<()> {
         cx.send_message(PrivateEchoMessage::welcome(&self.user)).await
     }
 }
@@ -220,13 +220,13 @@ impl ChanxAuthConsumer {
 impl Consumer for ChanxAuthConsumer {
     /// Every refusal is a 403, as Django REST framework's permissions give it to
     /// Chanx: the client sees it in the `authentication` frame and the close code 4403.
-    async fn authenticate(&mut self, cx: &mut Context<Self>) -> Result<(), AuthError> {
+    async fn authenticate(&mut self, cx: &mut Context) -> Result<(), AuthError> {
         let user = self.sessions.user(cx.connection());
         self.user = user.map_err(|refusal| AuthError::new(403).with_detail(refusal.detail()))?;
         Ok(())
     }
 
-    async fn post_authentication(&mut self, cx: &mut Context<Self>) -> chanx::Result<()> {
+    async fn post_authentication(&mut self, cx: &mut Context) -> chanx::Result<()> {
         cx.send_message(PrivateEchoMessage::welcome(&self.user)).await
     }
 }

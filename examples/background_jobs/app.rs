@@ -89,7 +89,7 @@ impl BackgroundJobConsumer {
         description = "Queue the job for a worker and report its progress",
         output = JobStatusMessage
     )]
-    async fn handle_job(&mut self, cx: &mut Context<Self>, msg: JobMessage) -> chanx::Result<()> {
+    async fn handle_job(&mut self, cx: &mut Context, msg: JobMessage) -> chanx::Result<()> {
         let JobPayload { kind, content } = msg.payload;
         let queuing = format!("⏳ Queuing {kind} job: {content}");
         cx.send_message(JobStatusMessage::new(json!({"status": "queuing", "message": queuing}))).await?;
@@ -115,7 +115,7 @@ impl BackgroundJobConsumer {
 }
 
 impl Consumer for BackgroundJobConsumer {
-    async fn post_authentication(&mut self, cx: &mut Context<Self>) -> chanx::Result<()> {
+    async fn post_authentication(&mut self, cx: &mut Context) -> chanx::Result<()> {
         let connected = json!({"status": "connected", "message": "🔄 Background Job Processor: Connected!"});
         cx.send_message(JobStatusMessage::new(connected)).await
     }

@@ -80,7 +80,7 @@ impl RoomChatConsumer {
         description = "Broadcast the message to everyone in the room, the sender included",
         broadcasts(RoomNotificationMessage)
     )]
-    async fn handle_room_chat(&mut self, cx: &mut Context<Self>, msg: RoomChatMessage) -> chanx::Result<()> {
+    async fn handle_room_chat(&mut self, cx: &mut Context, msg: RoomChatMessage) -> chanx::Result<()> {
         let notification =
             RoomNotificationMessage::new(format!("💬 {}", msg.payload.message), &self.room_name);
         cx.broadcast_message(notification).await
@@ -88,14 +88,14 @@ impl RoomChatConsumer {
 }
 
 impl Consumer for RoomChatConsumer {
-    async fn post_authentication(&mut self, cx: &mut Context<Self>) -> chanx::Result<()> {
+    async fn post_authentication(&mut self, cx: &mut Context) -> chanx::Result<()> {
         self.room_name = cx.path_param("room_name").unwrap_or_default().to_owned();
         cx.join_group(format!("room_{}", self.room_name)).await?;
         let joined = format!("🚪 Someone joined room '{}'", self.room_name);
         cx.broadcast_message(RoomNotificationMessage::new(joined, &self.room_name)).exclude_current().await
     }
 
-    async fn on_disconnect(&mut self, cx: &mut Context<Self>, _reason: &Disconnect) {
+    async fn on_disconnect(&mut self, cx: &mut Context, _reason: &Disconnect) {
         let left = format!("👋 Someone left room '{}'", self.room_name);
         if let Err(error) =
             cx.broadcast_message(RoomNotificationMessage::new(left, &self.room_name)).exclude_current().await

@@ -150,7 +150,7 @@ pub struct UserLeftNotification {
 
 /// Tells the connection's groups, but not itself, that it is leaving. A failure is
 /// only logged: the connection is gone either way.
-async fn say_goodbye<C, M: Message>(cx: &mut Context<C>, message: M) {
+async fn say_goodbye<M: Message>(cx: &mut Context, message: M) {
     if let Err(error) = cx.broadcast_message(message).exclude_current().await {
         tracing::warn!(%error, "could not tell the group");
     }
@@ -180,7 +180,7 @@ impl ChatConsumer {
         description = "Broadcast the message to everyone in the chat, the sender included",
         broadcasts(ChatNotificationMessage)
     )]
-    async fn handle_chat(&mut self, cx: &mut Context<Self>, msg: ChatMessage) -> chanx::Result<()> {
+    async fn handle_chat(&mut self, cx: &mut Context, msg: ChatMessage) -> chanx::Result<()> {
         cx.broadcast_message(ChatNotificationMessage::new(format!("💬 {}", msg.payload.message))).await
     }
 
@@ -191,11 +191,11 @@ impl ChatConsumer {
 }
 
 impl Consumer for ChatConsumer {
-    async fn post_authentication(&mut self, cx: &mut Context<Self>) -> chanx::Result<()> {
+    async fn post_authentication(&mut self, cx: &mut Context) -> chanx::Result<()> {
         cx.broadcast_message(ChatNotificationMessage::new("📢 Someone joined the chat")).await
     }
 
-    async fn on_disconnect(&mut self, cx: &mut Context<Self>, _reason: &Disconnect) {
+    async fn on_disconnect(&mut self, cx: &mut Context, _reason: &Disconnect) {
         say_goodbye(cx, ChatNotificationMessage::new("❌ Someone left the chat.")).await;
     }
 }
@@ -226,7 +226,7 @@ impl ReliableChatConsumer {
     )]
     async fn handle_reliable_chat(
         &mut self,
-        cx: &mut Context<Self>,
+        cx: &mut Context,
         msg: ReliableChatMessage,
     ) -> chanx::Result<()> {
         let text = format!("📨 {}", msg.payload.message);
@@ -243,12 +243,12 @@ impl ReliableChatConsumer {
 }
 
 impl Consumer for ReliableChatConsumer {
-    async fn post_authentication(&mut self, cx: &mut Context<Self>) -> chanx::Result<()> {
+    async fn post_authentication(&mut self, cx: &mut Context) -> chanx::Result<()> {
         let established = "🔒 Reliable chat connection established!";
         cx.broadcast_message(ReliableChatNotificationMessage::new(established)).await
     }
 
-    async fn on_disconnect(&mut self, cx: &mut Context<Self>, _reason: &Disconnect) {
+    async fn on_disconnect(&mut self, cx: &mut Context, _reason: &Disconnect) {
         say_goodbye(cx, ReliableChatNotificationMessage::new("🚪 Left reliable chat!")).await;
     }
 }
@@ -277,11 +277,7 @@ impl NotificationConsumer {
         description = "Broadcast the notification to every subscriber, the sender included",
         broadcasts(NotificationBroadcastMessage)
     )]
-    async fn handle_notification(
-        &mut self,
-        cx: &mut Context<Self>,
-        msg: NotificationMessage,
-    ) -> chanx::Result<()> {
+    async fn handle_notification(&mut self, cx: &mut Context, msg: NotificationMessage) -> chanx::Result<()> {
         let text = format!("🔔 Notification: {}", msg.payload.message);
         cx.broadcast_message(NotificationBroadcastMessage::new("user", text)).await
     }
@@ -301,7 +297,7 @@ impl NotificationConsumer {
 }
 
 impl Consumer for NotificationConsumer {
-    async fn post_authentication(&mut self, cx: &mut Context<Self>) -> chanx::Result<()> {
+    async fn post_authentication(&mut self, cx: &mut Context) -> chanx::Result<()> {
         cx.broadcast_message(NotificationBroadcastMessage::new("system", "🔔 Connected to notifications!"))
             .await
     }
@@ -330,7 +326,7 @@ impl AnalyticsConsumer {
         description = "Broadcast the event to every dashboard, the sender included",
         broadcasts(AnalyticsNotificationMessage)
     )]
-    async fn handle_analytics(&mut self, cx: &mut Context<Self>, msg: AnalyticsMessage) -> chanx::Result<()> {
+    async fn handle_analytics(&mut self, cx: &mut Context, msg: AnalyticsMessage) -> chanx::Result<()> {
         let AnalyticsPayload { event, data } = msg.payload;
         cx.broadcast_message(AnalyticsNotificationMessage::new(format!("📊 Analytics: {event}"), data)).await
     }

@@ -63,7 +63,7 @@ impl SystemMessageConsumer {
 }
 
 impl Consumer for SystemMessageConsumer {
-    async fn post_authentication(&mut self, cx: &mut Context<Self>) -> chanx::Result<()> {
+    async fn post_authentication(&mut self, cx: &mut Context) -> chanx::Result<()> {
         cx.send_message(SystemEchoMessage::new("🔧 System: Connection established!".into())).await
     }
 }

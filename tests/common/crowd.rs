@@ -46,17 +46,17 @@ pub struct Crowd;
 #[channel(groups("lobby"), passthrough(Announcement))]
 impl Crowd {
     #[ws_handler]
-    async fn join(&mut self, cx: &mut Context<Self>, msg: Join) -> chanx::Result<()> {
+    async fn join(&mut self, cx: &mut Context, msg: Join) -> chanx::Result<()> {
         cx.join_group(msg.0).await
     }
 
     #[ws_handler]
-    async fn leave(&mut self, cx: &mut Context<Self>, msg: Leave) -> chanx::Result<()> {
+    async fn leave(&mut self, cx: &mut Context, msg: Leave) -> chanx::Result<()> {
         cx.leave_group(&msg.0).await
     }
 
     #[ws_handler(broadcasts(Say))]
-    async fn shout(&mut self, cx: &mut Context<Self>, msg: Shout) -> chanx::Result<()> {
+    async fn shout(&mut self, cx: &mut Context, msg: Shout) -> chanx::Result<()> {
         let (groups, exclude, text) = msg.payload;
         let mut broadcast = cx.broadcast_message(Say(text));
         if !groups.is_empty() {
@@ -70,7 +70,7 @@ impl Crowd {
 
     /// Answered after the static groups were joined: the client may rely on them.
     #[ws_handler]
-    async fn whoami(&mut self, cx: &mut Context<Self>, _msg: WhoAmI) -> YouAre {
+    async fn whoami(&mut self, cx: &mut Context, _msg: WhoAmI) -> YouAre {
         YouAre(cx.channel_name().to_owned())
     }
 

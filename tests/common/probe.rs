@@ -90,19 +90,19 @@ impl ProbeConsumer {
     }
 
     #[ws_handler]
-    async fn close_me(&mut self, cx: &mut Context<Self>, msg: CloseMe) -> chanx::Result<()> {
+    async fn close_me(&mut self, cx: &mut Context, msg: CloseMe) -> chanx::Result<()> {
         cx.close(msg.0, "closing on request").await
     }
 
     #[ws_handler]
-    async fn whereami(&mut self, _msg: WhereAmI, cx: &mut Context<Self>) -> Here {
+    async fn whereami(&mut self, _msg: WhereAmI, cx: &mut Context) -> Here {
         let room = cx.path_param("room").map(str::to_owned);
         let who = cx.query_param("who").map(str::to_owned);
         Here { payload: (room, who) }
     }
 
     #[ws_handler(output = Echoed)]
-    async fn push(&mut self, cx: &mut Context<Self>, msg: Push) {
+    async fn push(&mut self, cx: &mut Context, msg: Push) {
         let sender = cx.sender();
         tokio::spawn(async move {
             for i in 0..msg.0 {
@@ -115,7 +115,7 @@ impl ProbeConsumer {
 }
 
 impl Consumer for ProbeConsumer {
-    async fn authenticate(&mut self, cx: &mut Context<Self>) -> Result<(), AuthError> {
+    async fn authenticate(&mut self, cx: &mut Context) -> Result<(), AuthError> {
         match cx.query_param("token") {
             Some("bad") => Err(AuthError::new(403).with_detail("bad token")),
             Some("weird") => Err(AuthError::new(302)),
@@ -123,7 +123,7 @@ impl Consumer for ProbeConsumer {
         }
     }
 
-    async fn on_disconnect(&mut self, _cx: &mut Context<Self>, reason: &Disconnect) {
+    async fn on_disconnect(&mut self, _cx: &mut Context, reason: &Disconnect) {
         let _ = self.state.disconnects.send(reason.clone());
     }
 }

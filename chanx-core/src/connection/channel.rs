@@ -55,7 +55,7 @@ pub trait Channel: Sized + Send + 'static {
     /// Decodes `payload` for `action` and runs its handler.
     fn dispatch<'a>(
         &'a mut self,
-        cx: &'a mut Context<Self>,
+        cx: &'a mut Context,
         action: &'a str,
         payload: Option<&'a RawValue>,
     ) -> impl Future<Output = Dispatch> + Send + 'a;
@@ -64,7 +64,7 @@ pub trait Channel: Sized + Send + 'static {
     /// says that it passes through to the client.
     fn dispatch_event<'a>(
         &'a mut self,
-        cx: &'a mut Context<Self>,
+        cx: &'a mut Context,
         action: &'a str,
         payload: Option<&'a RawValue>,
     ) -> impl Future<Output = Dispatch> + Send + 'a;
@@ -256,11 +256,11 @@ impl<R> Replier<R> {
 #[doc(hidden)]
 pub trait Reply<R> {
     /// Sends the reply; a handler `Err` becomes [`Dispatch::Failed`].
-    fn reply<C>(&self, cx: &mut Context<C>, returned: R) -> impl Future<Output = Dispatch> + Send;
+    fn reply(&self, cx: &mut Context, returned: R) -> impl Future<Output = Dispatch> + Send;
 }
 
 impl<R: IntoReply> Reply<R> for &Replier<R> {
-    async fn reply<C>(&self, cx: &mut Context<C>, returned: R) -> Dispatch {
+    async fn reply(&self, cx: &mut Context, returned: R) -> Dispatch {
         match returned.send(cx).await {
             Ok(()) => Dispatch::Done,
             Err(failure) => Dispatch::Failed(failure),
@@ -272,7 +272,7 @@ impl<R: IntoReply> Reply<R> for &Replier<R> {
 #[doc(hidden)]
 pub trait NoReply<R> {
     /// Never runs: the crate does not compile when this is chosen.
-    fn reply<C>(&self, _cx: &mut Context<C>, _returned: R) -> std::future::Ready<Dispatch> {
+    fn reply(&self, _cx: &mut Context, _returned: R) -> std::future::Ready<Dispatch> {
         std::future::ready(Dispatch::Done)
     }
 }
@@ -379,7 +379,7 @@ pub const fn str_eq(a: &str, b: &str) -> bool {
 )]
 pub trait IntoReply: Send {
     /// Sends the reply through the connection, or returns the handler's error.
-    fn send<C>(self, cx: &mut Context<C>) -> impl Future<Output = Result<(), HandlerError>> + Send;
+    fn send(self, cx: &mut Context) -> impl Future<Output = Result<(), HandlerError>> + Send;
 
     /// Appends the messages this type carries, for the metadata.
     fn outputs(outputs: &mut Vec<MessageMeta>);
@@ -398,7 +398,7 @@ impl HandlerError {
 }
 
 impl<M: Message> IntoReply for M {
-    async fn send<C>(self, cx: &mut Context<C>) -> Result<(), HandlerError> {
+    async fn send(self, cx: &mut Context) -> Result<(), HandlerError> {
         cx.send_message(self).await.map_err(HandlerError::new)
     }
 
@@ -408,7 +408,7 @@ impl<M: Message> IntoReply for M {
 }
 
 impl IntoReply for () {
-    async fn send<C>(self, _cx: &mut Context<C>) -> Result<(), HandlerError> {
+    async fn send(self, _cx: &mut Context) -> Result<(), HandlerError> {
         Ok(())
     }
 
@@ -416,7 +416,7 @@ impl IntoReply for () {
 }
 
 impl<M: Message> IntoReply for Option<M> {
-    async fn send<C>(self, cx: &mut Context<C>) -> Result<(), HandlerError> {
+    async fn send(self, cx: &mut Context) -> Result<(), HandlerError> {
         match self {
             Some(message) => message.send(cx).await,
             None => Ok(()),
@@ -429,7 +429,7 @@ impl<M: Message> IntoReply for Option<M> {
 }
 
 impl<T: IntoReply, E: Display + Send> IntoReply for Result<T, E> {
-    async fn send<C>(self, cx: &mut Context<C>) -> Result<(), HandlerError> {
+    async fn send(self, cx: &mut Context) -> Result<(), HandlerError> {
         match self {
             Ok(reply) => reply.send(cx).await,
             Err(error) => Err(HandlerError::new(error)),

@@ -46,7 +46,7 @@ use crate::error::Result;
 /// }
 ///
 /// impl Consumer for EchoConsumer {
-///     async fn authenticate(&mut self, cx: &mut Context<Self>) -> Result<(), AuthError> {
+///     async fn authenticate(&mut self, cx: &mut Context) -> Result<(), AuthError> {
 ///         match cx.query_param("token") {
 ///             Some("secret") => Ok(()),
 ///             _ => Err(AuthError::new(403).with_detail("bad token")),
@@ -72,24 +72,20 @@ pub trait Consumer: Channel {
     /// connection closes with `4000 + status` (4xx/5xx) or `4401`. To refuse before
     /// the upgrade instead, with a plain HTTP status and no socket opened, refuse in
     /// [`FromConnection::from_connection`](crate::FromConnection::from_connection).
-    fn authenticate(&mut self, cx: &mut Context<Self>) -> impl Future<Output = Result<(), AuthError>> + Send {
+    fn authenticate(&mut self, cx: &mut Context) -> impl Future<Output = Result<(), AuthError>> + Send {
         let _ = cx;
         async { Ok(()) }
     }
 
     /// Runs once the connection is authenticated, before any frame is handled (send a
     /// welcome here). An `Err` closes the connection with 1011.
-    fn post_authentication(&mut self, cx: &mut Context<Self>) -> impl Future<Output = Result<()>> + Send {
+    fn post_authentication(&mut self, cx: &mut Context) -> impl Future<Output = Result<()>> + Send {
         let _ = cx;
         async { Ok(()) }
     }
 
     /// Runs when the connection ends, whoever closed it and however.
-    fn on_disconnect(
-        &mut self,
-        cx: &mut Context<Self>,
-        reason: &Disconnect,
-    ) -> impl Future<Output = ()> + Send {
+    fn on_disconnect(&mut self, cx: &mut Context, reason: &Disconnect) -> impl Future<Output = ()> + Send {
         let _ = (cx, reason);
         async {}
     }

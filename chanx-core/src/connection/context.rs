@@ -1,7 +1,6 @@
 //! The connection as a handler sees it: [`Context`], [`Sender`] and [`ConnectionInfo`].
 
 use std::future::IntoFuture;
-use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -144,7 +143,7 @@ impl Sender {
 ///
 /// Frames sent while a client frame is being handled echo its `ref`.
 #[derive(Debug)]
-pub struct Context<C> {
+pub struct Context {
     info: Arc<ConnectionInfo>,
     sender: Sender,
     control: Arc<Control>,
@@ -158,10 +157,9 @@ pub struct Context<C> {
     pub(crate) own_copies: Vec<Utf8Bytes>,
     pub(crate) reference: Option<Box<str>>,
     pub(crate) close_code: Option<u16>,
-    consumer: PhantomData<fn() -> C>,
 }
 
-impl<C> Context<C> {
+impl Context {
     pub(crate) fn new(
         info: Arc<ConnectionInfo>,
         sender: Sender,
@@ -181,7 +179,6 @@ impl<C> Context<C> {
             own_copies: Vec::new(),
             reference: None,
             close_code: None,
-            consumer: PhantomData,
         }
     }
 
@@ -225,12 +222,12 @@ impl<C> Context<C> {
     ///
     /// ```
     /// # use chanx::prelude::*;
-    /// # async fn notify(cx: &mut Context<()>) -> chanx::Result<()> {
+    /// # async fn notify(cx: &mut Context) -> chanx::Result<()> {
     /// cx.broadcast_message(PongMessage).exclude_current().await?;
     /// cx.broadcast_message(PongMessage).groups(["room_lobby"]).await
     /// # }
     /// ```
-    pub fn broadcast_message<M: Message>(&mut self, message: M) -> Broadcast<'_, C> {
+    pub fn broadcast_message<M: Message>(&mut self, message: M) -> Broadcast<'_> {
         Broadcast {
             message: LayerMessage::encode(Kind::Broadcast, &message),
             cx: self,
@@ -248,7 +245,7 @@ impl<C> Context<C> {
     ///
     /// ```
     /// # use chanx::prelude::*;
-    /// # async fn welcome(cx: &mut Context<()>) -> chanx::Result<()> {
+    /// # async fn welcome(cx: &mut Context) -> chanx::Result<()> {
     /// cx.send_message(PongMessage).await
     /// # }
     /// ```
@@ -320,14 +317,14 @@ impl<C> Context<C> {
 
 /// A pending broadcast from a connection; `.await` it.
 #[must_use = "a broadcast does nothing until awaited"]
-pub struct Broadcast<'a, C> {
-    cx: &'a mut Context<C>,
+pub struct Broadcast<'a> {
+    cx: &'a mut Context,
     message: std::result::Result<LayerMessage, crate::layer::LayerError>,
     groups: Option<Vec<String>>,
     exclude: bool,
 }
 
-impl<C> Broadcast<'_, C> {
+impl Broadcast<'_> {
     /// Sends to these groups instead of the connection's own.
     pub fn groups<I, G>(mut self, groups: I) -> Self
     where
@@ -345,7 +342,7 @@ impl<C> Broadcast<'_, C> {
     }
 }
 
-impl<'a, C> IntoFuture for Broadcast<'a, C> {
+impl<'a> IntoFuture for Broadcast<'a> {
     type Output = Result<()>;
     type IntoFuture = BoxFuture<'a, Result<()>>;
 

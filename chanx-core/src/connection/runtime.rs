@@ -6,6 +6,7 @@
 
 use std::any::Any;
 use std::fmt::Display;
+use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
 use std::pin::pin;
 use std::sync::Arc;
@@ -42,7 +43,9 @@ const LAYER_UNAVAILABLE: &str = "Channel layer unavailable";
 
 /// What a connection's loop needs besides the consumer and the socket.
 struct Connection<'a, C> {
-    cx: Context<C>,
+    cx: Context,
+    /// The consumer type this connection serves (its methods take the consumer).
+    consumer: PhantomData<fn(&mut C)>,
     /// Server-side events: their frames only, which is all a connection needs and keeps
     /// the queue's items small.
     events: QueueReceiver<Utf8Bytes>,
@@ -94,11 +97,12 @@ pub(crate) async fn serve<C, R, W>(
         let inbox =
             Inbox::new(tx.clone(), events_tx, lagging.clone(), settings.overflow, settings.stats.clone());
         let sender = Sender::new(tx, lagging.clone(), settings);
-        let cx = Context::<C>::new(Arc::new(info), sender, control.clone(), layer, settings);
+        let cx = Context::new(Arc::new(info), sender, control.clone(), layer, settings);
         let lagging = lagging.token.clone();
         let rate = settings.inbound_rate.map(Bucket::new);
         let mut connection = Connection {
             cx,
+            consumer: PhantomData,
             events,
             lagging,
             control: control.clone(),
@@ -155,7 +159,7 @@ async fn linger<R: Stream<Item = Incoming> + Unpin>(reader: &mut R, limit: Durat
 }
 
 /// Leaves every group and forgets the connection in the layer.
-async fn leave_all<C>(cx: &mut Context<C>) {
+async fn leave_all(cx: &mut Context) {
     let channel = cx.channel_name().to_owned();
     for group in std::mem::take(&mut cx.groups) {
         if let Err(error) = cx.layer().layer().group_discard(&group, &channel).await {
@@ -542,7 +546,7 @@ impl<C: Consumer> Connection<'_, C> {
     }
 }
 
-async fn send_failure<C>(cx: &Context<C>, action: &str) {
+async fn send_failure(cx: &Context, action: &str) {
     let detail = format!("Failed to process message for {}", frame::clip(action));
     send(
         cx,
@@ -553,7 +557,7 @@ async fn send_failure<C>(cx: &Context<C>, action: &str) {
 }
 
 /// Sends a framework message; a closed connection has nobody to read it, so it is dropped.
-async fn send<C, M: Message>(cx: &Context<C>, message: &M, keys: Keys<'_>) {
+async fn send<M: Message>(cx: &Context, message: &M, keys: Keys<'_>) {
     match frame::encode(message, keys) {
         Ok(text) => {
             let _ = cx.raw_sender().send_frame(Outgoing::Text(text)).await;

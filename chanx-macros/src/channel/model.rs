@@ -88,6 +88,6 @@ pub struct Handler {
 pub enum Arg {
     /// The message; its type is `Handler::message`.
     Message(Type),
-    /// `cx: &mut Context<Self>`, with the declared type for spans.
+    /// `cx: &mut Context`, with the declared type for spans.
     Context(Type),
 }

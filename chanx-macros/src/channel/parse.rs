@@ -391,7 +391,7 @@ fn handler(attr: &Attribute, kind: HandlerKind, method: &ImplItemFn, errors: &mu
                 if has_context {
                     fail(syn::Error::new_spanned(
                         &ty,
-                        format!("a `#[{name}]` takes at most one `&mut Context<Self>`"),
+                        format!("a `#[{name}]` takes at most one `&mut Context`"),
                     ));
                 }
                 has_context = true;
@@ -399,7 +399,7 @@ fn handler(attr: &Attribute, kind: HandlerKind, method: &ImplItemFn, errors: &mu
             }
             Type::Reference(reference) if names_context(&reference.elem) => fail(syn::Error::new_spanned(
                 &ty,
-                format!("a `#[{name}]` takes the context as `&mut Context<Self>`"),
+                format!("a `#[{name}]` takes the context as `&mut Context`"),
             )),
             _ if message.is_some() => fail(syn::Error::new_spanned(
                 &ty,
@@ -448,7 +448,7 @@ fn handler(attr: &Attribute, kind: HandlerKind, method: &ImplItemFn, errors: &mu
     })
 }
 
-/// Whether `ty` is named `Context` (`Context<Self>`, `chanx::Context<Self>`).
+/// Whether `ty` is named `Context` (`Context`, `chanx::Context`).
 fn names_context(ty: &Type) -> bool {
     matches!(ty, Type::Path(path) if path.path.segments.last().is_some_and(|s| s.ident == "Context"))
 }

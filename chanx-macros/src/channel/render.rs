@@ -87,7 +87,7 @@ fn dispatch_fn(name: TokenStream, arms: TokenStream, p: &TokenStream) -> TokenSt
         #[allow(unreachable_code, unreachable_patterns, unused_variables)]
         fn #name<'a>(
             &'a mut self,
-            cx: &'a mut #p::Context<Self>,
+            cx: &'a mut #p::Context,
             action: &'a str,
             payload: ::core::option::Option<&'a #p::RawValue>,
         ) -> impl ::core::future::Future<Output = #p::Dispatch> + ::core::marker::Send + 'a {

@@ -46,12 +46,12 @@ impl QuizConsumer {
     }
 
     #[ws_handler]
-    async fn maybe(&self, cx: &mut Context<Self>, _msg: Maybe) -> Option<Answer> {
+    async fn maybe(&self, cx: &mut Context, _msg: Maybe) -> Option<Answer> {
         cx.path_param("x").map(|x| Answer { payload: Text { text: x.into() } })
     }
 
     #[ws_handler]
-    async fn fallible(&mut self, _msg: Fallible, _cx: &mut Context<Self>) -> chanx::Result<Option<Answer>> {
+    async fn fallible(&mut self, _msg: Fallible, _cx: &mut Context) -> chanx::Result<Option<Answer>> {
         Ok(None)
     }
 

@@ -35,7 +35,7 @@ impl Jobs {
 
     /// Turns a worker's result into a status for the client.
     #[event_handler(summary = "Job finished")]
-    async fn job_result(&mut self, event: JobResult, _cx: &mut Context<Self>) -> JobStatus {
+    async fn job_result(&mut self, event: JobResult, _cx: &mut Context) -> JobStatus {
         JobStatus(event.0)
     }
 }

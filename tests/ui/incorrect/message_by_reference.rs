@@ -9,7 +9,7 @@ impl Borrowing {
     async fn ping(&mut self, _msg: &PingMessage) {}
 
     #[ws_handler]
-    async fn pong(&mut self, _cx: &mut Context<Self>, _msg: &mut PongMessage) {}
+    async fn pong(&mut self, _cx: &mut Context, _msg: &mut PongMessage) {}
 }
 
 impl Consumer for Borrowing {}
