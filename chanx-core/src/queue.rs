@@ -5,9 +5,10 @@
 //! budget is let in when the queue is empty, alone, so that no message is too big to
 //! send. Pushing never copies: items are the frame bytes shared by every receiver.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use tokio::sync::{Semaphore, TryAcquireError, mpsc};
+use tokio::sync::{Notify, Semaphore, TryAcquireError};
 
 /// What an item costs against the budget.
 pub(crate) trait Cost {
@@ -24,33 +25,68 @@ pub(crate) enum PushError {
     Closed,
 }
 
+/// What both halves share: the queued items, the budget, and who is still there.
+#[derive(Debug)]
+struct Shared<T> {
+    state: Mutex<State<T>>,
+    /// Woken when an item arrives or the last sender leaves (one receiver).
+    ready: Notify,
+    budget: Semaphore,
+    limit: usize,
+}
+
+#[derive(Debug)]
+struct State<T> {
+    /// Allocated on the first item, not before: most connections never get an event,
+    /// and an idle one queues nothing.
+    items: VecDeque<(T, u32)>,
+    senders: usize,
+    /// The receiver is gone or closed the queue.
+    closed: bool,
+}
+
+impl<T> Shared<T> {
+    fn state(&self) -> MutexGuard<'_, State<T>> {
+        // No code panics while holding this lock; recover the data if one ever did.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// The sending half; cloneable.
 #[derive(Debug)]
 pub(crate) struct QueueSender<T> {
-    tx: mpsc::UnboundedSender<(T, u32)>,
-    budget: Arc<Semaphore>,
-    limit: usize,
+    shared: Arc<Shared<T>>,
 }
 
 impl<T> Clone for QueueSender<T> {
     fn clone(&self) -> Self {
-        QueueSender { tx: self.tx.clone(), budget: self.budget.clone(), limit: self.limit }
+        self.shared.state().senders += 1;
+        QueueSender { shared: self.shared.clone() }
+    }
+}
+
+impl<T> Drop for QueueSender<T> {
+    /// The last sender to leave wakes the receiver, which then sees the end.
+    fn drop(&mut self) {
+        let mut state = self.shared.state();
+        state.senders -= 1;
+        if state.senders == 0 {
+            drop(state);
+            self.shared.ready.notify_one();
+        }
     }
 }
 
 /// The receiving half: returns the budget of what it takes.
 #[derive(Debug)]
 pub(crate) struct QueueReceiver<T> {
-    rx: mpsc::UnboundedReceiver<(T, u32)>,
-    budget: Arc<Semaphore>,
-    /// Reused by `recv_many`.
-    scratch: Vec<(T, u32)>,
+    shared: Arc<Shared<T>>,
 }
 
 impl<T> Drop for QueueReceiver<T> {
     /// Senders waiting for room fail at once instead of waiting forever.
     fn drop(&mut self) {
-        self.budget.close();
+        self.close();
     }
 }
 
@@ -58,83 +94,137 @@ impl<T> Drop for QueueReceiver<T> {
 pub(crate) fn queue<T: Cost>(limit: usize) -> (QueueSender<T>, QueueReceiver<T>) {
     // A semaphore holds at most `Semaphore::MAX_PERMITS`, and a permit count is a u32.
     let limit = limit.clamp(1, u32::MAX as usize >> 1);
-    let budget = Arc::new(Semaphore::new(limit));
-    let (tx, rx) = mpsc::unbounded_channel();
-    (QueueSender { tx, budget: budget.clone(), limit }, QueueReceiver { rx, budget, scratch: Vec::new() })
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State { items: VecDeque::new(), senders: 1, closed: false }),
+        ready: Notify::new(),
+        budget: Semaphore::new(limit),
+        limit,
+    });
+    (QueueSender { shared: shared.clone() }, QueueReceiver { shared })
 }
 
 impl<T: Cost> QueueSender<T> {
     fn permits(&self, item: &T) -> u32 {
         // Bounded by `limit`, which fits a u32.
-        item.cost().clamp(1, self.limit) as u32
+        item.cost().clamp(1, self.shared.limit) as u32
+    }
+
+    /// Queues an item whose budget is already taken.
+    fn enqueue(&self, item: T, permits: u32) -> Result<(), PushError> {
+        let mut state = self.shared.state();
+        if state.closed {
+            return Err(PushError::Closed);
+        }
+        state.items.push_back((item, permits));
+        drop(state);
+        self.shared.ready.notify_one();
+        Ok(())
     }
 
     /// Queues `item` if the budget allows, without waiting.
     pub fn try_push(&self, item: T) -> Result<(), PushError> {
         let permits = self.permits(&item);
-        match self.budget.try_acquire_many(permits) {
+        match self.shared.budget.try_acquire_many(permits) {
             Ok(permit) => permit.forget(),
             Err(TryAcquireError::NoPermits) => return Err(PushError::Full),
             Err(TryAcquireError::Closed) => return Err(PushError::Closed),
         }
-        self.tx.send((item, permits)).map_err(|_| PushError::Closed)
+        self.enqueue(item, permits)
     }
 
     /// Queues `item`, waiting while the queue is over budget.
     pub async fn push(&self, item: T) -> Result<(), PushError> {
         let permits = self.permits(&item);
-        match self.budget.acquire_many(permits).await {
+        match self.shared.budget.acquire_many(permits).await {
             Ok(permit) => permit.forget(),
             Err(_) => return Err(PushError::Closed),
         }
-        self.tx.send((item, permits)).map_err(|_| PushError::Closed)
+        self.enqueue(item, permits)
     }
 
     /// Whether the receiving side is gone.
     pub fn is_closed(&self) -> bool {
-        self.tx.is_closed()
+        self.shared.state().closed
     }
 
     /// The bytes queued now.
     #[cfg(test)]
     pub fn queued(&self) -> usize {
-        self.limit - self.budget.available_permits()
+        self.shared.limit - self.shared.budget.available_permits()
     }
 }
 
 impl<T> QueueReceiver<T> {
+    /// Takes up to `max` queued items into `batch` now; `None` when there are none and
+    /// every sender is gone (the end), `Some(0)` when there are none yet.
+    fn take(&self, batch: &mut Vec<T>, max: usize) -> Option<usize> {
+        let mut state = self.shared.state();
+        if state.items.is_empty() {
+            return (state.senders > 0).then_some(0);
+        }
+        let count = state.items.len().min(max.max(1));
+        let mut permits = 0usize;
+        batch.extend(state.items.drain(..count).map(|(item, cost)| {
+            permits += cost as usize;
+            item
+        }));
+        drop(state);
+        self.shared.budget.add_permits(permits);
+        Some(count)
+    }
+
+    /// The oldest queued item, if any; `Err(())` when there is none and every sender
+    /// is gone.
+    fn pop(&self) -> Result<Option<T>, ()> {
+        let mut state = self.shared.state();
+        match state.items.pop_front() {
+            Some((item, permits)) => {
+                drop(state);
+                self.shared.budget.add_permits(permits as usize);
+                Ok(Some(item))
+            }
+            None if state.senders == 0 => Err(()),
+            None => Ok(None),
+        }
+    }
+
     /// The next item, or `None` once every sender is gone.
     pub async fn recv(&mut self) -> Option<T> {
-        let (item, permits) = self.rx.recv().await?;
-        self.budget.add_permits(permits as usize);
-        Some(item)
+        loop {
+            match self.pop() {
+                Ok(Some(item)) => return Some(item),
+                Ok(None) => self.shared.ready.notified().await,
+                Err(()) => return None,
+            }
+        }
     }
 
     /// Up to `max` items at once (waits for the first), appended to `batch`; 0 once
     /// every sender is gone. Their budget is returned in one step.
     pub async fn recv_many(&mut self, batch: &mut Vec<T>, max: usize) -> usize {
-        let received = self.rx.recv_many(&mut self.scratch, max).await;
-        let mut permits = 0usize;
-        batch.extend(self.scratch.drain(..).map(|(item, cost)| {
-            permits += cost as usize;
-            item
-        }));
-        self.budget.add_permits(permits);
-        received
+        loop {
+            match self.take(batch, max) {
+                None => return 0,
+                Some(0) => self.shared.ready.notified().await,
+                Some(count) => return count,
+            }
+        }
     }
 
     /// An item if one is queued now.
     pub fn try_recv(&mut self) -> Option<T> {
-        let (item, permits) = self.rx.try_recv().ok()?;
-        self.budget.add_permits(permits as usize);
-        Some(item)
+        self.pop().ok().flatten()
     }
 
     /// Drops everything queued and refuses further items: waiting senders fail.
     pub fn close(&mut self) {
-        self.budget.close();
-        self.rx.close();
-        while self.rx.try_recv().is_ok() {}
+        self.shared.budget.close();
+        let dropped = {
+            let mut state = self.shared.state();
+            state.closed = true;
+            std::mem::take(&mut state.items)
+        };
+        drop(dropped);
     }
 }
 
