@@ -4,40 +4,18 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::Extension;
 use chanx::Settings;
+use common::log::Log;
 use common::{WAIT, raw, serve, system_echo};
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
-/// Everything the server logs, as text.
-#[derive(Clone, Default)]
-struct Log(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Log {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn clients_that_reset_after_a_flood_do_not_flood_the_log() {
-    let log = Log::default();
-    let writer = log.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .init();
+    let log = Log::capture_global();
     let settings = Settings::default().no_inbound_rate();
     let addr = serve(system_echo::router().layer(Extension(settings.clone()))).await;
     let message = json!({"action": "user_message", "payload": {"message": "x".repeat(200)}}).to_string();
@@ -55,7 +33,7 @@ async fn clients_that_reset_after_a_flood_do_not_flood_the_log() {
     })
     .await
     .expect("every connection ended");
-    let text = String::from_utf8_lossy(&log.0.lock().unwrap_or_else(PoisonError::into_inner)).into_owned();
+    let text = log.text();
     let loud: Vec<&str> = text.lines().filter(|l| l.contains("ERROR") || l.contains("WARN")).collect();
     assert!(loud.len() <= 2, "{} error and warning lines, e.g. {:?}", loud.len(), loud.first());
 }

@@ -3,13 +3,12 @@
 //! payload), `log_ignored_actions(...)` leaves actions out, and a consumer without
 //! `log_messages` logs no message at all.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, PoisonError};
+mod common;
 
 use chanx::prelude::*;
 use chanx::testing::TestClient;
+use common::log::Log;
 use serde_json::json;
-use tracing::subscriber::DefaultGuard;
 
 #[message(action = "say")]
 pub struct Say(pub String);
@@ -60,44 +59,9 @@ impl QuietConsumer {
 
 impl Consumer for QuietConsumer {}
 
-/// What this test's thread logs at `info` and above, as text. The test runtime has one
-/// thread, so the connection's tasks log here too.
-#[derive(Clone, Default)]
-struct Log(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Log {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Log {
-    /// Captures this thread's log until the guard is dropped.
-    fn capture() -> (Log, DefaultGuard) {
-        let log = Log::default();
-        let writer = log.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::INFO)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
-        (log, tracing::subscriber::set_default(subscriber))
-    }
-
-    /// The message log lines.
-    fn messages(&self) -> Vec<String> {
-        let bytes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        String::from_utf8_lossy(&bytes)
-            .lines()
-            .filter(|l| l.contains("websocket message"))
-            .map(Into::into)
-            .collect()
-    }
+/// The message log lines among what was logged.
+fn messages(log: &Log) -> Vec<String> {
+    log.text().lines().filter(|l| l.contains("websocket message")).map(Into::into).collect()
 }
 
 /// The one line that has all of `fields`.
@@ -119,7 +83,7 @@ async fn messages_in_and_out_are_logged_with_action_and_id_but_not_payload() {
     let error = client.receive_all_messages("complete").await.expect("error");
     assert_eq!(error[0]["action"], "error");
 
-    let lines = log.messages();
+    let lines = messages(&log);
     let channel = format!("channel=\"{}\"", client.channel_name());
     assert!(lines.iter().all(|l| l.contains(" INFO ") && l.contains(&channel)), "{lines:#?}");
     line_with(&lines, &["direction=\"in\"", "message_id=1", "action=\"say\"", "reference=\"r1\""]);
@@ -144,7 +108,7 @@ async fn broadcasts_and_group_completions_delivered_to_the_client_are_logged() {
     let received = client.receive_all_messages("group_complete").await.expect("own copy");
     assert_eq!(received, vec![json!({"action": "shout", "payload": "all"})]);
 
-    let lines = log.messages();
+    let lines = messages(&log);
     line_with(&lines, &["direction=\"in\"", "message_id=1", "action=\"shout\""]);
     line_with(&lines, &["direction=\"out\"", "action=\"shout\""]);
     line_with(&lines, &["direction=\"out\"", "action=\"group_complete\""]);
@@ -158,5 +122,5 @@ async fn a_consumer_without_log_messages_logs_no_message() {
     client.receive_all_messages("complete").await.expect("echo");
     client.send_message(&PingMessage).await.expect("send");
     client.receive_all_messages("complete").await.expect("pong");
-    assert_eq!(log.messages(), Vec::<String>::new());
+    assert_eq!(messages(&log), Vec::<String>::new());
 }

@@ -18,6 +18,7 @@ pub mod events;
 pub mod jobs;
 #[path = "../../examples/common/layers.rs"]
 pub mod layers;
+pub mod log;
 pub mod probe;
 pub mod python;
 #[path = "../../examples/background_jobs/queue.rs"]
