@@ -403,6 +403,15 @@ async fn general_channels_queue_work_for_workers() {
     handle.send_event("later", &Nudge("late".into())).await.expect("room");
     assert_eq!(waiting.await.expect("joins").expect("a job").0, "late");
 
+    // A byte budget bounds the channel whatever the number of messages: one message
+    // larger than the budget goes into an empty channel, alone.
+    let bounded = Layers::new(InMemoryLayer::new().max_bytes(100)).default_layer();
+    bounded.send_event("jobs", &Nudge("a".repeat(60))).await.expect("room");
+    let over = bounded.send_event("jobs", &Nudge("b".repeat(60))).await;
+    assert!(matches!(&over, Err(LayerError::ChannelFull { .. })), "{over:?}");
+    assert_eq!(bounded.receive_event::<Nudge>("jobs").await.expect("a job").0.len(), 60);
+    bounded.send_event("jobs", &Nudge("c".repeat(500))).await.expect("alone in an empty channel");
+
     // Expired messages are dropped unread, and free their room.
     let expiring = Layers::new(InMemoryLayer::new().capacity(1).expiry(Duration::ZERO)).default_layer();
     expiring.send_event("jobs", &Nudge("stale".into())).await.expect("room");

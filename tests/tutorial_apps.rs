@@ -8,10 +8,11 @@ use std::sync::Arc;
 
 use axum::Extension;
 use chanx::Settings;
+use chanx::layer::{InMemoryLayer, Layers};
 use chanx::testing::TestClient;
 use common::background_jobs::{self, BackgroundJobConsumer};
-use common::jobs::{Delays, Job};
-use common::queue::{BoxFuture, JobQueue, QueueError, WorkerPool};
+use common::jobs::Delays;
+use common::queue::{JobQueue, LayerQueue, WorkerPool};
 use common::room_chat::RoomChatConsumer;
 use common::{Client, layers, serve};
 use serde_json::{Value, json};
@@ -156,26 +157,26 @@ async fn background_jobs_every_type() {
     assert!(text.starts_with("🤖 AI Response to 'any food to eat?':\n") && text.contains("pasta"), "{text}");
 }
 
-/// A queue that refuses every job.
-struct BrokenQueue;
-
-impl JobQueue for BrokenQueue {
-    fn enqueue(&self, _job: Job) -> BoxFuture<'_, Result<String, QueueError>> {
-        Box::pin(std::future::ready(Err(QueueError::Full)))
-    }
-}
-
+/// A client that queues large jobs faster than workers take them (here: none) fills the
+/// queue's byte budget and is told so; the server holds at most that budget for it.
 #[tokio::test]
-async fn background_jobs_enqueue_error() {
-    let addr = full_app(Some(Arc::new(BrokenQueue))).await;
+async fn a_client_flooding_the_job_queue_hits_its_byte_budget() {
+    let jobs = InMemoryLayer::new().capacity(1000).max_bytes(256 * 1024);
+    let queue = LayerQueue::new(Layers::new(jobs).default_layer());
+    let addr = full_app(Some(Arc::new(queue))).await;
     let mut client = jobs_client(addr).await;
-    client.send_json(json!({"action": "job", "payload": {"type": "translate", "content": "x"}})).await;
-    let frames = client.recv_until("complete").await;
-    assert_eq!(
-        frames[1],
-        json!({"action": "job_status",
-               "payload": {"status": "error", "message": "❌ Error queuing job: the job queue is full"}})
-    );
+    let content = "x".repeat(60 * 1024);
+    let full = json!({"status": "error", "message": "❌ Error queuing job: the job queue is full"});
+    for sent in 1.. {
+        client.send_json(json!({"action": "job", "payload": {"content": content}})).await;
+        let frames = client.recv_until("complete").await;
+        if frames[1]["payload"] == full {
+            // 256 KiB hold four of these jobs (each a frame of 60 KiB and some), not five.
+            assert_eq!(sent, 5, "refused after the budget, not before");
+            return;
+        }
+        assert_eq!(frames[1]["payload"]["status"], "queued", "{sent}");
+    }
 }
 
 #[tokio::test]

@@ -294,9 +294,9 @@ pub fn is_general(channel: &str) -> bool {
 /// A group send reads the members under a read lock and hands each the same frame
 /// bytes; it never serialises per member and never waits. General channels (names
 /// without `!`) are queues of at most [`capacity`](Self::capacity) messages (default
-/// 100) that expire after [`expiry`](Self::expiry) (default 60 s), as in Channels'
-/// in-memory layer: workers in this process [`receive`](ChannelLayer::receive) from
-/// them.
+/// 100) and [`max_bytes`](Self::max_bytes) bytes (default 1 MiB) that expire after
+/// [`expiry`](Self::expiry) (default 60 s), as in Channels' in-memory layer: workers in
+/// this process [`receive`](ChannelLayer::receive) from them.
 ///
 /// ```
 /// use chanx::layer::{ChannelLayer, InMemoryLayer, Kind, LayerMessage};
@@ -335,32 +335,58 @@ struct Member {
 #[derive(Debug, Clone, Copy)]
 struct Limits {
     capacity: usize,
+    max_bytes: usize,
     expiry: Duration,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { capacity: 100, expiry: Duration::from_secs(60) }
+        Limits { capacity: 100, max_bytes: 1 << 20, expiry: Duration::from_secs(60) }
     }
 }
 
-/// One general channel: its messages with their send time, and receivers waiting.
+/// One general channel: its messages, and receivers waiting.
 #[derive(Debug, Default)]
 struct GeneralChannel {
-    messages: std::sync::Mutex<VecDeque<(Instant, LayerMessage)>>,
+    pending: std::sync::Mutex<Pending>,
     arrived: Notify,
 }
 
-impl GeneralChannel {
+/// A general channel's messages with their send time, and their bytes.
+#[derive(Debug, Default)]
+struct Pending {
+    messages: VecDeque<(Instant, LayerMessage)>,
+    bytes: usize,
+}
+
+impl Pending {
     /// The oldest message not older than `expiry`, dropping older ones.
-    fn pop(&self, expiry: Duration) -> Option<LayerMessage> {
-        let mut messages = lock(&self.messages);
-        while let Some((sent, message)) = messages.pop_front() {
+    fn pop(&mut self, expiry: Duration) -> Option<LayerMessage> {
+        while let Some((sent, message)) = self.messages.pop_front() {
+            self.bytes -= message.frame.len();
             if sent.elapsed() < expiry {
                 return Some(message);
             }
         }
         None
+    }
+
+    /// Stores `message` unless that would pass `limits` (one message larger than the
+    /// byte budget still goes into an empty channel, alone); expired ones go first.
+    fn push(&mut self, message: LayerMessage, limits: Limits) -> Result<(), LayerMessage> {
+        while self.messages.front().is_some_and(|(sent, _)| sent.elapsed() >= limits.expiry) {
+            if let Some((_, old)) = self.messages.pop_front() {
+                self.bytes -= old.frame.len();
+            }
+        }
+        let bytes = message.frame.len();
+        let over_bytes = !self.messages.is_empty() && self.bytes + bytes > limits.max_bytes;
+        if self.messages.len() >= limits.capacity || over_bytes {
+            return Err(message);
+        }
+        self.bytes += bytes;
+        self.messages.push_back((Instant::now(), message));
+        Ok(())
     }
 }
 
@@ -378,6 +404,14 @@ impl InMemoryLayer {
     /// [`LayerError::ChannelFull`] (default 100). Set it before the layer is shared.
     pub fn capacity(self, capacity: usize) -> Self {
         self.with_limits(|limits| limits.capacity = capacity)
+    }
+
+    /// How many bytes of messages a general channel holds before a send fails with
+    /// [`LayerError::ChannelFull`] (default 1 MiB; a single larger message still goes
+    /// into an empty channel). With `capacity`, this bounds what clients can make server
+    /// code queue (a job per request, say). Set it before the layer is shared.
+    pub fn max_bytes(self, max_bytes: usize) -> Self {
+        self.with_limits(|limits| limits.max_bytes = max_bytes)
     }
 
     /// How long a message waits on a general channel before it is dropped unread
@@ -401,18 +435,9 @@ impl InMemoryLayer {
 
     /// Stores `message` on the general channel `name`.
     fn enqueue(&self, name: &str, message: LayerMessage) -> Result<(), LayerError> {
-        let Limits { capacity, expiry } = self.inner.limits;
         let channel = self.general(name);
-        {
-            let mut messages = lock(&channel.messages);
-            while messages.front().is_some_and(|(sent, _)| sent.elapsed() >= expiry) {
-                messages.pop_front();
-            }
-            if messages.len() >= capacity {
-                return Err(LayerError::ChannelFull { channel: name.to_owned() });
-            }
-            messages.push_back((Instant::now(), message));
-        }
+        let stored = lock(&channel.pending).push(message, self.inner.limits);
+        stored.map_err(|_| LayerError::ChannelFull { channel: name.to_owned() })?;
         channel.arrived.notify_one();
         Ok(())
     }
@@ -422,7 +447,7 @@ impl InMemoryLayer {
         let channel = self.general(name);
         loop {
             let arrived = channel.arrived.notified();
-            if let Some(message) = channel.pop(self.inner.limits.expiry) {
+            if let Some(message) = lock(&channel.pending).pop(self.inner.limits.expiry) {
                 return message;
             }
             arrived.await;
