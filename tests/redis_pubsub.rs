@@ -14,9 +14,10 @@ mod common;
 use chanx::layer::redis::RedisPubSubLayer;
 use chanx::layer::{ChannelLayer, LayerError, Layers};
 use chanx::testing::TestClient;
-use common::crowd::{Crowd, Nudge, Say, say, shout};
+use common::crowd::{Crowd, Nudge, say, shout};
 use common::redis::{
-    NEEDS_REDIS, crowd, expect, python_exchange, redis_url, send, unique_prefix, until, wait_until,
+    NEEDS_REDIS, broadcasts_cross_processes, crowd, events_cross_processes, expect, python_exchange,
+    redis_url, send, unique_prefix, until, wait_until,
 };
 use serde_json::json;
 
@@ -47,40 +48,10 @@ async fn channel_names_are_chanx_pubsub_names() {
 
 #[tokio::test]
 #[ignore = "needs Redis: set REDIS_URL and run with --include-ignored"]
-async fn broadcasts_reach_members_in_both_processes_once() {
+async fn broadcasts_reach_members_in_every_process_once_but_the_excluded() {
     let prefix = unique_prefix();
     let ((_, one), (_, two)) = (process(&prefix).await, process(&prefix).await);
-    let mut a1 = crowd(&one).await;
-    let mut a2 = crowd(&one).await;
-    let mut b1 = crowd(&two).await;
-
-    send(&a1, shout(&[], false, "from a1")).await;
-    // The sender's own copy is delivered locally, the others through Redis.
-    expect(&mut a1, say("from a1")).await;
-    expect(&mut a2, say("from a1")).await;
-    expect(&mut b1, say("from a1")).await;
-
-    // Through the same group channel, after the first: no second copy came before it.
-    send(&b1, shout(&[], true, "marker")).await;
-    assert_eq!(until(&mut a1, &say("marker")).await, vec![say("marker")]);
-    assert_eq!(until(&mut a2, &say("marker")).await, vec![say("marker")]);
-    b1.receive_nothing().await.expect("b1 excluded itself");
-}
-
-#[tokio::test]
-#[ignore = "needs Redis: set REDIS_URL and run with --include-ignored"]
-async fn exclude_current_skips_only_the_sender_across_processes() {
-    let prefix = unique_prefix();
-    let ((_, one), (_, two)) = (process(&prefix).await, process(&prefix).await);
-    let mut a1 = crowd(&one).await;
-    let mut a2 = crowd(&one).await;
-    let mut b1 = crowd(&two).await;
-
-    send(&a1, shout(&[], true, "not a1")).await;
-    expect(&mut a2, say("not a1")).await;
-    expect(&mut b1, say("not a1")).await;
-    send(&b1, shout(&[], true, "marker")).await;
-    assert_eq!(until(&mut a1, &say("marker")).await, vec![say("marker")], "a1 got no copy");
+    broadcasts_cross_processes(&one, &two).await;
 }
 
 #[tokio::test]
@@ -88,29 +59,14 @@ async fn exclude_current_skips_only_the_sender_across_processes() {
 async fn events_cross_processes_by_channel_name_and_by_group() {
     let prefix = unique_prefix();
     let ((_, one), (_, two)) = (process(&prefix).await, process(&prefix).await);
-    let mut a1 = crowd(&one).await;
-    let mut b1 = crowd(&two).await;
-
-    let to_a1 = Nudge("by name".into());
-    two.default_layer().send_event(a1.channel_name(), &to_a1).await.expect("send_event");
-    expect(&mut a1, say("nudged: by name")).await;
-
-    one.default_layer().broadcast_event(&Nudge("by group".into())).groups(["lobby"]).await.expect("send");
-    expect(&mut a1, say("nudged: by group")).await;
-    expect(&mut b1, say("nudged: by group")).await;
-
-    // A broadcast from outside any connection reaches every member.
-    one.default_layer()
-        .broadcast_message(&Say("from a worker".into()))
-        .groups(["lobby"])
-        .await
-        .expect("send");
-    expect(&mut a1, say("from a worker")).await;
-    expect(&mut b1, say("from a worker")).await;
+    let (mut a1, mut b1) = events_cross_processes(&one, &two).await;
 
     // Nobody holds this name: dropped, not an error.
     let nobody = format!("{prefix}specific.00000000000000000000000000000000");
-    two.default_layer().send_event(&nobody, &to_a1).await.expect("a name nobody holds is no error");
+    two.default_layer()
+        .send_event(&nobody, &Nudge("lost".into()))
+        .await
+        .expect("a name nobody holds is no error");
     a1.receive_nothing().await.expect("nothing more");
     b1.receive_nothing().await.expect("nothing more");
 }

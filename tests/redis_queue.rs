@@ -14,8 +14,11 @@ mod common;
 
 use chanx::layer::redis::{RedisQueueLayer, RedisQueueLayerBuilder};
 use chanx::layer::{ChannelLayer, Kind, LayerError, LayerMessage, Layers};
-use common::crowd::{Nudge, Say, say, shout};
-use common::redis::{NEEDS_REDIS, crowd, expect, python_exchange, redis_url, send, unique_prefix, until};
+use common::crowd::{Nudge, say, shout};
+use common::redis::{
+    NEEDS_REDIS, broadcasts_cross_processes, crowd, events_cross_processes, expect, python_exchange,
+    redis_url, send, unique_prefix, until,
+};
 use redis::aio::MultiplexedConnection;
 use serde_json::json;
 
@@ -122,23 +125,7 @@ async fn channel_names_are_channels_redis_names() {
 async fn broadcasts_reach_members_in_every_process_once_but_the_excluded() {
     let prefix = unique_prefix();
     let ((_, one), (_, two)) = (process(&prefix).await, process(&prefix).await);
-    let mut a1 = crowd(&one).await;
-    let mut a2 = crowd(&one).await;
-    let mut b1 = crowd(&two).await;
-
-    send(&a1, shout(&[], false, "from a1")).await;
-    expect(&mut a1, say("from a1")).await;
-    expect(&mut a2, say("from a1")).await;
-    expect(&mut b1, say("from a1")).await;
-
-    send(&a1, shout(&[], true, "not a1")).await;
-    expect(&mut a2, say("not a1")).await;
-    expect(&mut b1, say("not a1")).await;
-    // Through a1's process key, after the others: nothing came before it.
-    send(&b1, shout(&[], true, "marker")).await;
-    assert_eq!(until(&mut a1, &say("marker")).await, vec![say("marker")], "a1 got no copy");
-    assert_eq!(until(&mut a2, &say("marker")).await, vec![say("marker")]);
-    b1.receive_nothing().await.expect("b1 excluded itself");
+    broadcasts_cross_processes(&one, &two).await;
 }
 
 /// A group send writes one message per process, naming its members, never one per member.
@@ -174,23 +161,7 @@ async fn a_group_send_writes_once_per_process() {
 async fn events_cross_processes_by_channel_name_and_by_group() {
     let prefix = unique_prefix();
     let ((_, one), (_, two)) = (process(&prefix).await, process(&prefix).await);
-    let mut a1 = crowd(&one).await;
-    let mut b1 = crowd(&two).await;
-
-    two.default_layer().send_event(a1.channel_name(), &Nudge("by name".into())).await.expect("send_event");
-    expect(&mut a1, say("nudged: by name")).await;
-
-    one.default_layer().broadcast_event(&Nudge("by group".into())).groups(["lobby"]).await.expect("send");
-    expect(&mut a1, say("nudged: by group")).await;
-    expect(&mut b1, say("nudged: by group")).await;
-
-    one.default_layer()
-        .broadcast_message(&Say("from a worker".into()))
-        .groups(["lobby"])
-        .await
-        .expect("send");
-    expect(&mut a1, say("from a worker")).await;
-    expect(&mut b1, say("from a worker")).await;
+    let (mut a1, _b1) = events_cross_processes(&one, &two).await;
 
     // A connection of this process that is gone: dropped on receipt, not an error.
     let (two_layer, _) = process(&prefix).await;

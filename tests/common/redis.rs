@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout};
 
-use super::crowd::{Crowd, Nudge, say, shout};
+use super::crowd::{Crowd, Nudge, Say, say, shout};
 
 pub const NEEDS_REDIS: &str = "needs Redis";
 
@@ -178,4 +178,50 @@ pub async fn python_exchange(
     assert_eq!(frames, expected);
     rust.receive_nothing().await.expect("nothing more");
     peer.finish().await;
+}
+
+/// Two "processes" (layers of one kind and prefix on one Redis) share the lobby: a
+/// broadcast reaches every member once, the sender too unless it excluded itself.
+pub async fn broadcasts_cross_processes(one: &Layers, two: &Layers) {
+    let mut a1 = crowd(one).await;
+    let mut a2 = crowd(one).await;
+    let mut b1 = crowd(two).await;
+
+    send(&a1, shout(&[], false, "from a1")).await;
+    expect(&mut a1, say("from a1")).await;
+    expect(&mut a2, say("from a1")).await;
+    expect(&mut b1, say("from a1")).await;
+
+    send(&a1, shout(&[], true, "not a1")).await;
+    expect(&mut a2, say("not a1")).await;
+    expect(&mut b1, say("not a1")).await;
+    // A marker sent after the others, by the same route: no copy came before it.
+    send(&b1, shout(&[], true, "marker")).await;
+    assert_eq!(until(&mut a1, &say("marker")).await, vec![say("marker")], "a1 got no copy");
+    assert_eq!(until(&mut a2, &say("marker")).await, vec![say("marker")]);
+    b1.receive_nothing().await.expect("b1 excluded itself");
+}
+
+/// Events reach a connection of the other process by its channel name and the members
+/// of both by group, and so does a broadcast from outside any connection; returns a
+/// member of each process, with nothing left to read.
+pub async fn events_cross_processes(one: &Layers, two: &Layers) -> (TestClient, TestClient) {
+    let mut a1 = crowd(one).await;
+    let mut b1 = crowd(two).await;
+
+    two.default_layer().send_event(a1.channel_name(), &Nudge("by name".into())).await.expect("send_event");
+    expect(&mut a1, say("nudged: by name")).await;
+
+    one.default_layer().broadcast_event(&Nudge("by group".into())).groups(["lobby"]).await.expect("send");
+    expect(&mut a1, say("nudged: by group")).await;
+    expect(&mut b1, say("nudged: by group")).await;
+
+    one.default_layer()
+        .broadcast_message(&Say("from a worker".into()))
+        .groups(["lobby"])
+        .await
+        .expect("send");
+    expect(&mut a1, say("from a worker")).await;
+    expect(&mut b1, say("from a worker")).await;
+    (a1, b1)
 }
