@@ -69,7 +69,7 @@ use std::time::Duration;
 
 use ::redis::aio::AsyncPushSender;
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use ::redis::{IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind};
+use ::redis::{IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind, RedisResult};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
@@ -320,6 +320,26 @@ fn backend(error: ::redis::RedisError) -> LayerError {
     LayerError::Backend(Box::new(error))
 }
 
+/// Runs one Redis operation within `limit`; failures are logged.
+async fn bounded<T>(
+    address: &str,
+    operation: &'static str,
+    limit: Duration,
+    running: impl Future<Output = RedisResult<T>>,
+) -> Result<T, LayerError> {
+    match tokio::time::timeout(limit, running).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => {
+            throttled!(warn, address, operation, %error, "Redis command failed");
+            Err(backend(error))
+        }
+        Err(_) => {
+            throttled!(warn, address, operation, "Redis did not answer in time");
+            Err(LayerError::Timeout { operation, after: limit })
+        }
+    }
+}
+
 /// Index of the host holding `name` among `hosts`, as channels_redis computes it:
 /// `int((crc32(name) & 0xFFF) / (4096 / hosts))`.
 pub fn shard_index(name: &str, hosts: usize) -> usize {
@@ -545,17 +565,7 @@ impl Shared {
                 }
             }
         };
-        match tokio::time::timeout(self.timeout, running).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => {
-                throttled!(warn, address = %shard.address, operation, %error, "Redis command failed");
-                Err(backend(error))
-            }
-            Err(_) => {
-                throttled!(warn, address = %shard.address, operation, "Redis did not answer in time");
-                Err(LayerError::Timeout { operation, after: self.timeout })
-            }
-        }
+        bounded(&shard.address, operation, self.timeout, running).await
     }
 
     fn on_push(&self, push: PushInfo) {

@@ -5,17 +5,16 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use ::redis::IntoConnectionInfo;
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use ::redis::{IntoConnectionInfo, RedisResult};
 use tokio_util::task::AbortOnDropHandle;
 
 use super::{
-    MAX_NAME_LENGTH, Member, Packer, Targets, backend, check_name, decode_addressed, invalid_name,
+    MAX_NAME_LENGTH, Member, Packer, Targets, backend, bounded, check_name, decode_addressed, invalid_name,
     shard_index, valid_name,
 };
 use crate::layer::{BoxFuture, ChannelLayer, Inbox, LayerError, LayerMessage, read, write};
@@ -365,26 +364,6 @@ impl Shard {
             self.client.get_multiplexed_async_connection().await.map(drop)
         })
         .await
-    }
-}
-
-/// Runs one Redis operation within `limit`; failures are logged.
-async fn bounded<T>(
-    address: &str,
-    operation: &'static str,
-    limit: Duration,
-    running: impl Future<Output = RedisResult<T>>,
-) -> Result<T, LayerError> {
-    match tokio::time::timeout(limit, running).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => {
-            throttled!(warn, address, operation, %error, "Redis command failed");
-            Err(backend(error))
-        }
-        Err(_) => {
-            throttled!(warn, address, operation, "Redis did not answer in time");
-            Err(LayerError::Timeout { operation, after: limit })
-        }
     }
 }
 
