@@ -233,7 +233,7 @@ async fn restart_keeps_sockets(kind: Kind) {
     let server = RedisServer::start(server.stop().await).await;
 
     // Broadcasts sent before both layers have reconnected are lost (at most once); send
-    // until one arrives, within 20 s.
+    // until one arrives, within 60 s (a loaded CI machine is slow to restart Redis).
     let flowing = async {
         for attempt in 0.. {
             let text = format!("after {attempt}");
@@ -245,7 +245,7 @@ async fn restart_keeps_sockets(kind: Kind) {
             }
         }
     };
-    tokio::time::timeout(Duration::from_secs(20), flowing).await.expect("broadcasts flow again");
+    tokio::time::timeout(Duration::from_secs(60), flowing).await.expect("broadcasts flow again");
 
     // Bob's own channel subscription is back too: an event by channel name.
     let events = one.default_layer();
@@ -259,7 +259,7 @@ async fn restart_keeps_sockets(kind: Kind) {
             }
         }
     };
-    tokio::time::timeout(Duration::from_secs(20), delivered).await.expect("events flow again");
+    tokio::time::timeout(Duration::from_secs(60), delivered).await.expect("events flow again");
     // Both sockets stayed open all along. Bob may still get late copies of the retried
     // broadcasts first; alice, an error frame for each shout that failed while Redis
     // was down (a failed handler costs that message an error frame, not the socket).

@@ -509,12 +509,25 @@ async fn check_at_start(shared: Weak<Shared>) {
     }
 }
 
-/// Receives the process's messages on host `host` for as long as the layer lives. When
-/// the host answers again after a failure (Redis restarted, say, with its data gone),
-/// first puts back every group membership of this process that lives there.
+/// Receives the process's messages on host `host` for as long as the layer lives. After
+/// a failure (Redis restarted, say, with its data gone) it first puts back every group
+/// membership of this process that lives there, as soon as the host answers, before it
+/// waits for messages again.
 async fn receive_loop(shared: Weak<Shared>, host: usize, queue: Queue, mut connection: ConnectionManager) {
     let mut failed = false;
     loop {
+        if failed {
+            let Some(shared) = shared.upgrade() else { return };
+            if shared.restore_memberships(host).await.is_err() {
+                drop(shared);
+                tokio::time::sleep(RETRY).await;
+                continue;
+            }
+            failed = false;
+            if !shared.shards[host].reachable.swap(true, Ordering::Relaxed) {
+                tracing::info!(address = %shared.shards[host].address, prefix = %shared.prefix, "Redis answers again");
+            }
+        }
         let popped = match queue.pop(&mut connection, BATCH).await {
             Ok(popped) => popped,
             Err(error) => {
@@ -535,14 +548,6 @@ async fn receive_loop(shared: Weak<Shared>, host: usize, queue: Queue, mut conne
                 continue;
             }
         };
-        if std::mem::take(&mut failed) {
-            let Some(shared) = shared.upgrade() else { return };
-            if shared.restore_memberships(host).await.is_err() {
-                failed = true;
-            } else if !shared.shards[host].reachable.swap(true, Ordering::Relaxed) {
-                tracing::info!(address = %shared.shards[host].address, prefix = %shared.prefix, "Redis answers again");
-            }
-        }
         if popped.is_empty() {
             continue;
         }
@@ -727,9 +732,11 @@ impl Shared {
 
     /// Adds again every membership of this process's connections in the groups that
     /// live on host `host`, refreshing their expiry: after a Redis restart that lost
-    /// them. One pipeline, bounded by the timeout.
+    /// them. One pipeline (a `PING` when there is nothing to restore, so that success
+    /// means the host answers), bounded by the timeout.
     async fn restore_memberships(&self, host: usize) -> Result<(), LayerError> {
         let mut restore = ::redis::pipe();
+        restore.cmd("PING").ignore();
         let mut restored = 0usize;
         let score = now();
         for (channel, member) in read(&self.channels).iter() {
@@ -740,13 +747,12 @@ impl Shared {
                 restored += 1;
             }
         }
-        if restored == 0 {
-            return Ok(());
-        }
         let shard = &self.shards[host];
         let mut connection = shard.commands.clone();
         bounded(&shard.address, "ZADD", self.timeout, restore.exec_async(&mut connection)).await?;
-        tracing::info!(address = %shard.address, restored, "Redis answers again: group memberships restored");
+        if restored > 0 {
+            tracing::info!(address = %shard.address, restored, "group memberships restored");
+        }
         Ok(())
     }
 
