@@ -2,7 +2,7 @@
 #![warn(missing_docs)]
 
 pub use chanx_core::*;
-pub use chanx_macros::{channel, event_handler, message, payload, ws_handler};
+pub use chanx_macros::{channel, event_handler, message, payload, topic, ws_handler};
 
 /// What an app needs: `use chanx::prelude::*;`.
 pub mod prelude {
@@ -11,7 +11,7 @@ pub mod prelude {
     pub use chanx_core::{
         AuthError, AuthenticationMessage, CompleteMessage, Consumer, Context, Disconnect, ErrorMessage,
         EventCompleteMessage, FromConnection, GroupCompleteMessage, Handshake, Message, PingMessage,
-        PongMessage, Route, Sender, Settings,
+        PongMessage, Route, Sender, Settings, Topic, TopicChannel, TopicRoute,
     };
-    pub use chanx_macros::{channel, event_handler, message, payload, ws_handler};
+    pub use chanx_macros::{channel, event_handler, message, payload, topic, ws_handler};
 }

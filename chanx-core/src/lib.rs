@@ -36,15 +36,16 @@ pub use connection::channel::{
 };
 pub use connection::consumer::{AuthError, Consumer, Disconnect};
 pub use connection::context::{Broadcast, ConnectionInfo, Context, Sender};
+pub use connection::topic::{Standalone, Topic, TopicBroadcast, TopicChannel, TopicHandle, TopicType};
 pub use error::{Error, Result};
 pub use origin::{OriginPattern, OriginPolicy};
 pub use protocol::message::{
     AuthenticationMessage, AuthenticationPayload, CompleteMessage, ErrorMessage, ErrorPayload,
     EventCompleteMessage, GroupCompleteMessage, Message, MessageMeta, Payload, PingMessage, PongMessage,
-    TopicErrorReason,
+    SubscribeMessage, SubscribedMessage, TopicErrorReason, UnsubscribeMessage, UnsubscribedMessage,
 };
 pub use protocol::validate::{ErrorItem, Loc};
-pub use server::{FromConnection, Handshake, Route, RouteOptions, serve};
+pub use server::{FromConnection, Handshake, Route, RouteOptions, TopicRoute, serve};
 pub use settings::{Settings, Shutdown};
 pub use stats::{Stats, StatsSnapshot};
 
@@ -63,6 +64,10 @@ pub mod __private {
         assert_distinct_actions, assert_reply, decode, str_eq,
     };
     pub use crate::connection::context::Context;
+    pub use crate::connection::topic::{
+        DistinctTopics, Overlap, TopicChannel, TopicParameter, TopicType, assert_distinct_topics,
+        match_pattern, parse_parameter, patterns_overlap,
+    };
     pub use crate::protocol::message::{
         Message, deserialize_message, message_schema, message_schema_name, serialize_message,
     };

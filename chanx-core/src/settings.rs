@@ -44,6 +44,7 @@ pub struct Settings {
     pub(crate) heartbeat: Option<Heartbeat>,
     pub(crate) inbound_rate: Option<RateLimit>,
     pub(crate) max_groups: usize,
+    pub(crate) max_subscriptions: usize,
     pub(crate) max_connections: usize,
     pub(crate) max_header_bytes: usize,
     pub(crate) handshake_timeout: Duration,
@@ -84,6 +85,7 @@ impl Default for Settings {
             }),
             inbound_rate: Some(RateLimit { per_second: 500, burst: 1000 }),
             max_groups: 100,
+            max_subscriptions: 100,
             max_connections: 10_000,
             max_header_bytes: 32 * 1024,
             handshake_timeout: Duration::from_secs(10),
@@ -194,6 +196,15 @@ impl Settings {
     /// more fails with [`Error::TooManyGroups`](crate::Error::TooManyGroups).
     pub fn max_groups(mut self, groups: usize) -> Self {
         self.max_groups = groups;
+        self
+    }
+
+    /// How many topics one connection may be subscribed to at once (default 100); a
+    /// `subscribe` over it gets an error frame with the reason
+    /// `too_many_subscriptions` and changes nothing. Each subscription costs well under
+    /// 1 KiB (BENCHMARKS.md), so the limit bounds a client's memory in bytes.
+    pub fn max_subscriptions(mut self, subscriptions: usize) -> Self {
+        self.max_subscriptions = subscriptions;
         self
     }
 

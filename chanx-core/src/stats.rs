@@ -20,6 +20,7 @@ pub struct Stats {
     pub(crate) heartbeat_timeouts: AtomicU64,
     pub(crate) too_big: AtomicU64,
     pub(crate) group_limit: AtomicU64,
+    pub(crate) subscription_limit: AtomicU64,
 }
 
 /// A copy of the [`Stats`] counters at one moment.
@@ -52,6 +53,8 @@ pub struct StatsSnapshot {
     pub too_big: u64,
     /// Group joins refused by the per-connection group limit.
     pub group_limit: u64,
+    /// Topic subscriptions refused by the per-connection subscription limit.
+    pub subscription_limit: u64,
 }
 
 impl Stats {
@@ -72,6 +75,7 @@ impl Stats {
             heartbeat_timeouts: read(&self.heartbeat_timeouts),
             too_big: read(&self.too_big),
             group_limit: read(&self.group_limit),
+            subscription_limit: read(&self.subscription_limit),
         }
     }
 }

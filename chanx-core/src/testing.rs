@@ -44,8 +44,13 @@ use tokio_util::sync::PollSender;
 use crate::connection::consumer::Consumer;
 use crate::connection::context::ConnectionInfo;
 use crate::connection::runtime;
-use crate::layer::{BoxFuture, ChannelLayer, InMemoryLayer, Inbox, Kind, LayerError, LayerMessage, Layers};
-use crate::protocol::message::{CompleteMessage, EventCompleteMessage, GroupCompleteMessage, Message};
+use crate::layer::{
+    BoxFuture, ChannelLayer, InMemoryLayer, Inbox, Kind, LayerError, LayerMessage, Layers, TopicStamp,
+};
+use crate::protocol::message::{
+    CompleteMessage, EventCompleteMessage, GroupCompleteMessage, Message, SubscribeMessage,
+    SubscribedMessage, UnsubscribeMessage, UnsubscribedMessage,
+};
 use crate::server::{FromConnection, Handshake};
 use crate::settings::Settings;
 use crate::transport::{Incoming, Outgoing};
@@ -321,6 +326,56 @@ impl TestClient {
         self.send_text(text).await
     }
 
+    /// Sends a typed message to the subscription of `topic` (the `topic` envelope key).
+    pub async fn send_topic_message<M: Message>(&self, topic: &str, message: &M) -> Result<(), TestError> {
+        let mut frame = serde_json::to_value(message)
+            .map_err(|source| TestError::Decode { frame: M::ACTION.into(), source })?;
+        if let Value::Object(keys) = &mut frame {
+            keys.insert("topic".into(), Value::from(topic));
+        }
+        self.send_json(&frame).await
+    }
+
+    /// Subscribes to `topic` and waits for the `subscribed` acknowledgement, which must
+    /// be the next frame: a topic error instead (`unknown_topic`, `unauthorized`,
+    /// `too_many_subscriptions`) is [`TestError::Unexpected`], with the frame.
+    pub async fn subscribe(&mut self, topic: &str) -> Result<(), TestError> {
+        self.topic_request(topic, SubscribeMessage::ACTION, SubscribedMessage::ACTION).await
+    }
+
+    /// Leaves `topic` and waits for the `unsubscribed` acknowledgement, the next frame.
+    pub async fn unsubscribe(&mut self, topic: &str) -> Result<(), TestError> {
+        self.topic_request(topic, UnsubscribeMessage::ACTION, UnsubscribedMessage::ACTION).await
+    }
+
+    async fn topic_request(&mut self, topic: &str, action: &str, ack: &str) -> Result<(), TestError> {
+        self.send_json(&serde_json::json!({ "action": action, "topic": topic })).await?;
+        let mut wait = Wait::new(format!("the `{ack}` of `{topic}`"));
+        let frame = self.next_json(&mut wait).await?;
+        if frame["action"] == ack && frame["topic"] == topic {
+            return Ok(());
+        }
+        Err(TestError::Unexpected(frame.to_string()))
+    }
+
+    /// The next frame, which must belong to `topic`, decoded as message `M` with its
+    /// envelope keys.
+    pub async fn receive_topic_message<M: Message>(
+        &mut self,
+        topic: &str,
+    ) -> Result<TopicFrame<M>, TestError> {
+        let mut wait = Wait::new(format!("a `{}` frame of `{topic}`", M::ACTION));
+        let value = self.next_json(&mut wait).await?;
+        if value["topic"] != topic {
+            return Err(TestError::Unexpected(value.to_string()));
+        }
+        let reference = value.get("ref").and_then(Value::as_str).map(str::to_owned);
+        let seq = value.get("seq").and_then(Value::as_u64);
+        let message = serde_json::from_value(value.clone())
+            .map_err(|source| TestError::Decode { frame: value.to_string(), source })?;
+        Ok(TopicFrame { topic: topic.to_owned(), message, reference, seq })
+    }
+
     /// Sends any JSON value as a text frame.
     pub async fn send_json(&self, value: &Value) -> Result<(), TestError> {
         self.send_text(value.to_string()).await
@@ -449,6 +504,19 @@ impl TestClient {
     }
 }
 
+/// A frame of a topic subscription, as [`TestClient::receive_topic_message`] returns it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicFrame<M> {
+    /// The topic it belongs to.
+    pub topic: String,
+    /// The message.
+    pub message: M,
+    /// The `ref` it echoes, for an answer to a request.
+    pub reference: Option<String>,
+    /// The `seq` of the topic push it answers, if the push had one.
+    pub seq: Option<u64>,
+}
+
 /// Where a recorded message was sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
@@ -467,6 +535,8 @@ pub struct Recorded {
     pub kind: Kind,
     /// The whole frame, `{"action": ..., "payload": ...}`.
     pub frame: Value,
+    /// For a topic push (`layer.topic::<T>(name).broadcast(..)`): the topic and its `seq`.
+    pub topic: Option<TopicStamp>,
 }
 
 /// A channel layer that records what is broadcast or sent through it instead of
@@ -513,7 +583,8 @@ impl RecordingLayer {
 
     fn record(&self, target: Target, message: &LayerMessage) {
         let frame = serde_json::from_str(message.frame.as_str()).unwrap_or(Value::Null);
-        let recorded = Recorded { target, kind: message.kind, frame };
+        let topic = message.topic.as_deref().cloned();
+        let recorded = Recorded { target, kind: message.kind, frame, topic };
         self.sent.lock().unwrap_or_else(PoisonError::into_inner).push(recorded);
     }
 }

@@ -208,7 +208,55 @@ pub fn payload(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_attribute]
 pub fn channel(args: TokenStream, item: TokenStream) -> TokenStream {
-    channel::expand(args.into(), item.into()).into()
+    channel::expand(args.into(), item.into(), channel::Item::Consumer).into()
+}
+
+/// Declares a topic: `#[topic(pattern = "room:{room}")]` on the impl block of a type
+/// whose fields are the pattern's parameters. Clients subscribe to a topic by name
+/// (`room:lobby`) over the socket of a consumer that lists the type in
+/// `#[channel(topics(...))]`, or over a route of its own (`RoomTopic::route()`); the
+/// block's `#[ws_handler]`s take the frames addressed to the subscription and its
+/// `#[event_handler]`s the pushes of `layer.topic::<RoomTopic>(name).broadcast(...)`.
+/// Add `impl Topic for RoomTopic {}` for the hooks (`authorize`, `on_subscribe`,
+/// `on_unsubscribe`).
+///
+/// Keys:
+///
+/// - `pattern = "..."` (required): literal text and `{parameter}`s, each matching one or
+///   more characters other than `:` and parsed (`FromStr`) into the field of that name.
+///   A malformed pattern, a parameter the type has no field for, a field the pattern
+///   lacks, or two topic types of one consumer whose patterns overlap are compile errors;
+/// - `name = "..."`: the AsyncAPI channel name (default: the type name in snake case);
+/// - `description = "..."` (default: the doc comment) and `tags("a", "b")`;
+/// - `passthrough(EventA)`: pushes forwarded to the client unchanged (with `topic` and
+///   `seq`);
+/// - `sends(State)`: messages the hooks send (the state `on_subscribe` pushes), for the
+///   document.
+///
+/// ```
+/// use chanx::prelude::*;
+///
+/// #[message(action = "job_progress")]
+/// pub struct JobProgress(pub u8);
+///
+/// /// The progress of one job.
+/// pub struct JobTopic {
+///     pub id: u64,
+/// }
+///
+/// #[topic(pattern = "job:{id}", passthrough(JobProgress))]
+/// impl JobTopic {}
+///
+/// impl Topic for JobTopic {}
+///
+/// assert_eq!(JobTopic::from_name("job:42").map(|job| job.id), Some(42));
+/// assert!(JobTopic::from_name("job:x").is_none(), "`id` does not parse");
+/// assert!(JobTopic::from_name("job:1:2").is_none(), "a parameter stops at `:`");
+/// assert_eq!(JobTopic::PARAMETERS, ["id"]);
+/// ```
+#[proc_macro_attribute]
+pub fn topic(args: TokenStream, item: TokenStream) -> TokenStream {
+    channel::expand(args.into(), item.into(), channel::Item::Topic).into()
 }
 
 /// Marks a method of a `#[channel]` impl block as the handler of one message type.

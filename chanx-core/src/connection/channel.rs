@@ -9,6 +9,7 @@ use serde::de::IntoDeserializer;
 use serde_json::value::RawValue;
 
 use crate::connection::context::Context;
+use crate::connection::topic::TopicType;
 use crate::protocol::message::{AsSerde, Message, MessageMeta, Payload};
 use crate::protocol::validate::{ErrorItem, validate_payload};
 
@@ -48,6 +49,15 @@ pub trait Channel: Sized + Send + 'static {
     /// (`#[channel(log_messages, log_ignored_actions("ping", "pong"))]`), as Chanx's
     /// `log_ignored_actions`. Only read when [`LOG_MESSAGES`](Channel::LOG_MESSAGES) is on.
     const LOG_IGNORED_ACTIONS: &'static [&'static str] = &[];
+
+    /// The topic types a client may subscribe to over this consumer's socket
+    /// (`#[channel(topics(RoomTopic, PresenceTopic))]`), in declaration order.
+    const TOPICS: &'static [TopicType] = &[];
+
+    /// Whether this consumer serves one topic on a route of its own
+    /// ([`Standalone`](crate::Standalone)): it subscribes as the connection opens, and
+    /// frames without `topic` go to that subscription.
+    const STANDALONE: bool = false;
 
     /// AsyncAPI metadata of the channel and its operations.
     fn meta() -> ChannelMeta;

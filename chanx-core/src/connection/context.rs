@@ -68,9 +68,9 @@ fn lookup<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
-/// Encodes a message as a text frame, echoing `reference` if given.
-fn encode<M: Message>(message: &M, reference: Option<&str>) -> Result<Outgoing> {
-    frame::encode(message, frame::Keys::reply(reference))
+/// Encodes a message as a text frame with the envelope `keys`.
+fn encode<M: Message>(message: &M, keys: frame::Keys<'_>) -> Result<Outgoing> {
+    frame::encode(message, keys)
         .map(Outgoing::Text)
         .map_err(|source| Error::Encode { action: M::ACTION, source })
 }
@@ -115,7 +115,7 @@ impl Sender {
     ///
     /// Fails with [`Error::ConnectionClosed`] once the connection is gone.
     pub async fn send_message<M: Message>(&self, message: M) -> Result<()> {
-        let frame = encode(&message, None)?;
+        let frame = encode(&message, frame::Keys::default())?;
         self.send_frame(frame).await
     }
 
@@ -141,7 +141,8 @@ impl Sender {
 
 /// The connection a handler or hook works on: send, close, read the request.
 ///
-/// Frames sent while a client frame is being handled echo its `ref`.
+/// Frames sent while a client frame is being handled echo its `ref`; frames sent by a
+/// topic's handler or hook carry the topic (and the `seq` of the push being handled).
 #[derive(Debug)]
 pub struct Context {
     info: Arc<ConnectionInfo>,
@@ -156,6 +157,10 @@ pub struct Context {
     /// (handler reply and `complete`), as Chanx orders them.
     pub(crate) own_copies: Vec<Utf8Bytes>,
     pub(crate) reference: Option<Box<str>>,
+    /// The topic whose frame, event or hook is being handled.
+    pub(crate) topic: Option<Arc<str>>,
+    /// The `seq` of the topic push being handled.
+    pub(crate) seq: Option<u64>,
     pub(crate) close_code: Option<u16>,
 }
 
@@ -178,6 +183,8 @@ impl Context {
             groups: Vec::new(),
             own_copies: Vec::new(),
             reference: None,
+            topic: None,
+            seq: None,
             close_code: None,
         }
     }
@@ -254,8 +261,19 @@ impl Context {
         if self.close_code.is_some() {
             return Err(Error::ConnectionClosed);
         }
-        let frame = encode(&message, self.reference.as_deref())?;
+        let frame = encode(&message, self.keys())?;
         self.sender.send_frame(frame).await
+    }
+
+    /// The envelope keys of what is sent now: the request's `ref`, the topic, its `seq`.
+    pub(crate) fn keys(&self) -> frame::Keys<'_> {
+        frame::Keys { reference: self.reference.as_deref(), topic: self.topic.as_deref(), seq: self.seq }
+    }
+
+    /// The topic being handled: in a topic's handlers and hooks, the subscription's
+    /// name (`room:lobby`); `None` in a consumer's own.
+    pub fn topic(&self) -> Option<&str> {
+        self.topic.as_deref()
     }
 
     /// Closes the connection with a WebSocket close code and reason, once the current

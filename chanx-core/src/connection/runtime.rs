@@ -20,17 +20,19 @@ use tracing::Instrument;
 use crate::connection::channel::Dispatch;
 use crate::connection::consumer::{Consumer, Disconnect};
 use crate::connection::context::{ConnectionInfo, Context, Sender};
-use crate::layer::{Inbox, LAGGING, LAGGING_REASON, Lagging};
+use crate::layer::{Event, Inbox, LAGGING, LAGGING_REASON, Lagging};
 use crate::log::throttled;
-use crate::protocol::frame::{self, Keys, Rejection};
-use crate::protocol::message::{
-    CompleteMessage, ErrorMessage, ErrorPayload, EventCompleteMessage, Message, TopicErrorReason,
-};
+use crate::protocol::frame::{self, Keys};
+use crate::protocol::message::{CompleteMessage, ErrorMessage, ErrorPayload, EventCompleteMessage, Message};
 use crate::protocol::validate::ErrorItem;
 use crate::queue::{QueueReceiver, queue};
 use crate::settings::{RateLimit, Settings};
 use crate::stats::count;
 use crate::transport::{self, Control, Incoming, MessageLog, Outgoing};
+
+mod topics;
+
+use topics::Subscriptions;
 
 /// Close codes the runtime sends.
 const GOING_AWAY: u16 = 1001;
@@ -46,9 +48,12 @@ struct Connection<'a, C> {
     cx: Context,
     /// The consumer type this connection serves (its methods take the consumer).
     consumer: PhantomData<fn(&mut C)>,
-    /// Server-side events: their frames only, which is all a connection needs and keeps
-    /// the queue's items small.
-    events: QueueReceiver<Utf8Bytes>,
+    /// Server-side events: their frames and, for topic pushes, their topic.
+    events: QueueReceiver<Event>,
+    /// The topics this connection is subscribed to.
+    topics: Subscriptions,
+    /// On a standalone topic route, the topic that frames without `topic` are for.
+    default_topic: Option<Arc<str>>,
     lagging: CancellationToken,
     control: Arc<Control>,
     completion: bool,
@@ -104,6 +109,8 @@ pub(crate) async fn serve<C, R, W>(
             cx,
             consumer: PhantomData,
             events,
+            topics: Subscriptions::new(C::TOPICS, settings),
+            default_topic: None,
             lagging,
             control: control.clone(),
             completion,
@@ -121,6 +128,7 @@ pub(crate) async fn serve<C, R, W>(
             }
         };
         tracing::debug!(?reason, "disconnected");
+        connection.end_subscriptions().await;
         let Connection { mut cx, .. } = connection;
         // Bounded, like the rest of the ending: a hook that waits forever must not keep
         // the connection registered and in its groups.
@@ -171,7 +179,7 @@ async fn leave_all(cx: &mut Context) {
 
 /// What the connection loop woke up for.
 enum Next {
-    Event(Utf8Bytes),
+    Event(Event),
     Frame(Option<Incoming>),
     /// A heartbeat tick, with the timeout to check.
     Beat(Duration),
@@ -369,7 +377,13 @@ impl<C: Consumer> Connection<'_, C> {
             return Some(self.server_close(INTERNAL_ERROR, "Internal error"));
         }
         self.send_own_copies().await;
-        self.cx.close_code.map(|code| Disconnect::ServerClosed { code })
+        if let Some(code) = self.cx.close_code {
+            return Some(Disconnect::ServerClosed { code });
+        }
+        if C::STANDALONE {
+            return self.open_standalone().await;
+        }
+        None
     }
 
     /// Handles one client frame; `Some` when the connection ends.
@@ -435,85 +449,118 @@ impl<C: Consumer> Connection<'_, C> {
         None
     }
 
-    /// Handles one text frame: decode, dispatch, answer, complete.
+    /// Handles one text frame: decode, dispatch (to the consumer or to a topic),
+    /// answer, complete.
     async fn on_text(&mut self, consumer: &mut C, text: &str) {
-        let cx = &mut self.cx;
         let envelope = match frame::parse(text) {
             Ok(envelope) => envelope,
-            Err(Rejection::Frame(errors)) => {
-                return send(cx, &ErrorMessage::validation(errors), Keys::default()).await;
-            }
-            Err(Rejection::NotSubscribed(topic)) => {
-                let detail = format!("Not subscribed to '{topic}'");
-                let error = ErrorMessage {
-                    payload: ErrorPayload::Topic { reason: TopicErrorReason::NotSubscribed, detail },
-                };
-                return send(cx, &error, Keys { topic: Some(&topic), ..Keys::default() }).await;
-            }
+            Err(errors) => return send(&self.cx, &ErrorMessage::validation(errors), Keys::default()).await,
         };
-        cx.reference = envelope.reference.map(|r| Box::from(r.get()));
-        let outcome = match frame::action(&envelope, C::ACTIONS) {
+        let topic = envelope.topic.as_deref().map(Arc::from).or_else(|| self.default_topic.clone());
+        let expected = match &topic {
+            None => C::ACTIONS,
+            Some(topic) => self.topics.actions(topic),
+        };
+        self.cx.reference = envelope.reference.map(|r| Box::from(r.get()));
+        self.cx.topic = topic.clone();
+        let outcome = match frame::action(&envelope, expected) {
+            // A frame for a topic not subscribed to is refused as such, action or not.
+            Err(_) if topic.as_ref().is_some_and(|topic| !self.topics.contains(topic)) => {
+                self.not_subscribed().await;
+                Ok(())
+            }
             Err(error) => Err(vec![error]),
             Ok(action) => {
                 if let Some(log) = &self.log {
                     self.received += 1;
                     log.received(self.received, &action, envelope.reference);
                 }
-                let dispatched =
-                    AssertUnwindSafe(consumer.dispatch(cx, &action, envelope.payload)).catch_unwind().await;
-                match dispatched {
-                    Ok(Dispatch::Done | Dispatch::Passthrough) => Ok(()),
-                    Ok(Dispatch::Unknown) => Err(vec![frame::unknown_action(&action, C::ACTIONS)]),
-                    Ok(Dispatch::Invalid(errors)) => Err(errors),
-                    // Its reply could not be sent: the client is gone, nothing to report.
-                    Ok(Dispatch::Failed(_)) if cx.raw_sender().is_closed() => Ok(()),
-                    Ok(Dispatch::Failed(error)) => {
-                        throttled!(error, %action, %error, "handler failed");
-                        send_failure(cx, &action).await;
-                        Ok(())
+                match &topic {
+                    None => {
+                        let cx = &mut self.cx;
+                        let dispatched = AssertUnwindSafe(consumer.dispatch(cx, &action, envelope.payload))
+                            .catch_unwind()
+                            .await;
+                        settle(cx, &action, C::ACTIONS, dispatched).await
                     }
-                    Err(panic) => {
-                        throttled!(error, %action, panic = panic_text(&panic), "handler panicked");
-                        send_failure(cx, &action).await;
-                        Ok(())
-                    }
+                    Some(topic) => self.on_topic_action(topic, &action, envelope.payload).await,
                 }
             }
         };
-        let reference = cx.reference.take();
-        let keys = Keys::reply(reference.as_deref());
         if let Err(errors) = outcome {
-            send(cx, &ErrorMessage::validation(errors), keys).await;
+            send(&self.cx, &ErrorMessage::validation(errors), self.cx.keys()).await;
         }
         if self.completion {
-            send(cx, &CompleteMessage, keys).await;
+            send(&self.cx, &CompleteMessage, self.cx.keys()).await;
         }
+        self.cx.reference = None;
+        self.cx.topic = None;
     }
 
     /// Handles one server-side event: its handler's reply, or the event itself for a
     /// passthrough event, then `event_complete`. Nothing goes out for an event no
-    /// handler takes.
-    async fn on_event(&mut self, consumer: &mut C, frame: Utf8Bytes) {
-        let cx = &mut self.cx;
+    /// handler takes, nor for a topic push to a topic this connection has left.
+    async fn on_event(&mut self, consumer: &mut C, event: Event) {
+        let topic = match &event.topic {
+            None => None,
+            Some(stamp) => match self.topics.name(&stamp.name) {
+                Some(name) => Some(name),
+                None => {
+                    return tracing::debug!(topic = %stamp.name, "push to a topic left meanwhile; dropped");
+                }
+            },
+        };
+        self.cx.seq = event.topic.as_ref().and_then(|stamp| stamp.seq);
+        self.cx.topic = topic;
+        let handled = self.handle_event(consumer, &event.frame).await;
+        if handled && self.completion {
+            send(&self.cx, &EventCompleteMessage, self.cx.keys()).await;
+        }
+        self.cx.topic = None;
+        self.cx.seq = None;
+        self.send_own_copies().await;
+    }
+
+    /// Runs the event handler of the consumer, or of the topic in `cx.topic`; `false`
+    /// when no handler took the event.
+    async fn handle_event(&mut self, consumer: &mut C, frame: &Utf8Bytes) -> bool {
         // Events are encoded by `LayerMessage::encode`, so these only fail for a layer
         // implementation that corrupts frames.
         let envelope = match frame::parse(frame.as_str()) {
             Ok(envelope) => envelope,
-            Err(rejection) => return throttled!(error, ?rejection, "malformed event dropped"),
+            Err(errors) => {
+                throttled!(error, ?errors, "malformed event dropped");
+                return false;
+            }
         };
         let action = match frame::action(&envelope, &[]) {
             Ok(action) => action,
-            Err(error) => return throttled!(error, error = error.msg, "event without an action dropped"),
+            Err(error) => {
+                throttled!(error, error = error.msg, "event without an action dropped");
+                return false;
+            }
         };
-        let dispatched =
-            AssertUnwindSafe(consumer.dispatch_event(cx, &action, envelope.payload)).catch_unwind().await;
+        let cx = &mut self.cx;
+        let dispatched = match cx.topic.clone() {
+            None => {
+                AssertUnwindSafe(consumer.dispatch_event(cx, &action, envelope.payload)).catch_unwind().await
+            }
+            Some(topic) => self.topics.dispatch_event(cx, &topic, &action, envelope.payload).await,
+        };
         match dispatched {
             Ok(Dispatch::Done) => {}
             Ok(Dispatch::Passthrough) => {
-                let _ = cx.raw_sender().send_frame(Outgoing::Text(frame.clone())).await;
+                let frame = match cx.topic {
+                    None => Some(frame.clone()),
+                    Some(_) => frame::stamp(frame.as_str(), cx.keys()),
+                };
+                if let Some(frame) = frame {
+                    let _ = cx.raw_sender().send_frame(Outgoing::Text(frame)).await;
+                }
             }
             Ok(Dispatch::Unknown) => {
-                return throttled!(warn, %action, "no handler for this event; dropped");
+                throttled!(warn, %action, "no handler for this event; dropped");
+                return false;
             }
             Ok(Dispatch::Invalid(errors)) => {
                 throttled!(error, %action, ?errors, "event payload does not match its type")
@@ -525,10 +572,7 @@ impl<C: Consumer> Connection<'_, C> {
                 throttled!(error, %action, panic = panic_text(&panic), "event handler panicked")
             }
         }
-        if self.completion {
-            send(&self.cx, &EventCompleteMessage, Keys::default()).await;
-        }
-        self.send_own_copies().await;
+        true
     }
 
     /// Queues this connection's own copies of what it broadcast during the last step.
@@ -546,14 +590,36 @@ impl<C: Consumer> Connection<'_, C> {
     }
 }
 
+/// What a handler's outcome means for the client: nothing more, or the errors that
+/// replace its answer. A failure is logged and answered here.
+async fn settle(
+    cx: &Context,
+    action: &str,
+    expected: &[&str],
+    dispatched: std::thread::Result<Dispatch>,
+) -> Result<(), Vec<ErrorItem>> {
+    match dispatched {
+        Ok(Dispatch::Done | Dispatch::Passthrough) => Ok(()),
+        Ok(Dispatch::Unknown) => Err(vec![frame::unknown_action(action, expected)]),
+        Ok(Dispatch::Invalid(errors)) => Err(errors),
+        // Its reply could not be sent: the client is gone, nothing to report.
+        Ok(Dispatch::Failed(_)) if cx.raw_sender().is_closed() => Ok(()),
+        Ok(Dispatch::Failed(error)) => {
+            throttled!(error, %action, %error, "handler failed");
+            send_failure(cx, action).await;
+            Ok(())
+        }
+        Err(panic) => {
+            throttled!(error, %action, panic = panic_text(&panic), "handler panicked");
+            send_failure(cx, action).await;
+            Ok(())
+        }
+    }
+}
+
 async fn send_failure(cx: &Context, action: &str) {
     let detail = format!("Failed to process message for {}", frame::clip(action));
-    send(
-        cx,
-        &ErrorMessage { payload: ErrorPayload::Failure { detail } },
-        Keys::reply(cx.reference.as_deref()),
-    )
-    .await;
+    send(cx, &ErrorMessage { payload: ErrorPayload::Failure { detail } }, cx.keys()).await;
 }
 
 /// Sends a framework message; a closed connection has nobody to read it, so it is dropped.

@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, RwLock};
 use std::time::{Duration, Instant};
 
+use blake2::{Blake2s, Digest, digest::consts::U6};
 use tokio::sync::Notify;
 
 use tokio_tungstenite::tungstenite::Utf8Bytes;
@@ -34,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::protocol::frame;
 use crate::protocol::message::Message;
-use crate::queue::{PushError, QueueSender};
+use crate::queue::{Cost, PushError, QueueSender};
 use crate::stats::{Stats, count};
 use crate::transport::{Control, Outgoing};
 
@@ -127,6 +128,19 @@ pub struct LayerMessage {
     pub frame: Utf8Bytes,
     /// A channel name that must not receive it (the sender, for `exclude_current`).
     pub exclude: Option<Arc<str>>,
+    /// For an event pushed to a topic's subscribers: the topic and its `seq`. The
+    /// receiving connection hands it to its subscription of that topic, if it has one.
+    pub topic: Option<Arc<TopicStamp>>,
+}
+
+/// The topic (and sequence number) a topic broadcast is for, as Chanx's
+/// `handle_topic_event` layer message carries them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicStamp {
+    /// The topic name, such as `room:lobby`.
+    pub name: Box<str>,
+    /// The caller's sequence number, copied to the frames it produces (`seq`).
+    pub seq: Option<u64>,
 }
 
 impl LayerMessage {
@@ -134,8 +148,80 @@ impl LayerMessage {
     pub fn encode<M: Message>(kind: Kind, message: &M) -> Result<Self, LayerError> {
         let frame = frame::encode(message, frame::Keys::default())
             .map_err(|source| LayerError::Encode { action: M::ACTION, source })?;
-        Ok(LayerMessage { kind, action: Arc::from(M::ACTION), frame, exclude: None })
+        Ok(LayerMessage { kind, action: Arc::from(M::ACTION), frame, exclude: None, topic: None })
     }
+}
+
+/// A server-side event as a connection's event buffer holds it: its frame, and its
+/// topic for a topic broadcast.
+#[derive(Debug)]
+pub(crate) struct Event {
+    pub frame: Utf8Bytes,
+    pub topic: Option<Arc<TopicStamp>>,
+}
+
+impl Cost for Event {
+    fn cost(&self) -> usize {
+        self.frame.len() + self.topic.as_ref().map_or(0, |topic| topic.name.len())
+    }
+}
+
+/// The longest group name a layer carries (Chanx's `MAX_GROUP_NAME_LENGTH`).
+const MAX_GROUP_NAME: usize = 99;
+
+/// The group of a topic's subscribers, named as Chanx names it so that processes of
+/// both share it: `<TopicType>.<topic>`, each run of characters other than ASCII
+/// letters, digits, `.`, `_` and `-` replaced by `-` (and trimmed at both ends of each
+/// part); a name over 99 characters is cut, with a digest of the whole, to stay
+/// distinct.
+///
+/// ```
+/// use chanx::layer::topic_group;
+///
+/// assert_eq!(topic_group("RoomTopic", "room:lobby"), "RoomTopic.room-lobby");
+/// assert_eq!(topic_group("RoomTopic", "room:Weekly Sync!"), "RoomTopic.room-Weekly-Sync");
+/// assert_eq!(topic_group("RoomTopic", &"x".repeat(200)).len(), 99);
+/// ```
+pub fn topic_group(topic_type: &str, topic: &str) -> String {
+    let mut name = String::with_capacity(topic_type.len() + topic.len() + 1);
+    for part in [topic_type, topic] {
+        let slug = slug(part);
+        if !slug.is_empty() {
+            if !name.is_empty() {
+                name.push('.');
+            }
+            name.push_str(&slug);
+        }
+    }
+    if name.len() <= MAX_GROUP_NAME {
+        return name;
+    }
+    const DIGEST: usize = 12;
+    let digest = Blake2s::<U6>::digest(name.as_bytes());
+    let keep = MAX_GROUP_NAME - DIGEST - 1;
+    // The slug is ASCII, so any byte index is a character boundary.
+    name.truncate(keep);
+    name.push('.');
+    for byte in digest {
+        name.push_str(&format!("{byte:02x}"));
+    }
+    name
+}
+
+/// One part of a group name: runs of unsupported characters as `-`, trimmed of `-`.
+fn slug(part: &str) -> String {
+    let mut out = String::with_capacity(part.len());
+    let mut replaced = false;
+    for c in part.chars() {
+        if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+            out.push(c);
+            replaced = false;
+        } else if !replaced {
+            out.push('-');
+            replaced = true;
+        }
+    }
+    out.trim_matches('-').to_owned()
 }
 
 /// What happens when a broadcast or event finds a connection's buffer full.
@@ -160,7 +246,7 @@ pub(crate) const LAGGING_REASON: &str = "Too slow: buffer full";
 #[derive(Debug, Clone)]
 pub struct Inbox {
     outbound: QueueSender<Outgoing>,
-    events: QueueSender<Utf8Bytes>,
+    events: QueueSender<Event>,
     lagging: Arc<Lagging>,
     overflow: Overflow,
     stats: Arc<Stats>,
@@ -196,7 +282,7 @@ impl Lagging {
 impl Inbox {
     pub(crate) fn new(
         outbound: QueueSender<Outgoing>,
-        events: QueueSender<Utf8Bytes>,
+        events: QueueSender<Event>,
         lagging: Arc<Lagging>,
         overflow: Overflow,
         stats: Arc<Stats>,
@@ -208,7 +294,7 @@ impl Inbox {
     pub fn deliver(&self, message: LayerMessage) -> bool {
         let outcome = match message.kind {
             Kind::Broadcast => self.outbound.try_push(Outgoing::Broadcast(message.frame)),
-            Kind::Event => self.events.try_push(message.frame),
+            Kind::Event => self.events.try_push(Event { frame: message.frame, topic: message.topic }),
         };
         match outcome {
             Ok(()) => true,

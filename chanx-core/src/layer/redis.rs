@@ -18,7 +18,9 @@
 //!   them. A broadcast is `{"type": "handle_group_message", "message": <frame>,
 //!   "exclude_current": <bool>, "from_channel": <sender>}`, published once per group;
 //!   an event is `{"type": "handle_channel_event", "event_data": <frame>}`, published to
-//!   a connection's channel or once per group.
+//!   a connection's channel or once per group; a topic push is `{"type":
+//!   "handle_topic_event", "topic": <name>, "seq": <int or nil>, "event_data": <frame>}`,
+//!   published to the group of the topic's subscribers.
 //! - With several Redis hosts, a name (the connection's channel name, or the group's
 //!   pub/sub channel) lives on host `int((crc32(name) & 0xFFF) / (4096 / hosts))`.
 //!
@@ -75,7 +77,7 @@ use serde_json::Value;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::task::AbortOnDropHandle;
 
-use super::{BoxFuture, ChannelLayer, Inbox, Kind, LayerError, LayerMessage, read, write};
+use super::{BoxFuture, ChannelLayer, Inbox, Kind, LayerError, LayerMessage, TopicStamp, read, write};
 use crate::log::throttled;
 use crate::queue::{Cost, PushError, QueueReceiver, queue};
 
@@ -86,6 +88,8 @@ pub use queue::{RedisQueueLayer, RedisQueueLayerBuilder};
 const GROUP_MESSAGE: &str = "handle_group_message";
 /// The `type` of a server-side event.
 const CHANNEL_EVENT: &str = "handle_channel_event";
+/// The `type` of an event pushed to a topic's subscribers.
+const TOPIC_EVENT: &str = "handle_topic_event";
 /// Names must be shorter than this (Chanx and channels_redis).
 const MAX_NAME_LENGTH: usize = 100;
 /// How often an idle shard is pinged, so that a lost connection is noticed and
@@ -404,6 +408,18 @@ struct ChannelEventOut<'a> {
     targets: Option<Targets<&'a str>>,
 }
 
+/// An event for a topic's subscribers as Chanx puts it on a layer.
+#[derive(Debug, Serialize)]
+struct TopicEventOut<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    topic: &'a str,
+    seq: Option<u64>,
+    event_data: &'a Value,
+    #[serde(rename = "__asgi_channel__", skip_serializing_if = "Option::is_none")]
+    targets: Option<Targets<&'a str>>,
+}
+
 /// The Redis commands the layer sends, on the shard of the name they apply to.
 #[derive(Debug, Clone, Copy)]
 enum Command<'a> {
@@ -435,6 +451,10 @@ struct Envelope {
     exclude_current: bool,
     #[serde(default)]
     from_channel: Option<String>,
+    #[serde(default)]
+    topic: Option<String>,
+    #[serde(default)]
+    seq: Option<i64>,
     #[serde(default, rename = "__asgi_channel__")]
     targets: Option<Targets<String>>,
 }
@@ -474,10 +494,22 @@ impl<'a> Packer<'a> {
                     targets,
                 },
             ),
-            Kind::Event => rmp_serde::encode::write_named(
-                out,
-                &ChannelEventOut { kind: CHANNEL_EVENT, event_data: &self.frame, targets },
-            ),
+            Kind::Event => match &message.topic {
+                None => rmp_serde::encode::write_named(
+                    out,
+                    &ChannelEventOut { kind: CHANNEL_EVENT, event_data: &self.frame, targets },
+                ),
+                Some(topic) => rmp_serde::encode::write_named(
+                    out,
+                    &TopicEventOut {
+                        kind: TOPIC_EVENT,
+                        topic: &topic.name,
+                        seq: topic.seq,
+                        event_data: &self.frame,
+                        targets,
+                    },
+                ),
+            },
         };
         packed.map_err(|error| LayerError::Backend(Box::new(error)))
     }
@@ -513,7 +545,19 @@ fn decode_addressed(payload: &[u8]) -> Result<(LayerMessage, Option<Targets<Stri
         CHANNEL_EVENT => {
             (Kind::Event, envelope.event_data.ok_or(DecodeError::Missing(CHANNEL_EVENT, "event_data"))?)
         }
+        TOPIC_EVENT => {
+            (Kind::Event, envelope.event_data.ok_or(DecodeError::Missing(TOPIC_EVENT, "event_data"))?)
+        }
         _ => return Err(DecodeError::UnknownType(envelope.kind)),
+    };
+    let topic = match (envelope.kind.as_str(), envelope.topic) {
+        (TOPIC_EVENT, Some(name)) => {
+            // A sequence number below zero is Python's to send, not ours to copy.
+            let seq = envelope.seq.and_then(|seq| u64::try_from(seq).ok());
+            Some(Arc::new(TopicStamp { name: name.into(), seq }))
+        }
+        (TOPIC_EVENT, None) => return Err(DecodeError::Missing(TOPIC_EVENT, "topic")),
+        _ => None,
     };
     let action = Arc::from(body.get("action").and_then(Value::as_str).ok_or(DecodeError::NoAction)?);
     let frame = Utf8Bytes::from(serde_json::to_string(&body)?);
@@ -521,7 +565,7 @@ fn decode_addressed(payload: &[u8]) -> Result<(LayerMessage, Option<Targets<Stri
         (Kind::Broadcast, true, Some(from)) => Some(Arc::from(from)),
         _ => None,
     };
-    Ok((LayerMessage { kind, action, frame, exclude }, envelope.targets))
+    Ok((LayerMessage { kind, action, frame, exclude, topic }, envelope.targets))
 }
 
 /// Reads what every shard receives, for as long as the layer lives, and checks every
@@ -823,6 +867,7 @@ mod tests {
             action: Arc::from("chat"),
             frame: Utf8Bytes::from_static(r#"{"action":"chat","payload":{"text":"hi"}}"#),
             exclude: exclude.map(Arc::from),
+            topic: None,
         }
     }
 
@@ -854,6 +899,7 @@ mod tests {
             action: Arc::from("job_result"),
             frame: Utf8Bytes::from_static(r#"{"action":"job_result","payload":[1,-2,300,1.5,null,true]}"#),
             exclude: None,
+            topic: None,
         };
         let mut expected = Vec::new();
         expected.push(0x82);
@@ -861,6 +907,28 @@ mod tests {
         expected.extend(b"\xaaevent_data\x82\xa6action\xaajob_result");
         expected.extend(b"\xa7payload\x96\x01\xfe\xcd\x01\x2c\xcb\x3f\xf8\x00\x00\x00\x00\x00\x00\xc0\xc3");
         assert_eq!(encode(&event).expect("encodes"), expected);
+    }
+
+    /// msgpack-python's `packb` of Chanx's `Topic.broadcast` dict, with and without `seq`.
+    #[test]
+    fn topic_event_bytes_match_chanx() {
+        let event = |seq| LayerMessage {
+            kind: Kind::Event,
+            action: Arc::from("a"),
+            frame: Utf8Bytes::from_static(r#"{"action":"a","payload":null}"#),
+            exclude: None,
+            topic: Some(Arc::new(TopicStamp { name: "room:lobby".into(), seq })),
+        };
+        let head = b"\x84\xa4type\xb2handle_topic_event\xa5topic\xaaroom:lobby\xa3seq";
+        let tail = b"\xaaevent_data\x82\xa6action\xa1a\xa7payload\xc0";
+        for (seq, packed_seq) in [(Some(5), b"\x05"), (None, b"\xc0")] {
+            let expected = [&head[..], packed_seq, tail].concat();
+            let packed = encode(&event(seq)).expect("encodes");
+            assert_eq!(packed, expected);
+            let decoded = decode(&packed).expect("decodes");
+            assert_eq!(decoded.topic.as_deref(), Some(&TopicStamp { name: "room:lobby".into(), seq }));
+            assert_eq!(decoded.kind, Kind::Event);
+        }
     }
 
     #[test]

@@ -19,15 +19,8 @@ pub(crate) struct Envelope<'a> {
     pub payload: Option<&'a RawValue>,
     /// The `ref` as raw JSON (a string), to echo byte for byte.
     pub reference: Option<&'a RawValue>,
-}
-
-/// Why an inbound frame was refused before reaching a handler.
-#[derive(Debug)]
-pub(crate) enum Rejection {
-    /// Malformed JSON, not an object, or a bad envelope key (never echoes `ref`).
-    Frame(Vec<ErrorItem>),
-    /// The frame names a topic this connection has not subscribed to.
-    NotSubscribed(String),
+    /// The topic subscription the frame is for; `None` for the consumer's own handlers.
+    pub topic: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -68,17 +61,16 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<&'de Raw
     <&RawValue>::deserialize(deserializer).map(Some)
 }
 
-/// Parses and checks the envelope of a text frame.
-pub(crate) fn parse(text: &str) -> Result<Envelope<'_>, Rejection> {
+/// Parses and checks the envelope of a text frame. The errors are about the frame
+/// itself (malformed JSON, not an object, a bad envelope key): they never echo `ref`.
+pub(crate) fn parse(text: &str) -> Result<Envelope<'_>, Vec<ErrorItem>> {
     let raw: RawEnvelope<'_> = match serde_json::from_str(text) {
         Ok(raw) => raw,
-        Err(error) => {
-            last_key_wins(text).ok_or_else(|| Rejection::Frame(vec![not_an_envelope(text, error)]))?
-        }
+        Err(error) => last_key_wins(text).ok_or_else(|| vec![not_an_envelope(text, error)])?,
     };
     if !text.trim_start().starts_with('{') {
         // serde would read a struct from an array too; the wire wants an object.
-        return Err(Rejection::Frame(vec![not_an_object()]));
+        return Err(vec![not_an_object()]);
     }
     let mut errors = Vec::new();
     if let Some(reference) = raw.reference
@@ -91,7 +83,7 @@ pub(crate) fn parse(text: &str) -> Result<Envelope<'_>, Rejection> {
     {
         errors.push(error);
     }
-    let topic = match raw.topic {
+    let topic = match raw.topic.filter(|topic| topic.get() != "null") {
         Some(topic) => match string(topic) {
             Some(topic) if topic.len() > MAX_TOPIC => {
                 errors.push(ErrorItem::new(
@@ -114,12 +106,9 @@ pub(crate) fn parse(text: &str) -> Result<Envelope<'_>, Rejection> {
         None => None,
     };
     if !errors.is_empty() {
-        return Err(Rejection::Frame(errors));
+        return Err(errors);
     }
-    if let Some(topic) = topic {
-        return Err(Rejection::NotSubscribed(topic.into_owned()));
-    }
-    Ok(Envelope { action: raw.action, payload: raw.payload, reference: raw.reference })
+    Ok(Envelope { action: raw.action, payload: raw.payload, reference: raw.reference, topic })
 }
 
 /// The envelope of an object that repeats a key, the last value winning as in Python
@@ -242,13 +231,6 @@ pub(crate) struct Keys<'a> {
     pub seq: Option<u64>,
 }
 
-impl<'a> Keys<'a> {
-    /// Keys that echo a request's `ref`.
-    pub fn reply(reference: Option<&'a str>) -> Self {
-        Keys { reference, ..Keys::default() }
-    }
-}
-
 /// Encodes a message as a frame: `{"action": ..., "payload": ...}`, then `"version": 1`
 /// when the frame carries `ref` or `topic`, then `topic`, `ref` and `seq`, in the
 /// wire's key order. The one encoder of outgoing frames.
@@ -258,6 +240,21 @@ pub(crate) fn encode<M: Message>(message: &M, keys: Keys<'_>) -> Result<Utf8Byte
     serde_json::to_writer(&mut out, M::ACTION)?;
     out.extend_from_slice(b",\"payload\":");
     serde_json::to_writer(&mut out, &crate::protocol::message::AsSerde(message.payload()))?;
+    close(out, keys)
+}
+
+/// A frame `{"action": ..., "payload": ...}` (as [`encode`] writes it, without keys)
+/// with the envelope `keys` added: how a passthrough topic event is stamped with its
+/// topic and `seq`. `None` for a text that is no JSON object.
+pub(crate) fn stamp(frame: &str, keys: Keys<'_>) -> Option<Utf8Bytes> {
+    let body = frame.trim_end().strip_suffix('}')?;
+    let mut out = Vec::with_capacity(frame.len() + 48);
+    out.extend_from_slice(body.as_bytes());
+    close(out, keys).ok()
+}
+
+/// Appends the envelope `keys` and the closing brace to a frame's action and payload.
+fn close(mut out: Vec<u8>, keys: Keys<'_>) -> Result<Utf8Bytes, serde_json::Error> {
     if keys.reference.is_some() || keys.topic.is_some() {
         out.extend_from_slice(b",\"version\":1");
     }
@@ -285,7 +282,7 @@ mod tests {
 
     fn rejected(text: &str) -> Vec<ErrorItem> {
         match parse(text) {
-            Err(Rejection::Frame(errors)) => errors,
+            Err(errors) => errors,
             other => panic!("expected a frame rejection for {text}, got {other:?}"),
         }
     }
@@ -349,8 +346,26 @@ mod tests {
     }
 
     #[test]
+    fn a_topic_is_read_and_null_means_none() {
+        assert_eq!(parse(r#"{"action":"a","topic":"room:x"}"#).unwrap().topic.as_deref(), Some("room:x"));
+        assert_eq!(parse(r#"{"action":"a","topic":null}"#).unwrap().topic, None);
+        assert_eq!(rejected(r#"{"action":"a","topic":5}"#)[0].kind, "string_type");
+    }
+
+    #[test]
+    fn a_stamped_frame_gets_the_keys_in_wire_order() {
+        let keys = Keys { topic: Some("room:lobby"), seq: Some(5), ..Keys::default() };
+        let frame = stamp(r#"{"action":"a","payload":{"x":1}}"#, keys).unwrap();
+        assert_eq!(
+            frame.as_str(),
+            r#"{"action":"a","payload":{"x":1},"version":1,"topic":"room:lobby","seq":5}"#
+        );
+        assert!(stamp("[1]", keys).is_none());
+    }
+
+    #[test]
     fn encode_writes_the_envelope_keys_in_wire_order() {
-        let frame = encode(&PongMessage, Keys::reply(Some("\"r1\""))).unwrap();
+        let frame = encode(&PongMessage, Keys { reference: Some("\"r1\""), ..Keys::default() }).unwrap();
         assert_eq!(frame.as_str(), r#"{"action":"pong","payload":null,"version":1,"ref":"r1"}"#);
         let keys = Keys { reference: Some("\"2\""), topic: Some("room:lobby"), seq: Some(5) };
         let frame = encode(&PongMessage, keys).unwrap();

@@ -292,7 +292,30 @@ pub enum TopicErrorReason {
     Unauthorized,
     /// The frame names a topic this connection has not subscribed to.
     NotSubscribed,
+    /// The connection holds as many subscriptions as the app allows
+    /// ([`Settings::max_subscriptions`](crate::Settings::max_subscriptions)).
+    TooManySubscriptions,
 }
+
+/// Client request to subscribe to the topic its frame names (`"topic"` envelope key).
+#[message(action = "subscribe")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SubscribeMessage;
+
+/// Confirms a subscription, echoing the request's `ref`.
+#[message(action = "subscribed")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SubscribedMessage;
+
+/// Client request to leave the topic its frame names.
+#[message(action = "unsubscribe")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UnsubscribeMessage;
+
+/// Confirms an unsubscription (also of a topic that was never subscribed to).
+#[message(action = "unsubscribed")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UnsubscribedMessage;
 
 /// Sent after each handled client frame when completion frames are on.
 #[message(action = "complete")]

@@ -1,8 +1,9 @@
-//! What `#[channel]` knows about a consumer once its impl block is parsed.
+//! What `#[channel]` and `#[topic]` know about a consumer or a topic once its impl
+//! block is parsed.
 
 use syn::{Ident, LitStr, Type};
 
-/// The consumer: its channel attributes and its handlers.
+/// The consumer or topic: its attributes and its handlers.
 pub struct Channel {
     pub self_ty: Type,
     pub type_name: String,
@@ -29,6 +30,35 @@ pub struct Channel {
     pub handlers: Vec<Handler>,
     /// `#[event_handler]` methods: server-side events.
     pub events: Vec<Handler>,
+    /// `topics(...)` of a consumer: the topic types it serves.
+    pub topics: Vec<Type>,
+    /// The pattern of a `#[topic]`; `None` for a consumer.
+    pub pattern: Option<Pattern>,
+}
+
+/// Which attribute the impl block carries.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Item {
+    /// `#[channel]`: a consumer.
+    Consumer,
+    /// `#[topic]`: a topic type.
+    Topic,
+}
+
+impl Item {
+    /// The attribute's name.
+    pub fn attribute(self) -> &'static str {
+        match self {
+            Item::Consumer => "channel",
+            Item::Topic => "topic",
+        }
+    }
+}
+
+/// A topic's `pattern = "room:{room}"`, checked: its literal and its parameters.
+pub struct Pattern {
+    pub literal: LitStr,
+    pub parameters: Vec<String>,
 }
 
 /// One entry of `credentials(...)`: `query("token", "Access token")`.

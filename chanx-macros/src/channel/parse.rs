@@ -10,13 +10,24 @@ use syn::{
     ReturnType, Token, Type,
 };
 
-use super::model::{Arg, Channel, Credential, Handler, Location};
+use super::model::{Arg, Channel, Credential, Handler, Item, Location, Pattern};
 use crate::attr::{
     Errors, doc_comment, list_as_value, lit_str, set_once, string_list, string_literal, unknown_key,
 };
 
-pub fn channel(args: TokenStream, item: &mut ItemImpl) -> (Option<Channel>, Errors) {
+/// The keys of `#[channel]` and of `#[topic]`, as error messages list them.
+const CONSUMER_KEYS: &str = "name, description, tags, groups, layer, passthrough, sends, credentials, \
+                             log_messages, log_ignored_actions, topics";
+const TOPIC_KEYS: &str = "pattern, name, description, tags, passthrough, sends";
+/// Keys of `#[channel]` that a topic, which shares its consumer's connection, has not.
+const CONSUMER_ONLY: &[&str] =
+    &["groups", "layer", "credentials", "log_messages", "log_ignored_actions", "topics"];
+
+pub fn channel(args: TokenStream, item: &mut ItemImpl, kind: Item) -> (Option<Channel>, Errors) {
     let mut errors = Errors::default();
+    let attribute = kind.attribute();
+    let mut pattern: Option<LitStr> = None;
+    let mut topics: Option<Vec<Type>> = None;
     let mut name: Option<LitStr> = None;
     let mut description: Option<LitStr> = None;
     let mut tags: Option<Vec<LitStr>> = None;
@@ -28,7 +39,18 @@ pub fn channel(args: TokenStream, item: &mut ItemImpl) -> (Option<Channel>, Erro
     let mut log_messages: Option<()> = None;
     let mut log_ignored_actions: Option<(syn::Path, Vec<LitStr>)> = None;
     let parser = syn::meta::parser(|meta| {
-        if meta.path.is_ident("name") {
+        let consumer_only = CONSUMER_ONLY.iter().any(|key| meta.path.is_ident(key));
+        if kind == Item::Topic && consumer_only {
+            return unknown_key(&meta, &mut errors, attribute, TOPIC_KEYS);
+        }
+        if meta.path.is_ident("pattern") && kind == Item::Topic {
+            if let Some(value) = lit_str(&meta, &mut errors)? {
+                set_once(&mut pattern, value, &meta, &mut errors);
+            }
+        } else if meta.path.is_ident("topics") {
+            let value = type_list(&meta, &mut errors)?;
+            set_once(&mut topics, value, &meta, &mut errors);
+        } else if meta.path.is_ident("name") {
             if let Some(value) = lit_str(&meta, &mut errors)? {
                 set_once(&mut name, value, &meta, &mut errors);
             }
@@ -62,14 +84,24 @@ pub fn channel(args: TokenStream, item: &mut ItemImpl) -> (Option<Channel>, Erro
             let value = action_list(&meta, &mut errors)?;
             set_once(&mut log_ignored_actions, (meta.path.clone(), value), &meta, &mut errors);
         } else {
-            let known = "name, description, tags, groups, layer, passthrough, sends, credentials, \
-                         log_messages, log_ignored_actions";
-            unknown_key(&meta, &mut errors, "channel", known)?;
+            let known = if kind == Item::Topic { TOPIC_KEYS } else { CONSUMER_KEYS };
+            unknown_key(&meta, &mut errors, attribute, known)?;
         }
         Ok(())
     });
-    let parsed = parser.parse2(args);
+    let parsed = parser.parse2(args.clone());
     errors.ok(parsed);
+    let pattern = match (kind, pattern) {
+        (Item::Topic, Some(literal)) => check_pattern(literal, &mut errors),
+        (Item::Topic, None) => {
+            errors.push(syn::Error::new_spanned(
+                &args,
+                "a `#[topic]` needs its pattern: `#[topic(pattern = \"room:{room}\")]`",
+            ));
+            None
+        }
+        (Item::Consumer, _) => None,
+    };
     if let (None, Some((key, _))) = (&log_messages, &log_ignored_actions) {
         errors.push(syn::Error::new_spanned(
             key,
@@ -78,21 +110,31 @@ pub fn channel(args: TokenStream, item: &mut ItemImpl) -> (Option<Channel>, Erro
         ));
     }
 
+    let what = match kind {
+        Item::Consumer => "consumer",
+        Item::Topic => "topic",
+    };
     if let Some((_, path, _)) = &item.trait_ {
         errors.push(syn::Error::new_spanned(
             path,
-            "`#[channel]` goes on an inherent impl block (`impl MyConsumer { ... }`), not on a trait impl",
+            format!("`#[{attribute}]` goes on an inherent impl block (`impl My{} {{ ... }}`), not on a trait impl", what_type(kind)),
         ));
     }
     if !item.generics.params.is_empty() {
-        errors.push(syn::Error::new_spanned(&item.generics, "a `#[channel]` consumer cannot be generic"));
+        errors.push(syn::Error::new_spanned(
+            &item.generics,
+            format!("a `#[{attribute}]` {what} cannot be generic"),
+        ));
     }
     let type_name = match &*item.self_ty {
         Type::Path(path) => path.path.segments.last().map(|s| s.ident.to_string()),
         _ => None,
     };
     let Some(type_name) = type_name else {
-        errors.push(syn::Error::new_spanned(&item.self_ty, "`#[channel]` needs a named consumer type"));
+        errors.push(syn::Error::new_spanned(
+            &item.self_ty,
+            format!("`#[{attribute}]` needs a named {what} type"),
+        ));
         return (None, errors);
     };
 
@@ -141,8 +183,79 @@ pub fn channel(args: TokenStream, item: &mut ItemImpl) -> (Option<Channel>, Erro
         sends: sends.unwrap_or_default(),
         handlers,
         events,
+        topics: topics.unwrap_or_default(),
+        pattern,
     };
+    // A topic without a valid pattern cannot be rendered; its errors say why.
+    if kind == Item::Topic && model.pattern.is_none() {
+        return (None, errors);
+    }
     (Some(model), errors)
+}
+
+/// `Consumer` or `Topic`, for the example type name of an error message.
+fn what_type(kind: Item) -> &'static str {
+    match kind {
+        Item::Consumer => "Consumer",
+        Item::Topic => "Topic",
+    }
+}
+
+/// Checks a topic pattern: literal text and `{parameter}`s, each parameter a Rust
+/// identifier (it names a field of the topic type), used once, never right after
+/// another (where would one end?), and nothing but `{name}` in braces.
+fn check_pattern(literal: LitStr, errors: &mut Errors) -> Option<Pattern> {
+    let text = literal.value();
+    let fail = |errors: &mut Errors, message: String| {
+        errors.push(syn::Error::new_spanned(&literal, message));
+        None
+    };
+    if text.is_empty() {
+        return fail(errors, "a topic pattern cannot be empty: write e.g. `\"room:{room}\"`".into());
+    }
+    let mut parameters: Vec<String> = Vec::new();
+    let mut rest = text.as_str();
+    let mut after_parameter = false;
+    loop {
+        let next = rest.find(['{', '}']);
+        let Some(at) = next else { break };
+        if rest[at..].starts_with('}') {
+            return fail(
+                errors,
+                format!("unbalanced `}}` in the topic pattern `{text}`: parameters are written `{{name}}`"),
+            );
+        }
+        if at == 0 && after_parameter {
+            return fail(
+                errors,
+                format!(
+                    "two parameters in a row in the topic pattern `{text}`: put literal text between them, e.g. `{{a}}-{{b}}`"
+                ),
+            );
+        }
+        let Some(end) = rest[at..].find('}') else {
+            return fail(errors, format!("unclosed `{{` in the topic pattern `{text}`"));
+        };
+        let name = &rest[at + 1..at + end];
+        if syn::parse_str::<Ident>(name).is_err() {
+            return fail(
+                errors,
+                format!(
+                    "`{{{name}}}` in the topic pattern `{text}` is no parameter: a parameter is a field name, e.g. `{{room}}`"
+                ),
+            );
+        }
+        if parameters.iter().any(|p| p == name) {
+            return fail(
+                errors,
+                format!("the parameter `{name}` appears twice in the topic pattern `{text}`"),
+            );
+        }
+        parameters.push(name.to_owned());
+        rest = &rest[at + end + 1..];
+        after_parameter = true;
+    }
+    Some(Pattern { literal, parameters })
 }
 
 /// Checks that a flag key (`log_messages`) has no value; a value is recorded and

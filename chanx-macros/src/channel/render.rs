@@ -5,7 +5,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{ItemImpl, LitStr};
 
-use super::model::{Arg, Channel, Credential, Handler};
+use super::model::{Arg, Channel, Credential, Handler, Pattern};
 
 pub fn channel(item: &ItemImpl, model: &Channel) -> TokenStream {
     let p = quote!(::chanx::__private);
@@ -46,6 +46,9 @@ pub fn channel(item: &ItemImpl, model: &Channel) -> TokenStream {
     let credentials = model.credentials.iter().map(|c| credential(c, &p));
     let log_messages = model.log_messages;
     let log_ignored_actions = &model.log_ignored_actions;
+    let topic_types = model.topics.iter().map(|ty| quote_spanned!(ty.span()=> #p::TopicType::of::<#ty>()));
+    let distinct_topics = distinct_topics(&model.topics, &p);
+    let topic = model.pattern.as_ref().map(|pattern| topic(model, pattern, &p));
     quote! {
         #item
 
@@ -55,6 +58,7 @@ pub fn channel(item: &ItemImpl, model: &Channel) -> TokenStream {
             const LAYER: ::core::option::Option<&'static str> = #layer;
             const LOG_MESSAGES: bool = #log_messages;
             const LOG_IGNORED_ACTIONS: &'static [&'static str] = &[#(#log_ignored_actions),*];
+            const TOPICS: &'static [#p::TopicType] = &[#(#topic_types),*];
 
             fn meta() -> #p::ChannelMeta {
                 #p::ChannelMeta {
@@ -76,9 +80,65 @@ pub fn channel(item: &ItemImpl, model: &Channel) -> TokenStream {
             #dispatch_event
         }
 
+        #topic
         #distinct_handlers
         #distinct_events
+        #distinct_topics
     }
+}
+
+/// The `TopicChannel` impl of a `#[topic]`: its pattern, and its value built from a
+/// name's parameters. The struct literal carries the pattern's span, so that a
+/// parameter the type has no field for (or a field the pattern has no parameter for,
+/// or a field type that does not parse) is an error on the pattern.
+fn topic(model: &Channel, pattern: &Pattern, p: &TokenStream) -> TokenStream {
+    let self_ty = &model.self_ty;
+    let literal = &pattern.literal;
+    let span = literal.span();
+    let count = pattern.parameters.len();
+    let parameters = &pattern.parameters;
+    let values: Vec<syn::Ident> = (0..count).map(|i| format_ident!("__chanx_parameter_{}", i)).collect();
+    let fields = parameters.iter().map(|name| syn::Ident::new(name, span));
+    let build = quote_spanned! {span=>
+        Self { #(#fields: #p::parse_parameter(#values)?),* }
+    };
+    let type_name = &model.type_name;
+    quote! {
+        impl #p::TopicChannel for #self_ty {
+            const PATTERN: &'static str = #literal;
+            const PARAMETERS: &'static [&'static str] = &[#(#parameters),*];
+            const TYPE_NAME: &'static str = #type_name;
+
+            #[allow(clippy::init_numbered_fields)]
+            fn from_name(name: &str) -> ::core::option::Option<Self> {
+                let [#(#values),*] = #p::match_pattern::<#count>(#literal, name)?;
+                ::core::option::Option::Some(#build)
+            }
+        }
+    }
+}
+
+/// One compile-time check per pair of a consumer's topic types: no topic name matches
+/// both patterns. On the second type of the pair.
+fn distinct_topics(topics: &[syn::Type], p: &TokenStream) -> TokenStream {
+    let mut checks = Vec::new();
+    for (i, b) in topics.iter().enumerate() {
+        for a in &topics[..i] {
+            let overlap = quote_spanned! {b.span()=>
+                #p::Overlap<{
+                    #p::patterns_overlap(<#a as #p::TopicChannel>::PATTERN, <#b as #p::TopicChannel>::PATTERN)
+                }>
+            };
+            let check = quote_spanned! {b.span()=> #p::assert_distinct_topics::<__ChanxOverlap, #a, #b>() };
+            checks.push(quote! {
+                const _: () = {
+                    type __ChanxOverlap = #overlap;
+                    #check
+                };
+            });
+        }
+    }
+    quote!(#(#checks)*)
 }
 
 /// A `Channel::dispatch`-shaped method: a `match` on the action over `arms`.

@@ -916,6 +916,7 @@ mod tests {
             action: Arc::from("nudge"),
             frame: Utf8Bytes::from(frame),
             exclude: None,
+            topic: None,
         }
     }
 
@@ -954,6 +955,7 @@ mod tests {
             action: Arc::from("say"),
             frame: Utf8Bytes::from_static(r#"{"action":"say","payload":"hi"}"#),
             exclude: Some(Arc::from(RUST)),
+            topic: None,
         };
         let packer = Packer::new(&message).expect("parses");
         let stored = member(&packer, Some(Targets::Many(vec![PYTHON, RUST]))).expect("packs");
