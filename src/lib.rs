@@ -11,7 +11,7 @@ pub mod prelude {
     pub use chanx_core::{
         AuthError, AuthenticationMessage, CompleteMessage, Consumer, Context, Disconnect, ErrorMessage,
         EventCompleteMessage, FromConnection, GroupCompleteMessage, Handshake, Message, PingMessage,
-        PongMessage, Route, Sender, Settings, Topic, TopicChannel, TopicRoute,
+        PongMessage, Route, RouteOptions, Sender, Settings, Topic, TopicChannel,
     };
     pub use chanx_macros::{channel, event_handler, message, payload, topic, ws_handler};
 }

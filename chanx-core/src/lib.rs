@@ -45,7 +45,7 @@ pub use protocol::message::{
     SubscribeMessage, SubscribedMessage, TopicErrorReason, UnsubscribeMessage, UnsubscribedMessage,
 };
 pub use protocol::validate::{ErrorItem, Loc};
-pub use server::{FromConnection, Handshake, Route, RouteOptions, TopicRoute, serve};
+pub use server::{FromConnection, Handshake, Route, RouteOptions, serve};
 pub use settings::{Settings, Shutdown};
 pub use stats::{Stats, StatsSnapshot};
 
@@ -53,6 +53,8 @@ pub use stats::{Stats, StatsSnapshot};
 #[doc(hidden)]
 pub mod __private {
     pub use std::borrow::Cow;
+
+    pub use axum::routing::MethodRouter;
 
     pub use schemars;
     pub use serde;
@@ -71,4 +73,5 @@ pub mod __private {
     pub use crate::protocol::message::{
         Message, deserialize_message, message_schema, message_schema_name, serialize_message,
     };
+    pub use crate::server::{RouteOptions, topic_route};
 }

@@ -60,28 +60,17 @@ pub trait Route: Consumer {
 
 impl<C: Consumer> Route for C {}
 
-/// A topic as an axum route of its own, whose path fills the pattern:
-/// `Router::new().route("/ws/rooms/{room}", RoomTopic::route())` serves `room:{room}`
-/// ([`Standalone`]). Every [`Topic`] has it (it is in the prelude).
-pub trait TopicRoute: Topic {
-    /// This topic's standalone route.
-    fn route<S>() -> MethodRouter<S>
-    where
-        S: Clone + Send + Sync + 'static,
-    {
-        route::<Standalone<Self>, S>(RouteOptions::default())
-    }
-
-    /// Like [`route`](TopicRoute::route), with per-route options.
-    fn route_with<S>(options: RouteOptions) -> MethodRouter<S>
-    where
-        S: Clone + Send + Sync + 'static,
-    {
-        route::<Standalone<Self>, S>(options)
-    }
+/// A topic as an axum route of its own, whose path fills the pattern ([`Standalone`]):
+/// what the `route()` and `route_with()` functions that `#[topic]` gives every topic
+/// type call (`Router::new().route("/ws/rooms/{room}", RoomTopic::route())`).
+#[doc(hidden)]
+pub fn topic_route<T, S>(options: RouteOptions) -> MethodRouter<S>
+where
+    T: Topic,
+    S: Clone + Send + Sync + 'static,
+{
+    route::<Standalone<T>, S>(options)
 }
-
-impl<T: Topic> TopicRoute for T {}
 
 /// Options of one consumer route: `X::route_with(RouteOptions::new().max_connections(100))`.
 #[derive(Debug, Clone, Default)]

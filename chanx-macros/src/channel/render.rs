@@ -99,11 +99,40 @@ fn topic(model: &Channel, pattern: &Pattern, p: &TokenStream) -> TokenStream {
     let parameters = &pattern.parameters;
     let values: Vec<syn::Ident> = (0..count).map(|i| format_ident!("__chanx_parameter_{}", i)).collect();
     let fields = parameters.iter().map(|name| syn::Ident::new(name, span));
+    // The path too carries the pattern's span, so that a field type without `FromStr`
+    // is reported on the pattern.
+    let parse = quote_spanned!(span=> ::chanx::__private::parse_parameter);
     let build = quote_spanned! {span=>
-        Self { #(#fields: #p::parse_parameter(#values)?),* }
+        Self { #(#fields: #parse(#values)?),* }
     };
     let type_name = &model.type_name;
+    // Inherent, so that `RoomTopic::route()` never competes with `Route::route` of
+    // consumers, and spanned on the type: a topic type without `impl Topic` is reported
+    // once, here.
+    let route = quote_spanned! {self_ty.span()=>
+        impl #self_ty {
+            /// This topic on an axum route of its own, whose path parameters fill its
+            /// pattern: `Router::new().route("/ws/rooms/{room}", RoomTopic::route())`.
+            /// The connection subscribes as it opens; frames need no `topic`.
+            pub fn route<S>() -> #p::MethodRouter<S>
+            where
+                S: ::core::clone::Clone + ::core::marker::Send + ::core::marker::Sync + 'static,
+            {
+                #p::topic_route::<Self, S>(#p::RouteOptions::default())
+            }
+
+            /// Like `route`, with per-route options (a connection limit).
+            pub fn route_with<S>(options: #p::RouteOptions) -> #p::MethodRouter<S>
+            where
+                S: ::core::clone::Clone + ::core::marker::Send + ::core::marker::Sync + 'static,
+            {
+                #p::topic_route::<Self, S>(options)
+            }
+        }
+    };
     quote! {
+        #route
+
         impl #p::TopicChannel for #self_ty {
             const PATTERN: &'static str = #literal;
             const PARAMETERS: &'static [&'static str] = &[#(#parameters),*];
