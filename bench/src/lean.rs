@@ -30,7 +30,6 @@ use crate::servers::{FanoutRequest, PONG, fanout_request, system_reply, welcome_
 type Stream = TokioIo<Upgraded>;
 
 /// Which WebSocket endpoint a connection asked for.
-#[derive(Clone, Copy)]
 enum Endpoint {
     /// `/ws/system`: System Echo.
     System,
