@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Benchmarks chanx against the hand-written axum baseline, and against Python Chanx
-# across processes, side by side in one run.
+# Benchmarks chanx against two hand-written baselines, and against Python Chanx across
+# processes, side by side in one run.
 #
 #   scripts/bench.sh [REPEATS] [SET]      (default 3, all)
 #
-# SET `memory`: chanx and the baseline, one process each, in-memory groups. SET `redis`:
+# SET `memory`: chanx, the axum baseline (`bench-server raw`) and the lean baseline on
+# fastwebsockets (`bench-server lean`), one process each, in-memory groups; every
+# scenario but `idle` also reports the server's CPU time per message (per connection
+# for `connect`), read from /proc around the messages. SET `redis`:
 # split fan-out, the members of one group split over two server processes on one Redis
 # pub/sub layer (REDIS_URL, default redis://127.0.0.1:6379), chanx (`bench-server
 # chanx-redis`) against Python Chanx (bench/python/fanout_app.py under uvicorn, with the
@@ -13,8 +16,8 @@
 # SET `all`: both.
 #
 # Builds the servers and the load generator in release mode, then, REPEATS times,
-# runs every scenario against each implementation in turn (alternating which goes
-# first), each scenario on freshly started servers (with a Redis prefix of its own).
+# runs every scenario against each implementation in turn (rotating which goes first),
+# each scenario on freshly started servers (with a Redis prefix of its own).
 # Writes one JSON line per run to target/bench/results.jsonl and prints the tables of
 # medians and ratios. Loopback only; every run is bounded by the load generator's
 # timeout.
@@ -33,16 +36,23 @@ cargo build --release --quiet -p chanx-bench
 bin=target/release
 port=9100
 
+# Each phase of messages (or connections) is long enough for the server's CPU time,
+# counted in clock ticks (10 ms at CLK_TCK = 100), to be read within about 1%.
 scenarios=(
-  "echo C=1|echo --connections 1 --messages 20000"
-  "echo C=10|echo --connections 10 --messages 5000"
-  "echo C=100|echo --connections 100 --messages 500"
-  "echo C=1000|echo --connections 1000 --messages 50"
-  "echo C=10 W=8|echo --connections 10 --messages 5000 --in-flight 8"
+  "echo C=1|echo --connections 1 --messages 100000"
+  "echo C=10|echo --connections 10 --messages 20000"
+  "echo C=100|echo --connections 100 --messages 2000"
+  "echo C=1000|echo --connections 1000 --messages 200"
+  "echo C=1 W=8|echo --connections 1 --messages 100000 --in-flight 8"
+  "echo C=10 W=8|echo --connections 10 --messages 20000 --in-flight 8"
+  "echo C=100 W=8|echo --connections 100 --messages 2000 --in-flight 8"
+  "echo C=1000 W=8|echo --connections 1000 --messages 200 --in-flight 8"
   "idle 10000|idle --connections 10000"
-  "fanout 1000|fanout --connections 1000 --rounds 20"
-  "fanout 10000|fanout --connections 10000 --rounds 10"
+  "fanout 1000|fanout --connections 1000 --rounds 100"
+  "fanout 10000|fanout --connections 10000 --rounds 20"
+  "connect 20000 W=10|connect --connections 20000 --in-flight 10"
 )
+memory_impls=(chanx raw lean)
 
 # Split fan-out: C members over two servers, member 0 fires R broadcasts, one at a time
 # (latency) or with up to W undelivered (throughput).
@@ -129,7 +139,8 @@ run_set() { # runner scenario...: every scenario against each implementation in 
 
 for repeat in $(seq "$repeats"); do
   if $memory; then
-    if (( repeat % 2 )); then order=(chanx raw); else order=(raw chanx); fi
+    first=$(((repeat - 1) % ${#memory_impls[@]}))
+    order=("${memory_impls[@]:first}" "${memory_impls[@]:0:first}")
     run_set run "${scenarios[@]}"
   fi
   if (( ${#split[@]} )); then

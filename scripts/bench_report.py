@@ -1,15 +1,23 @@
-"""Medians and ratios of scripts/bench.sh results (JSON lines): chanx against the
-hand-written baseline, and chanx on Redis against Python Chanx (split fan-out)."""
+"""Medians and ratios of scripts/bench.sh results (JSON lines): chanx against the two
+hand-written baselines (axum, and the lean one on fastwebsockets), and chanx on Redis
+against Python Chanx (split fan-out)."""
 
 import json
 import statistics
 import sys
 
+
+def cpu(r):
+    """The server's CPU µs per message (per copy, per connection), if it was measured."""
+    return r.get("server_cpu_us_per_message")
+
+
 # scenario kind -> [(metric name, how to read it, higher is better)]
 METRICS = {
-    "echo": [("msgs/s", lambda r: r["messages_per_second"], True)],
+    "echo": [("msgs/s", lambda r: r["messages_per_second"], True), ("CPU µs/msg", cpu, False)],
     "idle": [("RSS bytes/conn", lambda r: r["rss_bytes_per_connection"], False)],
-    "fanout": [("fan-out median µs", lambda r: r["fanout_median_us"], False)],
+    "fanout": [("fan-out median µs", lambda r: r["fanout_median_us"], False), ("CPU µs/copy", cpu, False)],
+    "connect": [("connections/s", lambda r: r["messages_per_second"], True), ("CPU µs/conn", cpu, False)],
     "split-fanout": [
         ("deliveries/s", lambda r: r["messages_per_second"], True),
         ("delivery p50 µs", lambda r: r["delivery"]["p50_us"], False),
@@ -17,38 +25,70 @@ METRICS = {
     ],
 }
 
-# (implementation, its column title), (compared with, its column title), ratio title
+# (implementation, its column title), [(compared with, its column title, ratio title)]
 TABLES = [
-    (("chanx", "chanx"), ("raw", "baseline"), "chanx/baseline"),
-    (("chanx-redis", "chanx (Redis)"), ("python", "Python Chanx"), "chanx/Python"),
+    (("chanx", "chanx"), [("raw", "baseline", "chanx/baseline"), ("lean", "lean", "chanx/lean")]),
+    (("chanx-redis", "chanx (Redis)"), [("python", "Python Chanx", "chanx/Python")]),
 ]
+
+# The issue's targets for chanx's server CPU against the lean baseline's: the highest
+# chanx/lean ratio allowed, by scenario kind (echo, connection set-up) or label.
+CPU_TARGETS = {"echo": 1.05, "fanout 10000": 1.10, "connect": 1.20}
+
+
+def cpu_target(label, metric):
+    """The target of a row, or None: CPU rows only."""
+    if not metric.startswith("CPU"):
+        return None
+    return CPU_TARGETS.get(label, CPU_TARGETS.get(label.split()[0]))
 
 
 def cell(median, values):
     """A median with the range of the values."""
-    return f"{median:,.0f} ({min(values):,.0f}-{max(values):,.0f})"
+    digits = 0 if median >= 100 else 1
+    return f"{median:,.{digits}f} ({min(values):,.{digits}f}-{max(values):,.{digits}f})"
 
 
-def table(runs, ours, theirs, ratio_title):
-    """The Markdown table of the labels run by both implementations, or None."""
-    (impl, title), (other, other_title) = ours, theirs
+def table(runs, ours, others):
+    """The Markdown table of the labels run by chanx and at least one other, or None."""
+    impl, title = ours
+    targets = any(other == "lean" for other, _, _ in others)
     rows = []
     for label in dict.fromkeys(r["label"] for r in runs):
         checks = list(METRICS[label.split()[0]])
         if label == "echo C=100":
             checks.append(("p99 µs", lambda r: r["round_trip"]["p99_us"], False))
         for name, read, higher in checks:
-            values = {i: [read(r) for r in runs if r["label"] == label and r["impl"] == i] for i in (impl, other)}
-            if not values[impl] or not values[other]:
+            values = {}
+            for i in [impl, *(other for other, _, _ in others)]:
+                found = [read(r) for r in runs if r["label"] == label and r["impl"] == i]
+                values[i] = [v for v in found if v is not None]
+            if not values[impl] or not any(values[other] for other, _, _ in others):
                 continue
-            a, b = statistics.median(values[impl]), statistics.median(values[other])
-            ratio = a / b if b else float("nan")
-            better = "higher" if higher else "lower"
-            rows.append(f"| {label} | {name} | {cell(a, values[impl])} | {cell(b, values[other])} | {ratio:.2f} | {better} |")
+            medians = {i: statistics.median(v) for i, v in values.items() if v}
+            cells = [cell(medians[i], values[i]) if i in medians else "—" for i, _, _ in others]
+            ratios = {}
+            for other, _, _ in others:
+                if other in medians:
+                    ratios[other] = medians[impl] / medians[other] if medians[other] else float("nan")
+            ratio_cells = [f"{ratios[o]:.2f}" if o in ratios else "—" for o, _, _ in others]
+            row = [label, name, cell(medians[impl], values[impl]), *cells, *ratio_cells]
+            row.append("higher" if higher else "lower")
+            if targets:
+                limit = cpu_target(label, name)
+                if limit is None or "lean" not in ratios:
+                    row.append("—")
+                else:
+                    row.append(f"<= {limit:.2f} {'✓' if ratios['lean'] <= limit else '✗'}")
+            rows.append("| " + " | ".join(row) + " |")
     if not rows:
         return None
-    head = f"| scenario | metric | {title} median (min-max) | {other_title} median (min-max) | {ratio_title} | better |"
-    return "\n".join([head, "|---|---|---|---|---|---|", *rows])
+    head = ["scenario", "metric", f"{title} median (min-max)"]
+    head += [f"{t} median (min-max)" for _, t, _ in others]
+    head += [r for _, _, r in others] + ["better"]
+    if targets:
+        head.append("target (chanx/lean)")
+    return "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head), *rows])
 
 
 def main(path):

@@ -33,6 +33,10 @@ pub struct Report {
     pub fanout: Vec<u64>,
     /// Split fan-out: time from a broadcast's trigger to each delivery, microseconds.
     pub delivery: Option<Histogram<u64>>,
+    /// The server's CPU time (user + system) over the measured phase, seconds: from the
+    /// first message sent to the last reply or copy received (connection set-up: from
+    /// the first connection to the last one closed); `None` without a server pid.
+    pub server_cpu: Option<f64>,
     /// The first errors (all are counted in `error_count`).
     pub errors: Vec<String>,
     /// How many errors.
@@ -67,6 +71,10 @@ impl Report {
             "delivery": quantiles(&self.delivery),
             "fanout_median_us": fanout.get(fanout.len() / 2),
             "fanout_max_us": fanout.last(),
+            "server_cpu_phase_seconds": self.server_cpu,
+            "server_cpu_us_per_message": self.server_cpu
+                .filter(|_| self.messages > 0)
+                .map(|cpu| cpu * 1e6 / self.messages as f64),
             "errors": self.error_count,
             "first_errors": self.errors,
         })
@@ -119,13 +127,16 @@ async fn next_json(socket: &mut Socket) -> Result<Value, String> {
 }
 
 /// Echo: `connections` clients each send `messages` `user_message` frames, with up to
-/// `in_flight` awaiting their reply, and check every echo in order.
+/// `in_flight` awaiting their reply, and check every echo in order. The server's (`server`
+/// pid) CPU time is read when the clients start sending and after the last reply, before
+/// any connection closes.
 pub async fn echo(
     base: &str,
     connections: usize,
     messages: usize,
     in_flight: usize,
     limit: Duration,
+    server: Option<u32>,
 ) -> Report {
     let start = Arc::new(Barrier::new(connections + 1));
     let (results, mut collected) = mpsc::unbounded_channel();
@@ -135,7 +146,9 @@ pub async fn echo(
             let outcome = match connect_with_welcome(&base).await {
                 Ok((socket, handshake)) => {
                     start.wait().await;
-                    echo_client(socket, client, messages, in_flight.max(1)).await.map(|rtt| (handshake, rtt))
+                    echo_client(socket, client, messages, in_flight.max(1))
+                        .await
+                        .map(|(socket, rtt)| (socket, handshake, rtt))
                 }
                 Err(error) => {
                     start.wait().await;
@@ -148,12 +161,15 @@ pub async fn echo(
     drop(results);
     let mut report =
         Report { round_trip: Some(histogram()), handshake: Some(histogram()), ..Report::default() };
+    let mut open = Vec::with_capacity(connections);
     let run = async {
         start.wait().await;
+        let cpu = CpuPhase::start(server);
         let started = Instant::now();
         while let Some(outcome) = collected.recv().await {
             match outcome {
-                Ok((handshake, rtt)) => {
+                Ok((socket, handshake, rtt)) => {
+                    open.push(socket);
                     report.messages += rtt.len() as u64;
                     if let Some(h) = report.handshake.as_mut() {
                         let _ = h.record(micros(handshake));
@@ -167,22 +183,29 @@ pub async fn echo(
                 Err(error) => report.error(error),
             }
         }
-        started.elapsed()
+        (started.elapsed(), cpu.end())
     };
     match tokio::time::timeout(limit, run).await {
-        Ok(elapsed) => report.seconds = elapsed.as_secs_f64(),
+        Ok((elapsed, cpu)) => {
+            report.seconds = elapsed.as_secs_f64();
+            report.server_cpu = cpu;
+        }
         Err(_) => report.error(format!("the run did not finish within {limit:?}")),
+    }
+    for mut socket in open {
+        let _ = socket.close(None).await;
     }
     report
 }
 
-/// One echo client; returns its round-trip times in microseconds.
+/// One echo client; returns its socket, still open, and its round-trip times in
+/// microseconds.
 async fn echo_client(
     mut socket: Socket,
     client: usize,
     messages: usize,
     in_flight: usize,
-) -> Result<Vec<u64>, String> {
+) -> Result<(Socket, Vec<u64>), String> {
     let mut pending = VecDeque::with_capacity(in_flight);
     let mut rtt = Vec::with_capacity(messages);
     let (mut sent, mut received) = (0, 0);
@@ -203,8 +226,75 @@ async fn echo_client(
         }
         received += 1;
     }
-    let _ = socket.close(None).await;
-    Ok(rtt)
+    Ok((socket, rtt))
+}
+
+/// Connection set-up: `connections` connections in all, up to `in_flight` at a time, each
+/// opened at `/ws/system` (TCP connect, upgrade, welcome), then closed (the client's close
+/// frame, then the server's, then the end of the TCP stream). The rate is connections
+/// per second; the server's (`server` pid) CPU time is read before the first connection
+/// and after the last one ended.
+pub async fn connect_close(
+    base: &str,
+    connections: usize,
+    in_flight: usize,
+    limit: Duration,
+    server: Option<u32>,
+) -> Report {
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (results, mut collected) = mpsc::unbounded_channel();
+    let cpu = CpuPhase::start(server);
+    let started = Instant::now();
+    for _ in 0..in_flight.max(1) {
+        let (base, next, results) = (base.to_owned(), next.clone(), results.clone());
+        tokio::spawn(async move {
+            while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < connections {
+                let _ = results.send(open_and_close(&base).await);
+            }
+        });
+    }
+    drop(results);
+    let mut report = Report { handshake: Some(histogram()), ..Report::default() };
+    let run = async {
+        while let Some(outcome) = collected.recv().await {
+            match outcome {
+                Ok(handshake) => {
+                    report.messages += 1;
+                    if let Some(h) = report.handshake.as_mut() {
+                        let _ = h.record(micros(handshake));
+                    }
+                }
+                Err(error) => report.error(error),
+            }
+        }
+    };
+    match tokio::time::timeout(limit, run).await {
+        Ok(()) => {
+            report.seconds = started.elapsed().as_secs_f64();
+            report.server_cpu = cpu.end();
+        }
+        Err(_) => report.error(format!("the run did not finish within {limit:?}")),
+    }
+    report
+}
+
+/// One connection of [`connect_close`]; returns the time to its welcome.
+async fn open_and_close(base: &str) -> Result<Duration, String> {
+    let (mut socket, handshake) = connect_with_welcome(base).await?;
+    let closed = async {
+        socket.close(None).await.map_err(|e| format!("close: {e}"))?;
+        // The server's close frame, then the end of the stream.
+        loop {
+            match socket.next().await {
+                Some(Ok(_)) => {}
+                None | Some(Err(_)) => return Ok(()),
+            }
+        }
+    };
+    tokio::time::timeout(CONNECT_LIMIT, closed)
+        .await
+        .unwrap_or_else(|_| Err(format!("close: the server did not close within {CONNECT_LIMIT:?}")))?;
+    Ok(handshake)
 }
 
 /// Idle: opens `connections` connections, each waiting for its welcome, then calls
@@ -235,8 +325,10 @@ pub async fn idle<T>(base: &str, connections: usize, measure: impl AsyncFnOnce()
 }
 
 /// Fan-out: `members` connections at `/ws/fanout`; each of `rounds` times, one member
-/// fires and the time until the last member has the broadcast is recorded.
-pub async fn fanout(base: &str, members: usize, rounds: u64, limit: Duration) -> Report {
+/// fires and the time until the last member has the broadcast is recorded. The server's
+/// (`server` pid) CPU time is read before the first round and after the last; a message
+/// is one member's copy.
+pub async fn fanout(base: &str, members: usize, rounds: u64, limit: Duration, server: Option<u32>) -> Report {
     let mut report = Report::default();
     let (arrivals, mut arrived) = mpsc::unbounded_channel::<(u64, Instant)>();
     let mut trigger = None;
@@ -261,6 +353,7 @@ pub async fn fanout(base: &str, members: usize, rounds: u64, limit: Duration) ->
         return report;
     };
     let connected = members - report.error_count as usize;
+    let cpu = CpuPhase::start(server);
     for round in 1..=rounds {
         let fired = Instant::now();
         let frame = json!({"action": "fire", "payload": round}).to_string();
@@ -296,6 +389,7 @@ pub async fn fanout(base: &str, members: usize, rounds: u64, limit: Duration) ->
             }
         }
     }
+    report.server_cpu = cpu.end();
     report
 }
 
@@ -441,10 +535,41 @@ pub fn process_stats(pid: u32) -> Option<(u64, f64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let rss =
         status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.split_whitespace().next()?.parse().ok()?;
+    Some((rss, cpu_seconds(pid)?))
+}
+
+/// CPU time (s) a process has used, user + system: `utime` and `stime` of
+/// `/proc/PID/stat`, in clock ticks of [`clock_ticks_per_second`].
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name, which ends with ')'.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    // USER_HZ is 100 on Linux.
-    Some((rss, ticks as f64 / 100.0))
+    Some(ticks as f64 / clock_ticks_per_second()? as f64)
+}
+
+/// The clock ticks per second of `/proc`'s CPU times (`getconf CLK_TCK`, asked once).
+pub fn clock_ticks_per_second() -> Option<u64> {
+    static TICKS: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        let out = std::process::Command::new("getconf").arg("CLK_TCK").output().ok()?;
+        String::from_utf8(out.stdout).ok()?.trim().parse().ok().filter(|ticks| *ticks > 0)
+    })
+}
+
+/// A server's CPU time at the start of a measured phase.
+struct CpuPhase {
+    server: Option<u32>,
+    start: Option<f64>,
+}
+
+impl CpuPhase {
+    fn start(server: Option<u32>) -> CpuPhase {
+        CpuPhase { server, start: server.and_then(cpu_seconds) }
+    }
+
+    /// The CPU seconds the server used since [`CpuPhase::start`].
+    fn end(&self) -> Option<f64> {
+        Some(self.server.and_then(cpu_seconds)? - self.start?)
+    }
 }

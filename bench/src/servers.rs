@@ -1,9 +1,11 @@
-//! The two servers compared: the System Echo app written with chanx, and the same
-//! protocol hand-written on axum ("what would I write by hand"). Both also serve
+//! The servers compared: the System Echo app written with chanx, and the same protocol
+//! hand-written on axum ("what would I write by hand"); the JSON work of the latter is
+//! shared with the lean baseline on fastwebsockets ([`crate::lean`]). Both also serve
 //! `/ws/fanout`, where a `fire` frame broadcasts one message to every connection. The
 //! chanx server also runs on a Redis layer, so that fan-out members can be split
 //! across processes (compared with Python Chanx: `bench/python/fanout_app.py`).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::Router;
@@ -106,36 +108,69 @@ struct TextOut {
     message: String,
 }
 
-fn echo_frame(message: String) -> Option<Utf8Bytes> {
-    serde_json::to_string(&Outbound { action: "system_echo", payload: TextOut { message } })
-        .ok()
-        .map(Into::into)
+/// A `system_echo` frame carrying `message`, serialised with serde.
+fn echo_json(message: String) -> Option<String> {
+    serde_json::to_string(&Outbound { action: "system_echo", payload: TextOut { message } }).ok()
+}
+
+/// The System Echo welcome frame, serialised afresh for each connection (as a server
+/// that greets by name would).
+pub(crate) fn welcome_json() -> Option<String> {
+    echo_json("🔧 System: Connection established!".into())
+}
+
+/// The reply of the System Echo protocol to one text frame, the same serde work in both
+/// hand-written servers: a `user_message` is echoed, a `ping` answered, anything else
+/// is an error. Borrowed replies are constant frames.
+pub(crate) fn system_reply(text: &str) -> Option<Cow<'static, str>> {
+    match serde_json::from_str::<Inbound>(text) {
+        Ok(Inbound { action, payload: Some(payload) }) if action == "user_message" => {
+            match serde_json::from_value::<TextPayload>(payload) {
+                Ok(p) => echo_json(format!("🔧 System Echo: {}", p.message)).map(Cow::Owned),
+                Err(_) => Some(Cow::Borrowed(r#"{"action":"error","payload":"invalid payload"}"#)),
+            }
+        }
+        Ok(inbound) if inbound.action == "ping" => Some(Cow::Borrowed(PONG)),
+        _ => Some(Cow::Borrowed(r#"{"action":"error","payload":"invalid frame"}"#)),
+    }
+}
+
+/// The reply to a `ping` frame.
+pub(crate) const PONG: &str = r#"{"action":"pong","payload":null}"#;
+
+/// What a fan-out member's frame asks of the hand-written servers.
+pub(crate) enum FanoutRequest {
+    /// Answer with [`PONG`].
+    Ping,
+    /// Broadcast this frame (`fanout`, with the `fire` frame's payload) to every member.
+    Broadcast(String),
+}
+
+/// Reads a fan-out member's frame; `None` for anything but `ping` and `fire`.
+pub(crate) fn fanout_request(text: &str) -> Option<FanoutRequest> {
+    let Inbound { action, payload } = serde_json::from_str::<Inbound>(text).ok()?;
+    match action.as_str() {
+        "ping" => Some(FanoutRequest::Ping),
+        "fire" => {
+            serde_json::to_string(&Outbound { action: "fanout", payload }).ok().map(FanoutRequest::Broadcast)
+        }
+        _ => None,
+    }
 }
 
 async fn raw_echo(mut socket: WebSocket) {
-    let Some(welcome) = echo_frame("🔧 System: Connection established!".into()) else { return };
-    if socket.send(Message::Text(welcome)).await.is_err() {
+    let Some(welcome) = welcome_json() else { return };
+    if socket.send(Message::Text(welcome.into())).await.is_err() {
         return;
     }
     while let Some(Ok(frame)) = socket.next().await {
         let Message::Text(text) = frame else { continue };
-        let reply = match serde_json::from_str::<Inbound>(&text) {
-            Ok(Inbound { action, payload: Some(payload) }) if action == "user_message" => {
-                match serde_json::from_value::<TextPayload>(payload) {
-                    Ok(p) => echo_frame(format!("🔧 System Echo: {}", p.message)),
-                    Err(_) => {
-                        Some(Utf8Bytes::from_static(r#"{"action":"error","payload":"invalid payload"}"#))
-                    }
-                }
-            }
-            Ok(inbound) if inbound.action == "ping" => {
-                Some(Utf8Bytes::from_static(r#"{"action":"pong","payload":null}"#))
-            }
-            _ => Some(Utf8Bytes::from_static(r#"{"action":"error","payload":"invalid frame"}"#)),
+        let reply = match system_reply(&text) {
+            Some(Cow::Owned(frame)) => frame.into(),
+            Some(Cow::Borrowed(frame)) => Utf8Bytes::from_static(frame),
+            None => continue,
         };
-        if let Some(reply) = reply
-            && socket.send(Message::Text(reply)).await.is_err()
-        {
+        if socket.send(Message::Text(reply)).await.is_err() {
             return;
         }
     }
@@ -157,16 +192,16 @@ async fn raw_fanout(socket: WebSocket, fanout: Arc<broadcast::Sender<Utf8Bytes>>
         tokio::select! {
             frame = stream.next() => {
                 let Some(Ok(Message::Text(text))) = frame else { return };
-                let Ok(Inbound { action, payload }) = serde_json::from_str::<Inbound>(&text) else { continue };
-                if action == "ping" {
-                    let pong = Utf8Bytes::from_static(r#"{"action":"pong","payload":null}"#);
-                    if sink.send(Message::Text(pong)).await.is_err() {
-                        return;
+                let sent = match fanout_request(&text) {
+                    Some(FanoutRequest::Ping) => sink.send(Message::Text(Utf8Bytes::from_static(PONG))).await,
+                    Some(FanoutRequest::Broadcast(frame)) => {
+                        let _ = fanout.send(frame.into());
+                        Ok(())
                     }
-                } else if action == "fire"
-                    && let Ok(frame) = serde_json::to_string(&Outbound { action: "fanout", payload })
-                {
-                    let _ = fanout.send(frame.into());
+                    None => Ok(()),
+                };
+                if sent.is_err() {
+                    return;
                 }
             }
             message = members.recv() => {

@@ -1,6 +1,6 @@
-//! A quick run of every load-generator scenario against both servers (the split fan-out
-//! against two chanx servers sharing an in-memory layer): the correctness checks must
-//! pass (no timing is asserted), and a wrong reply or a lost copy must be caught.
+//! A quick run of every load-generator scenario against the three servers (the split
+//! fan-out against two chanx servers sharing an in-memory layer): the correctness checks
+//! must pass (no timing is asserted), and a wrong reply or a lost copy must be caught.
 
 use std::time::Duration;
 
@@ -8,7 +8,7 @@ use axum::Router;
 use axum::extract::ws::{Message, WebSocketUpgrade};
 use axum::routing::get;
 use chanx::layer::{InMemoryLayer, Layers};
-use chanx_bench::{load, servers};
+use chanx_bench::{lean, load, servers};
 
 async fn serve(router: Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
@@ -17,24 +17,56 @@ async fn serve(router: Router) -> String {
     format!("ws://{addr}")
 }
 
+async fn serve_lean() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(lean::serve(listener));
+    format!("ws://{addr}")
+}
+
 const LIMIT: Duration = Duration::from_secs(30);
 
+/// The servers run in this process, so its own CPU time is what the scenarios read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_scenario_runs_clean_against_both_servers() {
-    for router in [servers::chanx(), servers::raw()] {
-        let base = serve(router).await;
-        let echo = load::echo(&base, 3, 20, 4, LIMIT).await;
-        assert_eq!((echo.error_count, echo.messages), (0, 60), "{:?}", echo.errors);
+async fn every_scenario_runs_clean_against_the_three_servers() {
+    let me = Some(std::process::id());
+    for base in [serve(servers::chanx()).await, serve(servers::raw()).await, serve_lean().await] {
+        let echo = load::echo(&base, 3, 20, 4, LIMIT, me).await;
+        assert_eq!((echo.error_count, echo.messages), (0, 60), "{base}: {:?}", echo.errors);
+        assert!(echo.server_cpu.is_some_and(|cpu| cpu >= 0.0), "{base}: {:?}", echo.server_cpu);
         let (idle, measured) = load::idle(&base, 5, async || 42).await;
-        assert_eq!((idle.error_count, measured), (0, 42), "{:?}", idle.errors);
-        let fanout = load::fanout(&base, 5, 3, LIMIT).await;
+        assert_eq!((idle.error_count, measured), (0, 42), "{base}: {:?}", idle.errors);
+        let fanout = load::fanout(&base, 5, 3, LIMIT, me).await;
         assert_eq!(
             (fanout.error_count, fanout.messages, fanout.fanout.len()),
             (0, 15, 3),
-            "{:?}",
+            "{base}: {:?}",
             fanout.errors
         );
+        assert!(fanout.server_cpu.is_some(), "{base}");
+        let connect = load::connect_close(&base, 20, 4, LIMIT, me).await;
+        assert_eq!((connect.error_count, connect.messages), (0, 20), "{base}: {:?}", connect.errors);
+        assert!(connect.to_json()["server_cpu_us_per_message"].is_number(), "{base}");
     }
+}
+
+/// A request the lean server does not serve is refused with a status, not a crash.
+#[tokio::test]
+async fn the_lean_server_refuses_other_paths_and_plain_requests() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let base = serve_lean().await;
+    let addr = base.trim_start_matches("ws://").to_owned();
+    for (request, status) in [
+        ("GET /elsewhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "404"),
+        ("GET /ws/system HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "426"),
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+        stream.write_all(request.as_bytes()).await.expect("write");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.expect("read");
+        assert!(response.starts_with(&format!("HTTP/1.1 {status}")), "{response}");
+    }
+    assert_eq!(load::echo(&base, 1, 3, 1, LIMIT, None).await.error_count, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -73,7 +105,7 @@ async fn a_wrong_reply_is_an_error() {
         }),
     );
     let base = serve(liar).await;
-    let report = load::echo(&base, 1, 5, 1, LIMIT).await;
+    let report = load::echo(&base, 1, 5, 1, LIMIT, None).await;
     assert_eq!(report.error_count, 1);
     assert!(report.errors[0].contains("expected"), "{:?}", report.errors);
 }

@@ -1,7 +1,8 @@
-//! A server under test: `bench-server chanx|raw|chanx-redis [ADDR] [PREFIX]` (default
-//! 127.0.0.1:9000). `chanx-redis` is the chanx server on the Redis pub/sub layer at
-//! `REDIS_URL` (default `redis://127.0.0.1:6379`) under PREFIX (default `asgi`):
-//! processes started with the same PREFIX share the fan-out group.
+//! A server under test: `bench-server chanx|raw|lean|chanx-redis [ADDR] [PREFIX]`
+//! (default 127.0.0.1:9000). `raw` is the hand-written axum baseline, `lean` the one on
+//! fastwebsockets (`chanx_bench::lean`). `chanx-redis` is the chanx server on the Redis
+//! pub/sub layer at `REDIS_URL` (default `redis://127.0.0.1:6379`) under PREFIX (default
+//! `asgi`): processes started with the same PREFIX share the fan-out group.
 
 use std::process::ExitCode;
 
@@ -10,6 +11,11 @@ async fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let kind = args.next();
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:9000".into());
+    if kind.as_deref() == Some("lean") {
+        let Some(listener) = listen(&addr).await else { return ExitCode::FAILURE };
+        chanx_bench::lean::serve(listener).await;
+        return ExitCode::SUCCESS;
+    }
     let router = match kind.as_deref() {
         Some("chanx") => chanx_bench::servers::chanx(),
         Some("raw") => chanx_bench::servers::raw(),
@@ -26,22 +32,26 @@ async fn main() -> ExitCode {
             }
         }
         _ => {
-            eprintln!("usage: bench-server chanx|raw|chanx-redis [ADDR] [PREFIX]");
+            eprintln!("usage: bench-server chanx|raw|lean|chanx-redis [ADDR] [PREFIX]");
             return ExitCode::from(2);
         }
     };
-    let listener = match tokio::net::TcpListener::bind(&addr).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            eprintln!("cannot listen on {addr}: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let Some(listener) = listen(&addr).await else { return ExitCode::FAILURE };
     match axum::serve(listener, router).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("server failed: {error}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+async fn listen(addr: &str) -> Option<tokio::net::TcpListener> {
+    match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => Some(listener),
+        Err(error) => {
+            eprintln!("cannot listen on {addr}: {error}");
+            None
         }
     }
 }

@@ -1,9 +1,12 @@
 //! The load generator: `loadgen SCENARIO [--url ws://HOST:PORT]... [--connections C]
 //! [--messages N] [--in-flight W] [--rounds R] [--server-pid PID] [--timeout SECS]`,
-//! SCENARIO being `echo`, `idle`, `fanout` or `split-fanout`. Prints one JSON report;
-//! exits non-zero on any error (a wrong or missing reply included). `split-fanout`
-//! spreads its C members over every `--url` given (servers sharing a channel layer) and
-//! keeps up to W broadcasts in flight; the other scenarios use the first URL.
+//! SCENARIO being `echo`, `idle`, `fanout`, `connect` or `split-fanout`. Prints one JSON
+//! report; exits non-zero on any error (a wrong or missing reply included). `connect`
+//! opens and closes C connections in all, W at a time. `split-fanout` spreads its C
+//! members over every `--url` given (servers sharing a channel layer) and keeps up to W
+//! broadcasts in flight; the other scenarios use the first URL. With `--server-pid`, the
+//! report has the server's CPU time per message (per connection for `connect`), read
+//! from `/proc` just before and just after the messages.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -24,7 +27,7 @@ struct Args {
 
 fn parse() -> Result<Args, String> {
     let mut raw = std::env::args().skip(1);
-    let scenario = raw.next().ok_or("missing scenario: echo, idle, fanout or split-fanout")?;
+    let scenario = raw.next().ok_or("missing scenario: echo, idle, fanout, connect or split-fanout")?;
     let mut args = Args {
         scenario,
         urls: Vec::new(),
@@ -69,10 +72,27 @@ async fn main() -> ExitCode {
     let url = &args.urls[0];
     let (report, during) = match args.scenario.as_str() {
         "echo" => {
-            (load::echo(url, args.connections, args.messages, args.in_flight, args.timeout).await, None)
+            let report = load::echo(
+                url,
+                args.connections,
+                args.messages,
+                args.in_flight,
+                args.timeout,
+                args.server_pid,
+            )
+            .await;
+            (report, None)
         }
         "idle" => load::idle(url, args.connections, async || stats()).await,
-        "fanout" => (load::fanout(url, args.connections, args.rounds, args.timeout).await, None),
+        "fanout" => {
+            (load::fanout(url, args.connections, args.rounds, args.timeout, args.server_pid).await, None)
+        }
+        "connect" => {
+            let report =
+                load::connect_close(url, args.connections, args.in_flight, args.timeout, args.server_pid)
+                    .await;
+            (report, None)
+        }
         "split-fanout" => {
             let report =
                 load::split_fanout(&args.urls, args.connections, args.rounds, args.in_flight, args.timeout)
@@ -90,6 +110,11 @@ async fn main() -> ExitCode {
     out["connections"] = json!(args.connections);
     out["in_flight"] = json!(args.in_flight);
     out["servers"] = json!(args.urls.len());
+    out["clock_ticks_per_second"] = json!(load::clock_ticks_per_second());
+    if args.scenario == "connect" {
+        out["connections_per_second"] = out["messages_per_second"].clone();
+        out["server_cpu_us_per_connection"] = out["server_cpu_us_per_message"].clone();
+    }
     if let (Some((rss_before, cpu_before)), Some((rss_after, cpu_after))) = (before, after) {
         out["server_rss_kb"] = json!(rss_after);
         out["server_cpu_seconds"] = json!(cpu_after - cpu_before);
