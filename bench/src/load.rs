@@ -324,16 +324,51 @@ pub async fn idle<T>(base: &str, connections: usize, measure: impl AsyncFnOnce()
     (report, measured)
 }
 
-/// Fan-out: `members` connections at `/ws/fanout`; each of `rounds` times, one member
-/// fires and the time until the last member has the broadcast is recorded. The server's
-/// (`server` pid) CPU time is read before the first round and after the last; a message
-/// is one member's copy.
-pub async fn fanout(base: &str, members: usize, rounds: u64, limit: Duration, server: Option<u32>) -> Report {
+/// How fan-out members are reached: as members of a group, or as subscribers of a topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// Connections at `/ws/fanout`, all in the group `fanout`; `fire` broadcasts.
+    Group,
+    /// Connections at `/ws/topics`, all subscribed to the topic `fanout:all`; `fire` on
+    /// that topic pushes to it (chanx only).
+    Topic,
+}
+
+/// The topic every member of an [`Audience::Topic`] fan-out subscribes to.
+const FANOUT_TOPIC: &str = "fanout:all";
+
+impl Audience {
+    /// The frame that asks the server for round `round`.
+    fn fire(self, round: u64) -> String {
+        match self {
+            Audience::Group => json!({"action": "fire", "payload": round}),
+            Audience::Topic => json!({"topic": FANOUT_TOPIC, "action": "fire", "payload": round}),
+        }
+        .to_string()
+    }
+}
+
+/// Fan-out: `members` connections (a group's members or a topic's subscribers); each of
+/// `rounds` times, one member fires and the time until the last member has the copy is
+/// recorded. The server's (`server` pid) CPU time is read before the first round and
+/// after the last; a message is one member's copy.
+pub async fn fanout(
+    base: &str,
+    audience: Audience,
+    members: usize,
+    rounds: u64,
+    limit: Duration,
+    server: Option<u32>,
+) -> Report {
     let mut report = Report::default();
     let (arrivals, mut arrived) = mpsc::unbounded_channel::<(u64, Instant)>();
     let mut trigger = None;
     for member in 0..members {
-        match fanout_member(base, member, limit).await {
+        let joined = match audience {
+            Audience::Group => fanout_member(base, member, limit).await,
+            Audience::Topic => topic_member(base, member, limit).await,
+        };
+        match joined {
             Ok((sink, stream)) => {
                 let arrivals = arrivals.clone();
                 forward_rounds(stream, move |arrival| {
@@ -356,8 +391,7 @@ pub async fn fanout(base: &str, members: usize, rounds: u64, limit: Duration, se
     let cpu = CpuPhase::start(server);
     for round in 1..=rounds {
         let fired = Instant::now();
-        let frame = json!({"action": "fire", "payload": round}).to_string();
-        if let Err(error) = trigger.send(Message::text(frame)).await {
+        if let Err(error) = trigger.send(Message::text(audience.fire(round))).await {
             report.error(format!("fire: {error}"));
             break;
         }
@@ -411,6 +445,79 @@ async fn fanout_member(base: &str, member: usize, limit: Duration) -> Result<(Si
         Ok(Err(error)) => Err(error),
         Err(_) => Err(format!("member {member}: no pong within {limit:?}")),
     }
+}
+
+/// Connects a topic fan-out member at `{base}/ws/topics`, subscribed to [`FANOUT_TOPIC`]
+/// once its `subscribed` arrives.
+async fn topic_member(base: &str, member: usize, limit: Duration) -> Result<(Sink, Stream), String> {
+    let (mut sink, mut stream) = connect(format!("{base}/ws/topics")).await?.split();
+    let subscribe = json!({"topic": FANOUT_TOPIC, "action": "subscribe"}).to_string();
+    let ready = async {
+        sink.send(Message::text(subscribe)).await.map_err(|e| e.to_string())?;
+        match stream.next().await {
+            Some(Ok(Message::Text(t))) if t.contains("\"subscribed\"") => Ok(()),
+            other => Err(format!("expected `subscribed`, got {other:?}")),
+        }
+    };
+    match tokio::time::timeout(limit, ready).await {
+        Ok(Ok(())) => Ok((sink, stream)),
+        Ok(Err(error)) => Err(error),
+        Err(_) => Err(format!("member {member}: not subscribed within {limit:?}")),
+    }
+}
+
+/// Subscriptions: `connections` connections at `/ws/topics`, each subscribing to
+/// `per_connection` topics of its own (`fanout:<connection>-<n>`, so that every
+/// subscription has its own group as well) and waiting for every `subscribed`;
+/// `measure` runs once they are connected and once they are subscribed, and both
+/// results are returned: their difference is what the subscriptions cost.
+pub async fn subscriptions<T>(
+    base: &str,
+    connections: usize,
+    per_connection: usize,
+    limit: Duration,
+    measure: impl AsyncFn() -> T,
+) -> (Report, (T, T)) {
+    let mut report = Report::default();
+    let mut open = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        match connect(format!("{base}/ws/topics")).await {
+            Ok(socket) => open.push(socket),
+            Err(error) => report.error(error),
+        }
+    }
+    let connected = measure().await;
+    let started = Instant::now();
+    for (c, socket) in open.iter_mut().enumerate() {
+        let subscribed = subscribe_all(socket, c, per_connection);
+        match tokio::time::timeout(limit, subscribed).await {
+            Ok(Ok(())) => report.messages += per_connection as u64,
+            Ok(Err(error)) => report.error(error),
+            Err(_) => report.error(format!("connection {c}: not subscribed within {limit:?}")),
+        }
+    }
+    report.seconds = started.elapsed().as_secs_f64();
+    let subscribed = measure().await;
+    for mut socket in open {
+        let _ = socket.close(None).await;
+    }
+    (report, (connected, subscribed))
+}
+
+/// Sends `count` subscribes at once, then reads their `subscribed` answers.
+async fn subscribe_all(socket: &mut Socket, connection: usize, count: usize) -> Result<(), String> {
+    for n in 0..count {
+        let frame = json!({"topic": format!("fanout:{connection}-{n}"), "action": "subscribe"});
+        socket.feed(Message::text(frame.to_string())).await.map_err(|e| e.to_string())?;
+    }
+    socket.flush().await.map_err(|e| e.to_string())?;
+    for _ in 0..count {
+        let answer = next_json(socket).await?;
+        if answer["action"] != "subscribed" {
+            return Err(format!("expected `subscribed`, got {answer}"));
+        }
+    }
+    Ok(())
 }
 
 /// Reads a member's broadcasts in a task of their own, reporting each round number (the

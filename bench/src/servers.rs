@@ -1,7 +1,8 @@
 //! The servers compared: the System Echo app written with chanx, and the same protocol
 //! hand-written on axum ("what would I write by hand"); the JSON work of the latter is
 //! shared with the lean baseline on fastwebsockets ([`crate::lean`]). Both also serve
-//! `/ws/fanout`, where a `fire` frame broadcasts one message to every connection. The
+//! `/ws/fanout`, where a `fire` frame broadcasts one message to every connection; chanx
+//! also serves `/ws/topics`, the same through a topic's subscribers. The
 //! chanx server also runs on a Redis layer, so that fan-out members can be split
 //! across processes (compared with Python Chanx: `bench/python/fanout_app.py`).
 
@@ -51,6 +52,33 @@ impl FanoutConsumer {
 
 impl Consumer for FanoutConsumer {}
 
+/// A fan-out topic: `fire` on it pushes a [`Fanout`] to every subscriber of the same
+/// name, forwarded to each client as it is (with `topic`).
+pub struct FanoutTopic {
+    pub name: String,
+}
+
+#[topic(pattern = "fanout:{name}", passthrough(Fanout))]
+impl FanoutTopic {
+    #[ws_handler(broadcasts(Fanout))]
+    async fn fire(&mut self, cx: &mut Context, msg: Fire) -> chanx::Result<()> {
+        let topic = format!("fanout:{}", self.name);
+        cx.layer().topic::<FanoutTopic>(topic).broadcast(&Fanout(msg.0)).await?;
+        Ok(())
+    }
+}
+
+impl Topic for FanoutTopic {}
+
+/// The hub of the topic scenarios, at `/ws/topics`.
+#[derive(Default)]
+pub struct TopicHub;
+
+#[channel(name = "topics", topics(FanoutTopic))]
+impl TopicHub {}
+
+impl Consumer for TopicHub {}
+
 /// The chanx server: System Echo at `/ws/system`, fan-out at `/ws/fanout`, on the
 /// default in-memory channel layer.
 pub fn chanx() -> Router {
@@ -65,8 +93,12 @@ pub fn chanx_on(layers: Layers) -> Router {
     let settings = chanx::Settings::default()
         .inbound_rate(10_000_000, 10_000_000)
         .max_connections(1_000_000)
+        .max_subscriptions(10_000)
         .layers(layers);
-    system_echo::router().route("/ws/fanout", FanoutConsumer::route()).layer(axum::Extension(settings))
+    system_echo::router()
+        .route("/ws/fanout", FanoutConsumer::route())
+        .route("/ws/topics", TopicHub::route())
+        .layer(axum::Extension(settings))
 }
 
 /// The chanx server on a Redis pub/sub layer (`redis_url`, `prefix`), as

@@ -1,6 +1,9 @@
 //! The load generator: `loadgen SCENARIO [--url ws://HOST:PORT]... [--connections C]
 //! [--messages N] [--in-flight W] [--rounds R] [--server-pid PID] [--timeout SECS]`,
-//! SCENARIO being `echo`, `idle`, `fanout`, `connect` or `split-fanout`. Prints one JSON
+//! SCENARIO being `echo`, `idle`, `fanout`, `topic-fanout`, `subscriptions`, `connect` or
+//! `split-fanout`. `topic-fanout` is `fanout` through a topic's subscribers;
+//! `subscriptions` opens C connections that subscribe to N (`--messages`) topics each and reports the
+//! server's memory per subscription (chanx only). Prints one JSON
 //! report; exits non-zero on any error (a wrong or missing reply included). `connect`
 //! opens and closes C connections in all, W at a time. `split-fanout` spreads its C
 //! members over every `--url` given (servers sharing a channel layer) and keeps up to W
@@ -11,7 +14,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use chanx_bench::load;
+use chanx_bench::load::{self, Audience};
 use serde_json::json;
 
 struct Args {
@@ -27,7 +30,9 @@ struct Args {
 
 fn parse() -> Result<Args, String> {
     let mut raw = std::env::args().skip(1);
-    let scenario = raw.next().ok_or("missing scenario: echo, idle, fanout, connect or split-fanout")?;
+    let scenario = raw
+        .next()
+        .ok_or("missing scenario: echo, idle, fanout, topic-fanout, subscriptions, connect or split-fanout")?;
     let mut args = Args {
         scenario,
         urls: Vec::new(),
@@ -70,6 +75,7 @@ async fn main() -> ExitCode {
     let stats = || args.server_pid.and_then(load::process_stats);
     let before = stats();
     let url = &args.urls[0];
+    let mut per_subscription = None;
     let (report, during) = match args.scenario.as_str() {
         "echo" => {
             let report = load::echo(
@@ -84,8 +90,21 @@ async fn main() -> ExitCode {
             (report, None)
         }
         "idle" => load::idle(url, args.connections, async || stats()).await,
-        "fanout" => {
-            (load::fanout(url, args.connections, args.rounds, args.timeout, args.server_pid).await, None)
+        "fanout" | "topic-fanout" => {
+            let audience = if args.scenario == "fanout" { Audience::Group } else { Audience::Topic };
+            let report =
+                load::fanout(url, audience, args.connections, args.rounds, args.timeout, args.server_pid).await;
+            (report, None)
+        }
+        "subscriptions" => {
+            let (report, (connected, subscribed)) =
+                load::subscriptions(url, args.connections, args.messages, args.timeout, async || stats()).await;
+            if let (Some((rss_connected, _)), Some((rss_subscribed, _))) = (connected, subscribed) {
+                let subscriptions = (args.connections * args.messages).max(1) as f64;
+                let per = rss_subscribed.saturating_sub(rss_connected) as f64 * 1024.0 / subscriptions;
+                per_subscription = Some(per);
+            }
+            (report, None)
         }
         "connect" => {
             let report =
@@ -111,6 +130,9 @@ async fn main() -> ExitCode {
     out["in_flight"] = json!(args.in_flight);
     out["servers"] = json!(args.urls.len());
     out["clock_ticks_per_second"] = json!(load::clock_ticks_per_second());
+    if let Some(per) = per_subscription {
+        out["rss_bytes_per_subscription"] = json!(per);
+    }
     if args.scenario == "connect" {
         out["connections_per_second"] = out["messages_per_second"].clone();
         out["server_cpu_us_per_connection"] = out["server_cpu_us_per_message"].clone();
