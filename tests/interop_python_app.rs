@@ -5,7 +5,9 @@
 //! fast-channels, uvicorn, in a process of its own) share a prefix on `REDIS_URL`
 //! (default `redis://127.0.0.1:6379`). Real WebSocket clients of both check that group
 //! broadcasts (with `exclude_current`) and events cross between them both ways, and
-//! that a Python worker can send an event to a chanx connection by its channel name.
+//! that a Python worker can send an event to a chanx connection by its channel name;
+//! and that topic pushes (`RoomTopic`, `room:{room}`, on both apps' `/ws/hub`) reach the
+//! subscribers of both, with their `topic` and `seq`, whichever side pushes.
 //!
 //! Ignored unless run with `--include-ignored`: they need Redis and `CHANX_PYTHON`, a
 //! Python with `chanx[fast-channels]==2.13.0`, `fast-channels[redis]==1.1.0` and
@@ -21,7 +23,7 @@ use axum::{Extension, Router};
 use chanx::layer::redis::{RedisPubSubLayer, RedisQueueLayer};
 use chanx::layer::{LayerError, Layers};
 use chanx::{Route, Settings};
-use common::crowd::{Crowd, Nudge, say, shout};
+use common::crowd::{Crowd, Hub, Nudge, RoomTopic, room_said, say, shout};
 use common::python::{PYTHON_WAIT, PythonApp, PythonLayer, python_worker};
 use common::redis::{redis_url, unique_prefix};
 use common::{Client, serve};
@@ -73,7 +75,7 @@ impl Kind {
 
 /// Both apps on one layer kind and prefix.
 struct Apps {
-    /// The chanx server, serving `Crowd` at `/ws/crowd`.
+    /// The chanx server, serving `Crowd` at `/ws/crowd` and `Hub` at `/ws/hub`.
     rust: SocketAddr,
     /// The chanx server's layers, for sending from "a worker" in its process.
     layers: Layers,
@@ -88,6 +90,7 @@ impl Apps {
         let layers = kind.rust_layers(&prefix).await;
         let app = Router::new()
             .route("/ws/crowd", Crowd::route())
+            .route("/ws/hub", Hub::route())
             .layer(Extension(Settings::default().layers(layers.clone())));
         let rust = serve(app).await;
         let python = PythonApp::start(PythonLayer { kind: kind.python_name(), prefix: &prefix }).await;
@@ -107,6 +110,38 @@ impl Apps {
     async fn python_member(&self) -> (Client, String) {
         member(self.python.addr).await
     }
+
+    /// A connection to the chanx app's hub, subscribed to `topic`.
+    async fn rust_subscriber(&self, topic: &str) -> Client {
+        subscriber(self.rust, topic).await
+    }
+
+    /// A connection to the Python app's hub, subscribed to `topic`.
+    async fn python_subscriber(&self, topic: &str) -> Client {
+        subscriber(self.python.addr, topic).await
+    }
+
+    /// Pushes `Nudge(text)` to `topic`'s subscribers from the chanx app's process.
+    async fn rust_push(&self, topic: &str, text: &str, seq: Option<u64>) {
+        let layer = self.layers.default_layer();
+        let push = layer.topic::<RoomTopic>(topic).broadcast(&Nudge(text.into()));
+        match seq {
+            Some(seq) => push.seq(seq).await,
+            None => push.await,
+        }
+        .expect("topic broadcast");
+    }
+
+    /// Pushes `Nudge(text)` to `topic`'s subscribers with Python Chanx's
+    /// `RoomTopic.broadcast`, from a worker process.
+    async fn python_push(&self, topic: &str, text: &str, seq: Option<u64>) {
+        let seq = seq.map(|seq| seq.to_string());
+        let mut args = vec!["topic-broadcast", topic, text];
+        if let Some(seq) = &seq {
+            args.extend(["--seq", seq]);
+        }
+        python_worker(self.python_layer(), &args).await;
+    }
 }
 
 /// Connects to `/ws/crowd` (waiting for the app to answer) and asks the connection's
@@ -122,6 +157,20 @@ async fn member(addr: SocketAddr) -> (Client, String) {
     (client, name)
 }
 
+/// Connects to `/ws/hub` (waiting for the app to answer) and subscribes to `topic`: the
+/// acknowledgement, the same from both apps, comes once the topic's group is joined.
+async fn subscriber(addr: SocketAddr, topic: &str) -> Client {
+    let mut client = tokio::time::timeout(PYTHON_WAIT, Client::connect(addr, "/ws/hub"))
+        .await
+        .unwrap_or_else(|_| panic!("{addr} answers within {PYTHON_WAIT:?}"));
+    client.send_json(json!({"topic": topic, "ref": "sub", "action": "subscribe"})).await;
+    assert_eq!(
+        client.recv().await,
+        json!({"action": "subscribed", "payload": null, "version": 1, "topic": topic, "ref": "sub"})
+    );
+    client
+}
+
 #[tokio::test]
 #[ignore = "needs Redis and Python Chanx: set REDIS_URL and CHANX_PYTHON"]
 async fn pubsub_broadcasts_cross_both_ways_without_the_sender() {
@@ -132,6 +181,18 @@ async fn pubsub_broadcasts_cross_both_ways_without_the_sender() {
 #[ignore = "needs Redis and Python Chanx: set REDIS_URL and CHANX_PYTHON"]
 async fn pubsub_events_cross_both_ways() {
     events_cross_both_ways(Kind::PubSub).await;
+}
+
+#[tokio::test]
+#[ignore = "needs Redis and Python Chanx: set REDIS_URL and CHANX_PYTHON"]
+async fn pubsub_topic_pushes_cross_both_ways() {
+    topic_pushes_cross_both_ways(Kind::PubSub).await;
+}
+
+#[tokio::test]
+#[ignore = "needs Redis and Python Chanx: set REDIS_URL and CHANX_PYTHON"]
+async fn pubsub_a_topic_push_reaches_the_subscribers_of_both_once() {
+    a_topic_push_reaches_the_subscribers_of_both_once(Kind::PubSub).await;
 }
 
 #[tokio::test]
@@ -199,4 +260,58 @@ async fn events_cross_both_ways(kind: Kind) {
     rust.send_json(shout(&[], false, "marker")).await;
     assert_eq!(rust.recv().await, say("marker"));
     assert_eq!(python.recv().await, say("marker"));
+}
+
+#[tokio::test]
+#[ignore = "needs Redis and Python Chanx: set REDIS_URL and CHANX_PYTHON"]
+async fn queue_topic_pushes_cross_both_ways() {
+    topic_pushes_cross_both_ways(Kind::Queue).await;
+}
+
+#[tokio::test]
+#[ignore = "needs Redis and Python Chanx: set REDIS_URL and CHANX_PYTHON"]
+async fn queue_a_topic_push_reaches_the_subscribers_of_both_once() {
+    a_topic_push_reaches_the_subscribers_of_both_once(Kind::Queue).await;
+}
+
+/// chanx's `layer.topic::<RoomTopic>(..).broadcast(..).seq(5)` reaches a subscriber of
+/// the Python app, and Python Chanx's `RoomTopic.broadcast(.., seq=7)` one of the chanx
+/// app, each through the other's topic event handler, with `topic` and `seq`; neither
+/// reaches the subscriber of another topic.
+async fn topic_pushes_cross_both_ways(kind: Kind) {
+    let apps = Apps::start(kind).await;
+    let mut python = apps.python_subscriber("room:lobby").await;
+    let mut rust = apps.rust_subscriber("room:hall").await;
+
+    apps.rust_push("room:lobby", "rust to python", Some(5)).await;
+    assert_eq!(python.recv().await, room_said("room:lobby", "rust to python", Some(5)));
+    apps.python_push("room:hall", "python to rust", Some(7)).await;
+    assert_eq!(rust.recv().await, room_said("room:hall", "python to rust", Some(7)));
+
+    // Nothing else came: the next frame of each is a later push to its own topic.
+    apps.rust_push("room:lobby", "marker", None).await;
+    apps.rust_push("room:hall", "marker", None).await;
+    assert_eq!(python.recv().await, room_said("room:lobby", "marker", None));
+    assert_eq!(rust.recv().await, room_said("room:hall", "marker", None));
+}
+
+/// A subscriber on each app, of one topic whose group name both sides shorten with a
+/// digest (over 99 characters, some of them replaced): a push from either side reaches
+/// each once, a push without `seq` (nil on the layer) as a frame without it.
+async fn a_topic_push_reaches_the_subscribers_of_both_once(kind: Kind) {
+    let topic = format!("room:{}", "Weekly Sync! ".repeat(10));
+    let group = chanx::layer::topic_group("RoomTopic", &topic);
+    assert!(group.len() == 99 && group.ends_with(".e581a6abf364"), "{group}");
+    let apps = Apps::start(kind).await;
+    let mut rust = apps.rust_subscriber(&topic).await;
+    let mut python = apps.python_subscriber(&topic).await;
+
+    apps.rust_push(&topic, "from rust", Some(1)).await;
+    apps.python_push(&topic, "from python", None).await;
+    apps.rust_push(&topic, "marker", Some(2)).await;
+    for client in [&mut rust, &mut python] {
+        assert_eq!(client.recv().await, room_said(&topic, "from rust", Some(1)));
+        assert_eq!(client.recv().await, room_said(&topic, "from python", None));
+        assert_eq!(client.recv().await, room_said(&topic, "marker", Some(2)));
+    }
 }

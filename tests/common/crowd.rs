@@ -1,6 +1,7 @@
 //! A consumer in the static group `lobby` that joins, leaves and shouts on request, with
 //! its messages: shared by the group tests of every layer, and the protocol that the
-//! Python Chanx app of the interop tests (`tests/interop/python/app.py`) speaks too.
+//! Python Chanx app of the interop tests (`tests/interop/python/app.py`) speaks too; and
+//! a hub of room topics, which that app serves too.
 
 use chanx::prelude::*;
 use serde_json::{Value, json};
@@ -88,4 +89,40 @@ pub fn say(text: &str) -> Value {
 
 pub fn shout(groups: &[&str], exclude: bool, text: &str) -> Value {
     json!({"action": "shout", "payload": [groups, exclude, text]})
+}
+
+/// A room (topic `room:{room}`) of [`Hub`]: a push of [`Nudge`] to it reaches the
+/// client as `say`, the room first.
+pub struct RoomTopic {
+    pub room: String,
+}
+
+#[topic(pattern = "room:{room}")]
+impl RoomTopic {
+    #[event_handler]
+    async fn nudge(&mut self, event: Nudge) -> Say {
+        Say(format!("{}: {}", self.room, event.0))
+    }
+}
+
+impl Topic for RoomTopic {}
+
+/// A hub of [`RoomTopic`]s.
+#[derive(Default)]
+pub struct Hub;
+
+#[channel(name = "hub", topics(RoomTopic))]
+impl Hub {}
+
+impl Consumer for Hub {}
+
+/// What a subscriber of `topic` (`room:{room}`) receives for a push of `Nudge(text)`.
+pub fn room_said(topic: &str, text: &str, seq: Option<u64>) -> Value {
+    let room = topic.strip_prefix("room:").expect("a room topic");
+    let mut frame =
+        json!({"action": "say", "payload": format!("{room}: {text}"), "version": 1, "topic": topic});
+    if let Some(seq) = seq {
+        frame["seq"] = json!(seq);
+    }
+    frame
 }

@@ -575,5 +575,8 @@ mod tests {
         let long = topic_group("RoomTopic", &"x".repeat(200));
         assert_eq!(long, format!("RoomTopic.{}.92e64099e3aa", "x".repeat(76)));
         assert_eq!(topic_group("RoomTopic", "room:é"), "RoomTopic.room");
+        // Python: RoomTopic.group_name("room:" + "Weekly Sync! " * 10)
+        let odd = topic_group("RoomTopic", &format!("room:{}", "Weekly Sync! ".repeat(10)));
+        assert_eq!(odd, format!("RoomTopic.room{}.e581a6abf364", "-Weekly-Sync".repeat(6)));
     }
 }

@@ -454,9 +454,19 @@ struct Envelope {
     #[serde(default)]
     topic: Option<String>,
     #[serde(default)]
-    seq: Option<i64>,
+    seq: Option<Seq>,
     #[serde(default, rename = "__asgi_channel__")]
     targets: Option<Targets<String>>,
+}
+
+/// A topic event's `seq`, whatever Python put there (its `Topic.broadcast` takes any
+/// value): a number chanx can copy, or anything else, which costs the push its `seq`
+/// and not its delivery.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Seq {
+    Number(u64),
+    Other(serde::de::IgnoredAny),
 }
 
 /// Encodes `message` as the msgpack map Chanx publishes for it.
@@ -552,8 +562,12 @@ fn decode_addressed(payload: &[u8]) -> Result<(LayerMessage, Option<Targets<Stri
     };
     let topic = match (envelope.kind.as_str(), envelope.topic) {
         (TOPIC_EVENT, Some(name)) => {
-            // A sequence number below zero is Python's to send, not ours to copy.
-            let seq = envelope.seq.and_then(|seq| u64::try_from(seq).ok());
+            // A sequence number below zero (or not a number) is Python's to send, not
+            // ours to copy.
+            let seq = match envelope.seq {
+                Some(Seq::Number(seq)) => Some(seq),
+                Some(Seq::Other(_)) | None => None,
+            };
             Some(Arc::new(TopicStamp { name: name.into(), seq }))
         }
         (TOPIC_EVENT, None) => return Err(DecodeError::Missing(TOPIC_EVENT, "topic")),
@@ -929,6 +943,44 @@ mod tests {
             assert_eq!(decoded.topic.as_deref(), Some(&TopicStamp { name: "room:lobby".into(), seq }));
             assert_eq!(decoded.kind, Kind::Event);
         }
+    }
+
+    /// Any `seq` Python's `Topic.broadcast` may put on the layer: the event is delivered
+    /// whatever it is, with the `seq` only when it is one chanx sends (0 to `u64::MAX`).
+    #[test]
+    fn topic_events_are_delivered_whatever_their_seq() {
+        let event = |packed_seq: &[u8]| {
+            [
+                &b"\x84\xa4type\xb2handle_topic_event\xa5topic\xaaroom:lobby\xa3seq"[..],
+                packed_seq,
+                b"\xaaevent_data\x82\xa6action\xa1a\xa7payload\xc0",
+            ]
+            .concat()
+        };
+        // packb(2**64 - 1), packb(2**63), packb(-1), packb(-2**63), packb(1.5), packb("5")
+        let cases: [(&[u8], Option<u64>); 6] = [
+            (b"\xcf\xff\xff\xff\xff\xff\xff\xff\xff", Some(u64::MAX)),
+            (b"\xcf\x80\x00\x00\x00\x00\x00\x00\x00", Some(1 << 63)),
+            (b"\xff", None),
+            (b"\xd3\x80\x00\x00\x00\x00\x00\x00\x00", None),
+            (b"\xcb\x3f\xf8\x00\x00\x00\x00\x00\x00", None),
+            (b"\xa15", None),
+        ];
+        for (packed_seq, seq) in cases {
+            let decoded = decode(&event(packed_seq)).unwrap_or_else(|e| panic!("{packed_seq:x?}: {e}"));
+            assert_eq!(decoded.topic.as_deref(), Some(&TopicStamp { name: "room:lobby".into(), seq }));
+        }
+        // What chanx sends, chanx reads back.
+        let largest = LayerMessage {
+            kind: Kind::Event,
+            action: Arc::from("a"),
+            frame: Utf8Bytes::from_static(r#"{"action":"a","payload":null}"#),
+            exclude: None,
+            topic: Some(Arc::new(TopicStamp { name: "room:lobby".into(), seq: Some(u64::MAX) })),
+        };
+        let packed = encode(&largest).expect("encodes");
+        assert_eq!(packed, event(b"\xcf\xff\xff\xff\xff\xff\xff\xff\xff"));
+        assert_eq!(decode(&packed).expect("decodes").topic, largest.topic);
     }
 
     #[test]
