@@ -3,7 +3,8 @@
 //! app alone, each on an ephemeral port, and runs `tests/browser/tutorial.mjs`
 //! (playwright-core driving the system Chromium) against them, and
 //! `tests/browser/showcase.mjs` for the Showcase panel; serves the Authenticated app and runs
-//! `tests/browser/authenticated.mjs` against it. Also the AsyncAPI docs page (`/asyncapi`)
+//! `tests/browser/authenticated.mjs` against it; serves the Topics app and runs
+//! `tests/browser/topics.mjs` against it. Also the AsyncAPI docs page (`/asyncapi`)
 //! of the System Echo app, with the React component served by the app from
 //! `tests/browser/node_modules/@asyncapi/react-component` (no internet), checked by
 //! `tests/browser/asyncapi_docs.mjs`; with the feature `docs-embedded`, the same page with
@@ -34,10 +35,14 @@ mod queue;
 mod layers;
 #[path = "../examples/room_chat/app.rs"]
 mod room_chat;
+#[path = "../examples/topics/rooms.rs"]
+mod rooms;
 #[path = "../examples/showcase/app.rs"]
 mod showcase;
 #[path = "../examples/system_echo/app.rs"]
 mod system_echo;
+#[path = "../examples/topics/app.rs"]
+mod topics;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -53,6 +58,7 @@ use tokio::task::JoinHandle;
 const SCRIPT: &str = "tutorial.mjs";
 const AUTH_SCRIPT: &str = "authenticated.mjs";
 const SHOWCASE_SCRIPT: &str = "showcase.mjs";
+const TOPICS_SCRIPT: &str = "topics.mjs";
 const DOCS_SCRIPT: &str = "asyncapi_docs.mjs";
 const FALLBACK_SCRIPT: &str = "asyncapi_fallback.mjs";
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(90);
@@ -167,6 +173,16 @@ async fn authenticated_panel_in_chromium() {
     let app = authenticated::router().merge(authenticated::asyncapi(tutorial_docs()).routes());
     let (url, server) = serve(app).await;
     let result = run_script(&dir, AUTH_SCRIPT, &[&url], &chromium).await;
+    server.abort();
+    result.unwrap_or_else(|error| panic!("{error}"));
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium, Node and `npm ci --prefix tests/browser`: run with --include-ignored"]
+async fn topics_panel_in_chromium() {
+    let (dir, chromium) = browser().await;
+    let (url, server) = serve(topics::router().merge(topics::asyncapi(tutorial_docs()).routes())).await;
+    let result = run_script(&dir, TOPICS_SCRIPT, &[&url], &chromium).await;
     server.abort();
     result.unwrap_or_else(|error| panic!("{error}"));
 }

@@ -4,7 +4,7 @@
 
 // The tutorial apps, wired as in the `showcase` example (each part's app refers to
 // the previous parts as its siblings), the external sender's announcements, the
-// examples' channel layers, and the `authenticated` example.
+// examples' channel layers, and the `authenticated` and `topics` examples.
 #[path = "../../examples/external_sender/announcements.rs"]
 pub mod announcements;
 #[path = "../../examples/authenticated/app.rs"]
@@ -27,10 +27,14 @@ pub mod raw;
 pub mod redis;
 #[path = "../../examples/room_chat/app.rs"]
 pub mod room_chat;
+#[path = "../../examples/topics/rooms.rs"]
+pub mod rooms;
 #[path = "../../examples/showcase/app.rs"]
 pub mod showcase;
 #[path = "../../examples/system_echo/app.rs"]
 pub mod system_echo;
+#[path = "../../examples/topics/app.rs"]
+pub mod topics;
 
 use std::net::SocketAddr;
 use std::time::Duration;
