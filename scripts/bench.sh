@@ -13,7 +13,10 @@
 # chanx-redis`) against Python Chanx (bench/python/fanout_app.py under uvicorn, with the
 # Python of CHANX_PYTHON, default target/interop-venv/bin/python, as `.ci/run` makes
 # it); skipped with a message without Redis, its Python half without Python Chanx.
-# SET `all`: both.
+# SET `topics`: the chanx server only, a push to one topic's subscribers (`group`
+# column: the same fan-out as a group broadcast), and the server's memory per
+# subscription (C connections subscribing to 1,000 topics each, RSS before and after).
+# SET `all`: memory and redis.
 #
 # Builds the servers and the load generator in release mode, then, REPEATS times,
 # runs every scenario against each implementation in turn (rotating which goes first),
@@ -61,6 +64,15 @@ split_scenarios=(
   "split-fanout 1000 W=8|split-fanout --connections 1000 --rounds 40 --in-flight 8"
   "split-fanout 10000|split-fanout --connections 10000 --rounds 10"
 )
+# Topics: the same fan-out through a topic (`topic`) and a group (`group`); the memory
+# of a subscription (`topic` only).
+topic_scenarios=(
+  "fanout 1000|--connections 1000 --rounds 100"
+  "fanout 10000|--connections 10000 --rounds 20"
+  "subscriptions 1x1000|--connections 1 --messages 1000"
+  "subscriptions 20x1000|--connections 20 --messages 1000"
+)
+topic_impls=(topic group)
 redis_url="${REDIS_URL:-redis://127.0.0.1:6379}"
 python="${CHANX_PYTHON:-target/interop-venv/bin/python}"
 
@@ -91,6 +103,22 @@ run() { # impl label args...: one server
   port=$((port + 1))
 }
 
+run_topic() { # impl (topic|group) label args...: the chanx server, as the impl reaches members
+  local impl=$1 label=$2 scenario
+  shift 2
+  case "$impl $label" in
+    "topic fanout"*) scenario=topic-fanout ;;
+    "group fanout"*) scenario=fanout ;;
+    "topic subscriptions"*) scenario=subscriptions ;;
+    *) return 0 ;;
+  esac
+  "$bin/bench-server" chanx "127.0.0.1:$port" &
+  local pid=$!
+  wait_port "$port"
+  measure "$impl" "$label" "$pid" "$scenario" "$@" --url "ws://127.0.0.1:$port" --server-pid "$pid"
+  port=$((port + 1))
+}
+
 run_split() { # impl label args...: two servers on one Redis prefix
   local impl=$1 label=$2 prefix="bench$$x$port." pids=() urls=() p
   shift 2
@@ -107,13 +135,14 @@ run_split() { # impl label args...: two servers on one Redis prefix
   port=$((port + 2))
 }
 
-memory=false split=()
+memory=false split=() topics=false
 case $set_name in
   all | memory | redis) ;;
-  *) echo "SET must be all, memory or redis" >&2; exit 2 ;;
+  topics) topics=true ;;
+  *) echo "SET must be all, memory, redis or topics" >&2; exit 2 ;;
 esac
-[[ $set_name != redis ]] && memory=true
-if [[ $set_name != memory ]]; then
+[[ $set_name == all || $set_name == memory ]] && memory=true
+if [[ $set_name == all || $set_name == redis ]]; then
   if ! redis-cli -u "$redis_url" ping >/dev/null 2>&1; then
     echo "skipping split fan-out: no Redis answers at REDIS_URL" >&2
   elif ! "$python" -c 'import chanx, fast_channels, fastapi, uvicorn' 2>/dev/null; then
@@ -147,6 +176,11 @@ for repeat in $(seq "$repeats"); do
     order=("${split[@]}")
     if (( repeat % 2 == 0 && ${#split[@]} == 2 )); then order=("${split[1]}" "${split[0]}"); fi
     run_set run_split "${split_scenarios[@]}"
+  fi
+  if $topics; then
+    order=("${topic_impls[@]}")
+    if (( repeat % 2 == 0 )); then order=("${topic_impls[1]}" "${topic_impls[0]}"); fi
+    run_set run_topic "${topic_scenarios[@]}"
   fi
 done
 

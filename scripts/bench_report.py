@@ -1,6 +1,7 @@
 """Medians and ratios of scripts/bench.sh results (JSON lines): chanx against the two
-hand-written baselines (axum, and the lean one on fastwebsockets), and chanx on Redis
-against Python Chanx (split fan-out)."""
+hand-written baselines (axum, and the lean one on fastwebsockets), chanx on Redis
+against Python Chanx (split fan-out), and chanx's topic pushes against its group
+broadcasts, with the memory of a subscription."""
 
 import json
 import statistics
@@ -18,6 +19,7 @@ METRICS = {
     "idle": [("RSS bytes/conn", lambda r: r["rss_bytes_per_connection"], False)],
     "fanout": [("fan-out median µs", lambda r: r["fanout_median_us"], False), ("CPU µs/copy", cpu, False)],
     "connect": [("connections/s", lambda r: r["messages_per_second"], True), ("CPU µs/conn", cpu, False)],
+    "subscriptions": [("RSS bytes/subscription", lambda r: r.get("rss_bytes_per_subscription"), False)],
     "split-fanout": [
         ("deliveries/s", lambda r: r["messages_per_second"], True),
         ("delivery p50 µs", lambda r: r["delivery"]["p50_us"], False),
@@ -29,7 +31,11 @@ METRICS = {
 TABLES = [
     (("chanx", "chanx"), [("raw", "baseline", "chanx/baseline"), ("lean", "lean", "chanx/lean")]),
     (("chanx-redis", "chanx (Redis)"), [("python", "Python Chanx", "chanx/Python")]),
+    (("topic", "topic push"), [("group", "group broadcast", "topic/group")]),
 ]
+
+# The issue's target for the memory of an idle subscription, bytes.
+SUBSCRIPTION_TARGET = 1024
 
 # The issue's targets for chanx's server CPU against the lean baseline's: the highest
 # chanx/lean ratio allowed, by scenario kind (echo, connection set-up) or label.
@@ -91,9 +97,26 @@ def table(runs, ours, others):
     return "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head), *rows])
 
 
+def subscriptions(runs):
+    """The Markdown table of the subscription memory runs, or None."""
+    rows = []
+    for label in dict.fromkeys(r["label"] for r in runs if r["scenario"] == "subscriptions"):
+        values = [r["rss_bytes_per_subscription"] for r in runs if r["label"] == label]
+        values = [v for v in values if v is not None]
+        if values:
+            median = statistics.median(values)
+            met = "✓" if median <= SUBSCRIPTION_TARGET else "✗"
+            rows.append(f"| {label} | {cell(median, values)} | <= {SUBSCRIPTION_TARGET} {met} |")
+    if not rows:
+        return None
+    head = "| scenario | RSS bytes per subscription, median (min-max) | target |\n|---|---|---|"
+    return "\n".join([head, *rows])
+
+
 def main(path):
     runs = [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
     tables = [t for t in (table(runs, *spec) for spec in TABLES) if t]
+    tables.extend(t for t in [subscriptions(runs)] if t)
     print("\n\n".join(tables))
 
 

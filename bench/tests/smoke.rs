@@ -8,6 +8,7 @@ use axum::Router;
 use axum::extract::ws::{Message, WebSocketUpgrade};
 use axum::routing::get;
 use chanx::layer::{InMemoryLayer, Layers};
+use chanx_bench::load::Audience;
 use chanx_bench::{lean, load, servers};
 
 async fn serve(router: Router) -> String {
@@ -36,7 +37,7 @@ async fn every_scenario_runs_clean_against_the_three_servers() {
         assert!(echo.server_cpu.is_some_and(|cpu| cpu >= 0.0), "{base}: {:?}", echo.server_cpu);
         let (idle, measured) = load::idle(&base, 5, async || 42).await;
         assert_eq!((idle.error_count, measured), (0, 42), "{base}: {:?}", idle.errors);
-        let fanout = load::fanout(&base, 5, 3, LIMIT, me).await;
+        let fanout = load::fanout(&base, Audience::Group, 5, 3, LIMIT, me).await;
         assert_eq!(
             (fanout.error_count, fanout.messages, fanout.fanout.len()),
             (0, 15, 3),
@@ -48,6 +49,17 @@ async fn every_scenario_runs_clean_against_the_three_servers() {
         assert_eq!((connect.error_count, connect.messages), (0, 20), "{base}: {:?}", connect.errors);
         assert!(connect.to_json()["server_cpu_us_per_message"].is_number(), "{base}");
     }
+}
+
+/// The topic scenarios (chanx only): a push reaches every subscriber once, and every
+/// subscription is acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_topic_scenarios_run_clean_against_chanx() {
+    let base = serve(servers::chanx()).await;
+    let fanout = load::fanout(&base, Audience::Topic, 5, 3, LIMIT, None).await;
+    assert_eq!((fanout.error_count, fanout.messages), (0, 15), "{:?}", fanout.errors);
+    let (report, (connected, subscribed)) = load::subscriptions(&base, 2, 50, LIMIT, async || 7).await;
+    assert_eq!((report.error_count, report.messages, connected, subscribed), (0, 100, 7, 7), "{:?}", report.errors);
 }
 
 /// A request the lean server does not serve is refused with a status, not a crash.

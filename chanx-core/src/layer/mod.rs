@@ -406,15 +406,16 @@ struct Registry {
     /// `capacity` and `expiry` of general channels.
     limits: Limits,
     /// Each connection's inbox and the groups it is in, so that leaving costs its own
-    /// groups only. Locked before `groups` when both are.
-    channels: RwLock<HashMap<String, Member>>,
-    groups: RwLock<HashMap<String, HashMap<String, Inbox>>>,
+    /// groups only. Locked before `groups` when both are. Names are shared between the
+    /// two maps, and inboxes too: a membership costs a few words, not copies of both.
+    channels: RwLock<HashMap<Arc<str>, Member>>,
+    groups: RwLock<HashMap<Arc<str>, HashMap<Arc<str>, Arc<Inbox>>>>,
 }
 
 #[derive(Debug)]
 struct Member {
-    inbox: Inbox,
-    groups: HashSet<String>,
+    inbox: Arc<Inbox>,
+    groups: HashSet<Arc<str>>,
 }
 
 /// The bounds of the in-memory layer's general channels.
@@ -542,19 +543,29 @@ impl InMemoryLayer {
 
     /// The channel names in `group`, sorted (for tests and diagnostics).
     pub fn members(&self, group: &str) -> Vec<String> {
-        let mut members: Vec<String> =
-            read(&self.inner.groups).get(group).map(|m| m.keys().cloned().collect()).unwrap_or_default();
+        let mut members: Vec<String> = read(&self.inner.groups)
+            .get(group)
+            .map(|m| m.keys().map(|channel| channel.to_string()).collect())
+            .unwrap_or_default();
         members.sort_unstable();
         members
     }
 
     fn add(&self, group: &str, channel: &str) -> Result<(), LayerError> {
         let mut channels = write(&self.inner.channels);
-        let member =
-            channels.get_mut(channel).ok_or_else(|| LayerError::UnknownChannel(channel.to_owned()))?;
-        member.groups.insert(group.to_owned());
-        let inbox = member.inbox.clone();
-        write(&self.inner.groups).entry(group.to_owned()).or_default().insert(channel.to_owned(), inbox);
+        let (channel, member) = channels
+            .get_key_value(channel)
+            .ok_or_else(|| LayerError::UnknownChannel(channel.to_owned()))?;
+        let (channel, inbox) = (channel.clone(), member.inbox.clone());
+        let mut groups = write(&self.inner.groups);
+        let group = match groups.get_key_value(group) {
+            Some((name, _)) => name.clone(),
+            None => Arc::from(group),
+        };
+        groups.entry(group.clone()).or_default().insert(channel.clone(), inbox);
+        if let Some(member) = channels.get_mut(&channel) {
+            member.groups.insert(group);
+        }
         Ok(())
     }
 
@@ -569,9 +580,9 @@ impl InMemoryLayer {
         let all = read(&self.inner.groups);
         let excluded = message.exclude.as_deref();
         let mut seen = HashSet::new();
-        for members in groups.iter().filter_map(|g| all.get(g)) {
+        for members in groups.iter().filter_map(|g| all.get(g.as_str())) {
             for (channel, inbox) in members {
-                if Some(channel.as_str()) == excluded || (groups.len() > 1 && !seen.insert(channel.as_str()))
+                if Some(&**channel) == excluded || (groups.len() > 1 && !seen.insert(&**channel))
                 {
                     continue;
                 }
@@ -581,7 +592,7 @@ impl InMemoryLayer {
     }
 }
 
-fn remove_member(groups: &mut HashMap<String, HashMap<String, Inbox>>, group: &str, channel: &str) {
+fn remove_member(groups: &mut HashMap<Arc<str>, HashMap<Arc<str>, Arc<Inbox>>>, group: &str, channel: &str) {
     if let Some(members) = groups.get_mut(group) {
         members.remove(channel);
         if members.is_empty() {
@@ -601,7 +612,8 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 
 impl ChannelLayer for InMemoryLayer {
     fn register<'a>(&'a self, channel: &'a str, inbox: Inbox) -> BoxFuture<'a, Result<(), LayerError>> {
-        write(&self.inner.channels).insert(channel.to_owned(), Member { inbox, groups: HashSet::new() });
+        let member = Member { inbox: Arc::new(inbox), groups: HashSet::new() };
+        write(&self.inner.channels).insert(Arc::from(channel), member);
         Box::pin(std::future::ready(Ok(())))
     }
 

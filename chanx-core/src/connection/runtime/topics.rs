@@ -36,11 +36,10 @@ pub(super) struct Subscriptions {
     limit: usize,
 }
 
-/// One subscription: its topic's value, and its group in the layer.
+/// One subscription: its topic's value and type (which names its group in the layer).
 struct Active {
     topic: Box<dyn Subscription>,
-    group: Box<str>,
-    actions: &'static [&'static str],
+    kind: &'static TopicType,
 }
 
 /// How a `subscribe` ended.
@@ -62,7 +61,7 @@ impl Subscriptions {
 
     /// The actions of a subscribed topic (none for another name).
     pub(super) fn actions(&self, name: &str) -> &'static [&'static str] {
-        self.active.get(name).map_or(&[], |active| active.actions)
+        self.active.get(name).map_or(&[], |active| active.kind.actions())
     }
 
     /// The name under which `name` is subscribed, shared with its frames.
@@ -113,7 +112,7 @@ impl<C: Consumer> Connection<'_, C> {
                 let cx = &mut self.cx;
                 let dispatched =
                     AssertUnwindSafe(active.topic.dispatch(cx, action, payload)).catch_unwind().await;
-                settle(cx, action, active.actions, dispatched).await
+                settle(cx, action, active.kind.actions(), dispatched).await
             }
         }
     }
@@ -138,7 +137,7 @@ impl<C: Consumer> Connection<'_, C> {
             return self.refuse(TopicErrorReason::TooManySubscriptions, detail).await;
         }
         let Some((kind, mut topic)) =
-            self.topics.types.iter().find_map(|kind| Some((*kind, kind.open(name)?)))
+            self.topics.types.iter().find_map(|kind| Some((kind, kind.open(name)?)))
         else {
             let detail = format!("Unknown topic '{}'", self.topic_quote());
             return self.refuse(TopicErrorReason::UnknownTopic, detail).await;
@@ -161,7 +160,7 @@ impl<C: Consumer> Connection<'_, C> {
             send_failure(&self.cx, SubscribeMessage::ACTION).await;
             return Subscribed::Failed;
         }
-        let active = Active { topic, group: group.into(), actions: kind.actions() };
+        let active = Active { topic, kind };
         let active = self.topics.active.entry(name.clone()).insert_entry(active).into_mut();
         send(&self.cx, &SubscribedMessage, self.cx.keys()).await;
         // What the hook sends is state, not an answer to the request: no `ref`.
@@ -183,18 +182,18 @@ impl<C: Consumer> Connection<'_, C> {
     /// Leaves `name` (in `cx.topic`), if subscribed, and acknowledges it either way.
     async fn unsubscribe(&mut self, name: &str) {
         if let Some(active) = self.topics.active.remove(name) {
-            self.leave(active).await;
+            self.leave(name, active).await;
         }
         send(&self.cx, &UnsubscribedMessage, self.cx.keys()).await;
     }
 
-    /// Runs `on_unsubscribe` of a subscription and leaves its group.
-    async fn leave(&mut self, mut active: Active) {
+    /// Runs `on_unsubscribe` of the subscription to `name` and leaves its group.
+    async fn leave(&mut self, name: &str, mut active: Active) {
         let hooked = AssertUnwindSafe(active.topic.on_unsubscribe(&mut self.cx)).catch_unwind().await;
         if let Err(panic) = hooked {
             throttled!(error, panic = panic_text(&panic), "on_unsubscribe panicked");
         }
-        leave_group(&self.cx, &active.group).await;
+        leave_group(&self.cx, &active.kind.group(name)).await;
     }
 
     /// Leaves every topic as the connection ends: each `on_unsubscribe`, all of them
@@ -206,7 +205,7 @@ impl<C: Consumer> Connection<'_, C> {
         let active: Vec<(Arc<str>, Active)> = self.topics.active.drain().collect();
         self.cx.reference = None;
         self.cx.seq = None;
-        let groups: Vec<Box<str>> = active.iter().map(|(_, active)| active.group.clone()).collect();
+        let groups: Vec<String> = active.iter().map(|(name, active)| active.kind.group(name)).collect();
         let limit = self.settings.close_timeout;
         let cx = &mut self.cx;
         let hooks = async {
