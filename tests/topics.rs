@@ -457,3 +457,44 @@ async fn over_a_real_socket_a_refused_standalone_route_closes_after_its_error() 
     assert_eq!(room.recv().await["action"], "subscribed");
     assert_eq!(room.recv().await["action"], "room_state");
 }
+
+#[tokio::test]
+async fn subscribe_and_leave_bursts_leave_nothing_behind() {
+    let memory = InMemoryLayer::new();
+    let layers = Layers::new(memory.clone());
+    let settings = Settings::default().no_inbound_rate().layers(layers.clone());
+    let mut client = TestClient::builder().settings(settings.clone()).connect::<HubConsumer>();
+    // Subscribe to 500 rooms and leave them again, all sent at once, twice over.
+    for _ in 0..2 {
+        for n in 0..500 {
+            let topic = format!("presence:{n}");
+            client.send_json(&json!({"topic": topic, "action": "subscribe"})).await.expect("send");
+            client.send_json(&json!({"topic": topic, "action": "unsubscribe"})).await.expect("send");
+        }
+        for n in 0..500 {
+            let topic = format!("presence:{n}");
+            let acks = [client.receive_json().await.expect("ack"), client.receive_json().await.expect("ack")];
+            assert_eq!([&acks[0]["action"], &acks[1]["action"]], ["subscribed", "unsubscribed"]);
+            assert_eq!(acks[1]["topic"], topic);
+        }
+    }
+    // Past the limit, every subscribe is refused and nothing is kept.
+    for n in 0..150 {
+        client.send_json(&json!({"topic": format!("presence:x{n}"), "action": "subscribe"})).await.expect("send");
+    }
+    let answers: Vec<Value> = {
+        let mut answers = Vec::new();
+        for _ in 0..150 {
+            answers.push(client.receive_json().await.expect("answer"));
+        }
+        answers
+    };
+    assert_eq!(answers.iter().filter(|a| a["action"] == "subscribed").count(), 100);
+    assert_eq!(answers.iter().filter(|a| a["payload"]["reason"] == "too_many_subscriptions").count(), 50);
+    assert_eq!(settings.stats().snapshot().subscription_limit, 50);
+    for n in (0..500).step_by(50) {
+        assert!(memory.members(&format!("PresenceTopic.presence-{n}")).is_empty(), "presence:{n} was left");
+    }
+    assert!(memory.members("PresenceTopic.presence-x120").is_empty(), "a refused subscription joined nothing");
+    assert_eq!(memory.members("PresenceTopic.presence-x99").len(), 1);
+}
