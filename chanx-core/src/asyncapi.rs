@@ -10,6 +10,12 @@
 //! credentials the channel's `ws` bindings, as Chanx renders an authenticator's
 //! credentials (see [`Credential`]).
 //!
+//! Each topic type a consumer serves (`#[channel(topics(...))]`) is a channel of its own
+//! at the consumer's address, `<channel>_<topic>`, and a standalone topic route
+//! ([`AsyncApi::topic`]) is its topic's channel, as Chanx 2.13 documents them; their
+//! `x-topic` extension gives the topic's name, pattern and parameters. A topic channel
+//! also documents the topic protocol's `subscribe` and `unsubscribe` frames.
+//!
 //! ```
 //! use chanx::asyncapi::AsyncApi;
 //! # use chanx::prelude::*;
