@@ -6,10 +6,13 @@
 //! - contract: every frame the apps send and receive in representative traffic matches
 //!   the schema of its message in the document (looked up by `action`, on the frame's
 //!   channel and in the direction the document gives it);
-//! - snapshots of the System Echo document (`tests/snapshots/`; `CHANX_UPDATE_SNAPSHOTS=1`
-//!   rewrites them);
+//! - snapshots of the System Echo document and of a hub with topics and a standalone
+//!   topic route (`tests/snapshots/`; `CHANX_UPDATE_SNAPSHOTS=1` rewrites them);
 //! - credentials: the security schemes, operation `security` and `ws` channel bindings
 //!   that `#[channel(credentials(...))]` gives, as Chanx 2.13 renders them;
+//! - topics: one channel per topic type of a hub (`<hub>_<topic>`, with `x-topic`) and
+//!   per standalone topic route, their operations, the `subscribe` and `unsubscribe`
+//!   frames, the topic error, and hub and standalone traffic against the document;
 //! - generation errors (two consumers with one channel name) and apps that mix chanx
 //!   routes with a plain axum WebSocket route.
 //!
@@ -115,6 +118,7 @@ async fn official_parser_accepts_the_documents() {
             background_jobs_docs().server("production", "api.example.com", "wss"),
         ),
         ("credentials", credentials_docs()),
+        ("topics", topics_docs()),
     ];
     let mut files = Vec::new();
     for (name, docs) in &documents {
@@ -252,8 +256,25 @@ impl Contract {
         self.failures.lock().unwrap().push(failure);
     }
 
-    /// The message key of `frame` on `channel` in `direction`, or why there is none.
+    /// The channel of `frame` on a connection to `channel`: the topic channel at its
+    /// address whose `x-topic` pattern matches the frame's `topic`, else `channel` itself.
+    fn channel_of<'a>(&'a self, channel: &'a str, frame: &Value) -> &'a str {
+        let Some(topic) = frame.get("topic").and_then(Value::as_str) else { return channel };
+        let channels = &self.document["channels"];
+        let address = &channels[channel]["address"];
+        let pattern = |c: &Value| c["x-topic"]["pattern"].as_str().map(str::to_owned);
+        channels
+            .as_object()
+            .into_iter()
+            .flatten()
+            .find(|(_, c)| c["address"] == *address && pattern(c).is_some_and(|p| topic_matches(&p, topic)))
+            .map_or(channel, |(name, _)| name)
+    }
+
+    /// The message key of `frame` on `channel` (or on the topic channel its `topic`
+    /// names) in `direction`, or why there is none.
     fn message_of(&self, channel: &str, direction: Direction, frame: &Value) -> Result<&str, String> {
+        let channel = self.channel_of(channel, frame);
         let Some(action) = frame.get("action").and_then(Value::as_str) else {
             return Err(format!("{direction:?} frame on channel {channel} has no string action: {frame}"));
         };
@@ -346,6 +367,16 @@ impl Contract {
     }
 }
 
+/// Whether the topic name `name` matches `pattern` (`room:{room}`): each parameter
+/// takes one or more characters other than `:`.
+fn topic_matches(pattern: &str, name: &str) -> bool {
+    let Some(start) = pattern.find('{') else { return pattern == name };
+    let Some(rest) = name.strip_prefix(&pattern[..start]) else { return false };
+    let after = pattern[start..].find('}').map_or("", |end| &pattern[start + end + 1..]);
+    let taken = rest.find(':').unwrap_or(rest.len());
+    (1..=taken).filter(|end| rest.is_char_boundary(*end)).any(|end| topic_matches(after, &rest[end..]))
+}
+
 /// A WebSocket client whose every frame, both ways, is checked against the document.
 struct Peer {
     client: Client,
@@ -353,6 +384,8 @@ struct Peer {
     contract: Arc<Contract>,
     /// Whether the server sends completion frames.
     completion: bool,
+    /// The request of a sync round trip and its answer: `ping` and `pong`.
+    probe: (&'static str, &'static str),
     syncs: usize,
 }
 
@@ -365,7 +398,14 @@ impl Peer {
         completion: bool,
     ) -> Peer {
         let client = Client::connect(addr, path).await;
-        Peer { client, channel, contract: contract.clone(), completion, syncs: 0 }
+        Peer { client, channel, contract: contract.clone(), completion, probe: ("ping", "pong"), syncs: 0 }
+    }
+
+    /// Syncs with `request`, answered with `answer`, instead of a ping (on a standalone
+    /// topic route, whose frames all go to its topic).
+    fn probing(mut self, request: &'static str, answer: &'static str) -> Peer {
+        self.probe = (request, answer);
+        self
     }
 
     /// Sends a frame the server should accept.
@@ -434,8 +474,9 @@ impl Peer {
     async fn sync(&mut self) -> Vec<Value> {
         self.syncs += 1;
         let reference = format!("sync-{}", self.syncs);
-        self.send(json!({"action": "ping", "ref": reference})).await;
-        let last = if self.completion { "complete" } else { "pong" };
+        let (request, answer) = self.probe;
+        self.send(json!({"action": request, "ref": reference})).await;
+        let last = if self.completion { "complete" } else { answer };
         let mut frames =
             self.recv_while(|f| f.last().is_some_and(|f| f["action"] == last && f["ref"] == reference)).await;
         frames.retain(|f| f["ref"] != reference);
@@ -882,11 +923,12 @@ fn check_snapshot(name: &str, actual: &str) -> Result<(), String> {
 }
 
 #[test]
-fn system_echo_document_matches_the_snapshots() {
+fn documents_match_the_snapshots() {
     let docs = system_echo_docs();
     let mismatches: Vec<String> = [
         ("system_echo.asyncapi.json", docs.to_json().expect("JSON")),
         ("system_echo.asyncapi.yaml", docs.to_yaml().expect("YAML")),
+        ("topics.asyncapi.json", topics_docs().to_json().expect("JSON")),
     ]
     .into_iter()
     .filter_map(|(name, text)| check_snapshot(name, &text).err())
@@ -894,7 +936,7 @@ fn system_echo_document_matches_the_snapshots() {
     assert!(
         mismatches.is_empty(),
         "{}\n\nIf the change is intended, update the snapshots with\n    \
-         CHANX_UPDATE_SNAPSHOTS=1 cargo test --test asyncapi system_echo_document_matches_the_snapshots\n\
+         CHANX_UPDATE_SNAPSHOTS=1 cargo test --test asyncapi documents_match_the_snapshots\n\
          and review the diff (git diff tests/snapshots).",
         mismatches.join("\n\n")
     );
@@ -1226,4 +1268,379 @@ fn replies_and_broadcasts_are_separate_operations() {
         .collect();
     let names: Vec<&str> = sent.iter().filter_map(|r| r.rsplit('/').next()).collect();
     assert_eq!(names, ["RoomNotificationMessage", "GroupCompleteMessage"]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Topics
+// ---------------------------------------------------------------------------------------
+
+#[payload]
+pub struct Post {
+    pub text: String,
+}
+
+/// A post to a room.
+#[message(action = "post")]
+pub struct PostMessage {
+    pub payload: Post,
+}
+
+/// The answer to a post.
+#[message(action = "posted")]
+pub struct PostedMessage {
+    pub payload: Post,
+}
+
+/// An event pushed to a room's subscribers.
+#[message(action = "room_event")]
+pub struct RoomEvent {
+    pub payload: Post,
+}
+
+/// What a subscriber gets for a room event.
+#[message(action = "room_news")]
+pub struct RoomNews {
+    pub payload: Post,
+}
+
+/// What a room's subscriber is told first.
+#[message(action = "room_state")]
+pub struct RoomStateMessage {
+    pub payload: String,
+}
+
+/// Who is present: forwarded to the client as it is.
+#[message(action = "presence")]
+pub struct Presence(pub Vec<String>);
+
+/// A chat room.
+pub struct RoomTopic {
+    pub room: String,
+}
+
+/// A chat room.
+#[topic(pattern = "room:{room}", tags("rooms"), sends(RoomStateMessage))]
+impl RoomTopic {
+    /// Posts to the room.
+    #[ws_handler]
+    async fn post(&mut self, msg: PostMessage) -> PostedMessage {
+        PostedMessage { payload: msg.payload }
+    }
+
+    #[event_handler]
+    async fn on_room_event(&mut self, event: RoomEvent) -> RoomNews {
+        RoomNews { payload: event.payload }
+    }
+}
+
+impl Topic for RoomTopic {
+    async fn authorize(&self, _cx: &Context) -> bool {
+        self.room != "secret"
+    }
+
+    async fn on_subscribe(&mut self, cx: &mut Context) -> chanx::Result<()> {
+        cx.send_message(RoomStateMessage { payload: self.room.clone() }).await
+    }
+}
+
+/// Who is in a room.
+pub struct PresenceTopic {
+    pub room: String,
+}
+
+#[topic(pattern = "presence:{room}", passthrough(Presence))]
+impl PresenceTopic {}
+
+impl Topic for PresenceTopic {}
+
+/// A hub of rooms and their presence, behind a token.
+#[derive(Default)]
+pub struct TopicHub;
+
+#[channel(name = "hub", topics(RoomTopic, PresenceTopic), credentials(query("token", "Access token")))]
+impl TopicHub {
+    #[ws_handler]
+    async fn ping(&mut self, _msg: PingMessage) -> PongMessage {
+        PongMessage
+    }
+}
+
+impl Consumer for TopicHub {}
+
+/// The hub, and the rooms on a standalone route.
+fn topics_docs() -> AsyncApi {
+    tutorial_docs().channel::<TopicHub>("/ws/hub").topic::<RoomTopic>("/ws/rooms/{room}")
+}
+
+/// The component message keys of a list of `$ref`s to channel messages.
+fn message_names(refs: &Value) -> Vec<&str> {
+    let refs = refs.as_array().unwrap_or_else(|| panic!("not a list of messages: {refs}"));
+    refs.iter().filter_map(|m| m["$ref"].as_str()?.rsplit('/').next()).collect()
+}
+
+/// The operation ids of `channel`, sorted.
+fn operation_ids<'a>(document: &'a Value, channel: &str) -> Vec<&'a str> {
+    let reference = json!({ "$ref": format!("#/channels/{channel}") });
+    let operations = document["operations"].as_object().expect("operations");
+    operations.iter().filter(|(_, op)| op["channel"] == reference).map(|(id, _)| id.as_str()).collect()
+}
+
+#[test]
+fn topics_are_documented_as_chanx_does() {
+    let document = topics_docs().document().expect("a document");
+    let channels = &document["channels"];
+    let names: Vec<&String> = channels.as_object().expect("channels").keys().collect();
+    assert_eq!(names, ["hub", "hub_room_topic", "hub_presence_topic", "room_topic"]);
+
+    // A hub's topic: its own channel at the hub's address, with the hub's credentials.
+    let room = &channels["hub_room_topic"];
+    assert_eq!(room["address"], "/ws/hub");
+    assert_eq!(room["title"], "hub_room_topic");
+    assert_eq!(room["description"], "A chat room.");
+    assert_eq!(room["tags"], json!([{ "name": "rooms" }]));
+    assert_eq!(
+        room["x-topic"],
+        json!({ "name": "room_topic", "pattern": "room:{room}", "parameters": ["room"] })
+    );
+    assert_eq!(room["bindings"], channels["hub"]["bindings"]);
+    assert!(room.get("parameters").is_none());
+    let messages: Vec<&String> = room["messages"].as_object().expect("messages").keys().collect();
+    assert_eq!(
+        messages,
+        [
+            "CompleteMessage",
+            "ErrorMessage",
+            "EventCompleteMessage",
+            "GroupCompleteMessage",
+            "PostMessage",
+            "PostedMessage",
+            "RoomNews",
+            "RoomStateMessage",
+            "SubscribeMessage",
+            "SubscribedMessage",
+            "UnsubscribeMessage",
+            "UnsubscribedMessage",
+        ]
+    );
+    assert_eq!(
+        channels["hub_presence_topic"]["x-topic"],
+        json!({ "name": "presence_topic", "pattern": "presence:{room}", "parameters": ["room"] })
+    );
+    assert!(channels["hub"].get("x-topic").is_none());
+
+    // Its operations: the topic's handlers, events and hook messages, and the topic
+    // protocol; the connection's `authentication` stays on the hub.
+    assert_eq!(
+        operation_ids(&document, "hub_room_topic"),
+        [
+            "hub_room_topic.post",
+            "hub_room_topic.subscribe",
+            "hub_room_topic.unsubscribe",
+            "hub_room_topic.on_room_event",
+            "hub_room_topic.send_room_state",
+            "hub_room_topic.completion",
+        ]
+    );
+    assert_eq!(
+        operation_ids(&document, "hub_presence_topic"),
+        [
+            "hub_presence_topic.subscribe",
+            "hub_presence_topic.unsubscribe",
+            "hub_presence_topic.send_presence",
+            "hub_presence_topic.completion",
+        ]
+    );
+    assert_eq!(operation_ids(&document, "hub"), ["hub.ping", "hub.completion", "hub.authentication"]);
+    let operations = &document["operations"];
+    let post = &operations["hub_room_topic.post"];
+    assert_eq!(post["action"], "receive");
+    assert_eq!(post["description"], "Posts to the room.");
+    assert_eq!(message_names(&post["messages"]), ["PostMessage"]);
+    assert_eq!(
+        message_names(&post["reply"]["messages"]),
+        ["PostedMessage", "ErrorMessage", "CompleteMessage"]
+    );
+    assert_eq!(post["reply"]["channel"], json!({ "$ref": "#/channels/hub_room_topic" }));
+    let event = &operations["hub_room_topic.on_room_event"];
+    assert_eq!(event["action"], "send");
+    assert_eq!(message_names(&event["messages"]), ["RoomNews", "EventCompleteMessage"]);
+
+    // The topic protocol's frames.
+    let subscribe = &operations["hub_room_topic.subscribe"];
+    assert_eq!(subscribe["action"], "receive");
+    assert_eq!(subscribe["summary"], "Subscribe to a topic of this channel");
+    assert_eq!(message_names(&subscribe["messages"]), ["SubscribeMessage"]);
+    assert_eq!(
+        message_names(&subscribe["reply"]["messages"]),
+        ["SubscribedMessage", "ErrorMessage", "CompleteMessage"]
+    );
+    let description = subscribe["description"].as_str().expect("a description");
+    for reason in ["unknown_topic", "unauthorized", "too_many_subscriptions", "not_subscribed", "`seq`"] {
+        assert!(description.contains(reason), "{reason}: {description}");
+    }
+    let unsubscribe = &operations["hub_room_topic.unsubscribe"];
+    assert_eq!(message_names(&unsubscribe["messages"]), ["UnsubscribeMessage"]);
+    assert_eq!(message_names(&unsubscribe["reply"]["messages"]), ["UnsubscribedMessage", "CompleteMessage"]);
+    for action in ["subscribe", "subscribed", "unsubscribe", "unsubscribed"] {
+        let key = document["components"]["messages"]
+            .as_object()
+            .expect("messages")
+            .iter()
+            .find(|(_, m)| m["name"] == action);
+        assert!(key.is_some(), "a component message for `{action}`");
+    }
+
+    // Every operation of a hub's topic lists the hub's credentials.
+    let token = json!([{ "$ref": "#/components/securitySchemes/query_token" }]);
+    for channel in ["hub", "hub_room_topic", "hub_presence_topic"] {
+        let security = operation_security(&document, channel);
+        assert!(security.values().all(|s| *s == token), "{channel}: {security:#?}");
+    }
+
+    // A standalone route is its topic: named as the topic, with the route's parameters
+    // and the connection's frames.
+    let standalone = &channels["room_topic"];
+    assert_eq!(standalone["address"], "/ws/rooms/{room}");
+    assert_eq!(standalone["x-topic"], room["x-topic"]);
+    assert_eq!(standalone["parameters"], json!({ "room": { "description": "Path parameter `room`" } }));
+    assert!(standalone.get("bindings").is_none());
+    assert_eq!(
+        operation_ids(&document, "room_topic"),
+        [
+            "room_topic.post",
+            "room_topic.subscribe",
+            "room_topic.unsubscribe",
+            "room_topic.on_room_event",
+            "room_topic.send_room_state",
+            "room_topic.completion",
+            "room_topic.authentication",
+        ]
+    );
+    assert!(operation_security(&document, "room_topic").values().all(Value::is_null));
+    let same = AsyncApi::new().channel::<chanx::Standalone<RoomTopic>>("/ws/rooms/{room}");
+    let topic = AsyncApi::new().topic::<RoomTopic>("/ws/rooms/{room}");
+    assert_eq!(same.document().expect("a document"), topic.document().expect("a document"));
+}
+
+/// The error frame's payload, a topic error among its shapes, and the envelope keys of
+/// every message, `seq` included.
+#[test]
+fn the_topic_error_and_the_envelope_are_in_the_schemas() {
+    let document = topics_docs().document().expect("a document");
+    let schemas = &document["components"]["schemas"];
+    let error = &schemas["ErrorMessage"]["properties"]["payload"];
+    let shapes = resolve(&document, error)["anyOf"].as_array().expect("the error payload's shapes");
+    let topic_error = shapes.iter().find(|s| s["title"] == "TopicError").expect("a TopicError shape");
+    assert_eq!(topic_error["required"], json!(["reason", "detail"]));
+    assert_eq!(topic_error["properties"]["detail"]["type"], "string");
+    let reason = resolve(&document, &topic_error["properties"]["reason"]["allOf"][0]);
+    let reasons: Vec<&Value> =
+        reason["oneOf"].as_array().expect("reasons").iter().map(|r| &r["const"]).collect();
+    assert_eq!(reasons, ["unknown_topic", "unauthorized", "not_subscribed", "too_many_subscriptions"]);
+    for (key, message) in document["components"]["messages"].as_object().expect("messages") {
+        let properties = &resolve(&document, &message["payload"])["properties"];
+        for envelope in ["ref", "version", "topic"] {
+            assert!(properties.get(envelope).is_some(), "{key} documents `{envelope}`");
+        }
+        assert_eq!(properties["seq"]["type"], "integer", "{key} documents `seq`");
+        assert_eq!(properties["seq"]["minimum"], 0, "{key}");
+    }
+}
+
+/// A channel named like a hub's topic channel is a duplicate.
+#[derive(Default)]
+pub struct HubRoomTopic;
+
+#[channel(name = "hub_room_topic")]
+impl HubRoomTopic {
+    #[ws_handler]
+    async fn ping(&mut self, _msg: PingMessage) -> PongMessage {
+        PongMessage
+    }
+}
+
+impl Consumer for HubRoomTopic {}
+
+#[test]
+fn a_consumer_named_like_a_topic_channel_is_an_error() {
+    let docs = AsyncApi::new().channel::<TopicHub>("/ws/hub").channel::<HubRoomTopic>("/ws/other");
+    let error = docs.document().expect_err("two channels named `hub_room_topic`");
+    assert!(
+        matches!(&error, AsyncApiError::DuplicateChannel { name, first, second }
+            if name == "hub_room_topic" && first == "/ws/hub" && second == "/ws/other"),
+        "{error:?}"
+    );
+}
+
+/// Traffic over the hub (its topics' frames routed to their channels by `topic`) and
+/// over the standalone route, with completion frames off and on.
+#[tokio::test]
+async fn topic_traffic_follows_the_document() {
+    let contract = Arc::new(Contract::new(&topics_docs()));
+    for completion in [false, true] {
+        let settings = Settings::default().send_completion(completion).max_subscriptions(2);
+        let layers = settings.channel_layers().clone();
+        let app = Router::new()
+            .route("/ws/hub", TopicHub::route())
+            .route("/ws/rooms/{room}", RoomTopic::route())
+            .layer(Extension(settings));
+        let addr = serve(app).await;
+        let layer = layers.default_layer();
+
+        let mut hub = Peer::connect(&contract, addr, "/ws/hub?token=t", "hub", completion).await;
+        hub.send(json!({"topic": "room:lobby", "action": "post", "payload": {"text": "early"}})).await;
+        assert_eq!(hub.refused("a post before subscribing").await["payload"]["reason"], "not_subscribed");
+        hub.send(json!({"topic": "room:lobby", "ref": "1", "action": "subscribe"})).await;
+        let frames = hub.sync().await;
+        assert_eq!(
+            frames[0],
+            json!({"action": "subscribed", "payload": null, "version": 1, "topic": "room:lobby", "ref": "1"})
+        );
+        assert!(has(&frames, "room_state"), "{frames:?}");
+        hub.send(json!({"topic": "room:lobby", "ref": "2", "action": "post", "payload": {"text": "hi"}}))
+            .await;
+        assert_eq!(hub.sync().await[0]["action"], "posted");
+        hub.send_refused(json!({"topic": "room:lobby", "action": "post", "payload": {"text": 1}})).await;
+
+        let event = RoomEvent { payload: Post { text: "news".into() } };
+        layer.topic::<RoomTopic>("room:lobby").broadcast(&event).seq(7).await.expect("pushed");
+        let news = hub.recv_while(|f| has(f, "room_news") && (!completion || has(f, "event_complete"))).await;
+        assert_eq!(news[0]["seq"], 7, "{news:?}");
+
+        // A name no topic type matches is on no topic channel: the document has no
+        // frame for it, and the server refuses it.
+        let unknown = hub.send_refused(json!({"topic": "nope:x", "action": "subscribe"})).await;
+        assert_eq!(unknown["payload"]["reason"], "unknown_topic");
+        hub.send(json!({"topic": "room:secret", "action": "subscribe"})).await;
+        assert_eq!(hub.refused("a secret room").await["payload"]["reason"], "unauthorized");
+        hub.send(json!({"topic": "presence:lobby", "action": "subscribe"})).await;
+        hub.sync().await;
+        let presence = Presence(vec!["ann".into()]);
+        layer.topic::<PresenceTopic>("presence:lobby").broadcast(&presence).await.expect("pushed");
+        let forwarded = hub.recv_while(|f| has(f, "presence")).await;
+        assert_eq!(forwarded[0]["topic"], "presence:lobby");
+        hub.send(json!({"topic": "room:other", "action": "subscribe"})).await;
+        assert_eq!(hub.refused("a third topic").await["payload"]["reason"], "too_many_subscriptions");
+        hub.send(json!({"topic": "room:lobby", "ref": "3", "action": "unsubscribe"})).await;
+        assert_eq!(hub.sync().await[0]["action"], "unsubscribed");
+        hub.send(json!({"topic": "room:never", "action": "unsubscribe"})).await;
+        assert_eq!(hub.sync().await[0]["action"], "unsubscribed");
+
+        // The standalone route: frames without `topic` are for the route's topic.
+        let room = Peer::connect(&contract, addr, "/ws/rooms/lobby", "room_topic", completion).await;
+        let mut room = room.probing("subscribe", "subscribed");
+        let opened = room.recv_while(|f| has(f, "room_state")).await;
+        assert_eq!(opened[0]["action"], "subscribed", "{opened:?}");
+        room.send(json!({"action": "post", "payload": {"text": "hi"}})).await;
+        assert_eq!(room.sync().await[0]["topic"], "room:lobby");
+        room.send(json!({"topic": "room:upstairs", "action": "subscribe"})).await;
+        assert!(has(&room.sync().await, "room_state"));
+        room.send(json!({"topic": "room:upstairs", "action": "unsubscribe"})).await;
+        room.sync().await;
+    }
+    contract.assert_clean();
+    // No authentication is refused, and nothing broadcasts to groups.
+    let expected: BTreeSet<String> =
+        ["AuthenticationMessage", "GroupCompleteMessage"].map(String::from).into();
+    assert_eq!(contract.unexercised(), expected, "messages of the document the traffic never used");
 }

@@ -10,6 +10,12 @@
 //! credentials the channel's `ws` bindings, as Chanx renders an authenticator's
 //! credentials (see [`Credential`]).
 //!
+//! Each topic type a consumer serves (`#[channel(topics(...))]`) is a channel of its own
+//! at the consumer's address, `<channel>_<topic>`, and a standalone topic route
+//! ([`AsyncApi::topic`]) is its topic's channel, as Chanx 2.13 documents them; their
+//! `x-topic` extension gives the topic's name, pattern and parameters. A topic channel
+//! also documents the topic protocol's `subscribe` and `unsubscribe` frames.
+//!
 //! ```
 //! use chanx::asyncapi::AsyncApi;
 //! # use chanx::prelude::*;
@@ -48,24 +54,27 @@ use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
 use crate::connection::channel::{Channel, ChannelMeta, Credential, CredentialLocation, OperationMeta};
+use crate::connection::topic::{Standalone, Topic, TopicType};
 use crate::protocol::message::{
     AuthenticationMessage, CompleteMessage, ErrorMessage, EventCompleteMessage, GroupCompleteMessage,
-    Message, MessageMeta,
+    Message, MessageMeta, SubscribeMessage, SubscribedMessage, UnsubscribeMessage, UnsubscribedMessage,
 };
 
 /// Why a document could not be generated.
 #[derive(Debug, thiserror::Error)]
 pub enum AsyncApiError {
-    /// Two consumers use the same channel name.
+    /// Two channels get the same name: two consumers, or a consumer and a topic
+    /// channel `<hub>_<topic>` of another.
     #[error(
-        "two consumers use the channel name `{name}` (at `{first}` and `{second}`); give one `#[channel(name = ...)]`"
+        "two consumers or topics use the channel name `{name}` (at `{first}` and `{second}`); give one \
+         `#[channel(name = ...)]` or `#[topic(name = ...)]`"
     )]
     DuplicateChannel {
         /// The channel name.
         name: String,
-        /// The address of the first consumer.
+        /// The address of the first channel.
         first: String,
-        /// The address of the second consumer.
+        /// The address of the second channel.
         second: String,
     },
     /// Two operations of one channel would get the same id (a handler named like a
@@ -155,6 +164,54 @@ struct Server {
 struct Mounted {
     address: String,
     meta: ChannelMeta,
+    /// The topic types its clients may subscribe to ([`Channel::TOPICS`]).
+    topics: &'static [TopicType],
+    /// Whether it is a standalone topic route ([`Channel::STANDALONE`]).
+    standalone: bool,
+}
+
+impl Mounted {
+    /// Its channels in the document: a consumer's own, then one per topic type it
+    /// serves, named `<consumer>_<topic>`, as Chanx's `expand_topic_routes`; a
+    /// standalone topic route is its topic alone.
+    fn channels(&self) -> Vec<Documented<'_>> {
+        let own = Documented {
+            name: self.meta.name.to_owned(),
+            address: &self.address,
+            meta: self.meta.clone(),
+            credentials: self.meta.credentials,
+            topic: self.topics.first().filter(|_| self.standalone).copied(),
+            connection: true,
+        };
+        let hosted = self.topics.iter().filter(|_| !self.standalone).map(|topic| {
+            let meta = topic.meta();
+            Documented {
+                name: format!("{}_{}", self.meta.name, meta.name),
+                address: &self.address,
+                meta,
+                credentials: self.meta.credentials,
+                topic: Some(*topic),
+                connection: false,
+            }
+        });
+        std::iter::once(own).chain(hosted).collect()
+    }
+}
+
+/// One channel of the document: a consumer, or a topic type one serves.
+struct Documented<'a> {
+    /// The channel name, its key in `channels`.
+    name: String,
+    address: &'a str,
+    /// Whose handlers the channel's operations are.
+    meta: ChannelMeta,
+    /// The credentials of the connection the channel's frames travel on.
+    credentials: &'static [Credential],
+    /// The topic type the channel is: its `x-topic` and its `subscribe` and
+    /// `unsubscribe` operations.
+    topic: Option<TopicType>,
+    /// Whether the connection's own frames (`authentication`) are on this channel.
+    connection: bool,
 }
 
 /// The AsyncAPI document of an app: its info, servers and mounted consumers.
@@ -232,10 +289,58 @@ impl AsyncApi {
         self
     }
 
-    /// Documents consumer `C`, mounted at `address` (`/ws/room/{room_name}`).
+    /// Documents consumer `C`, mounted at `address` (`/ws/room/{room_name}`), and each
+    /// topic type it serves (`#[channel(topics(...))]`) as a channel of its own at the
+    /// same address, named `<channel>_<topic>` (`hub_room_topic`) with an `x-topic`
+    /// extension, as Chanx 2.13 does. A [`Standalone`] topic route is documented as its
+    /// topic: see [`AsyncApi::topic`].
     pub fn channel<C: Channel>(mut self, address: impl Into<String>) -> Self {
-        self.channels.push(Mounted { address: address.into(), meta: C::meta() });
+        self.channels.push(Mounted {
+            address: address.into(),
+            meta: C::meta(),
+            topics: C::TOPICS,
+            standalone: C::STANDALONE,
+        });
         self
+    }
+
+    /// Documents the standalone route of topic `T` (`T::route()`), mounted at `address`
+    /// (`/ws/rooms/{room}`): one channel named as the topic (`room_topic`), with an
+    /// `x-topic` extension and the address's parameters. The same as
+    /// `.channel::<Standalone<T>>(address)`.
+    ///
+    /// ```
+    /// use chanx::asyncapi::AsyncApi;
+    /// use chanx::prelude::*;
+    /// use serde_json::json;
+    ///
+    /// /// A chat room.
+    /// pub struct RoomTopic {
+    ///     pub room: String,
+    /// }
+    ///
+    /// #[topic(pattern = "room:{room}")]
+    /// impl RoomTopic {
+    ///     #[ws_handler]
+    ///     async fn ping(&mut self, _msg: PingMessage) -> PongMessage {
+    ///         PongMessage
+    ///     }
+    /// }
+    ///
+    /// impl Topic for RoomTopic {}
+    ///
+    /// let document = AsyncApi::new().topic::<RoomTopic>("/ws/rooms/{room}").document().unwrap();
+    /// let channel = &document["channels"]["room_topic"];
+    /// assert_eq!(channel["address"], "/ws/rooms/{room}");
+    /// assert_eq!(
+    ///     channel["x-topic"],
+    ///     json!({ "name": "room_topic", "pattern": "room:{room}", "parameters": ["room"] })
+    /// );
+    /// assert_eq!(document["operations"]["room_topic.ping"]["action"], "receive");
+    /// assert_eq!(document["operations"]["room_topic.subscribe"]["action"], "receive");
+    /// ```
+    pub fn topic<T: Topic>(self, address: impl Into<String>) -> Self {
+        self.channel::<Standalone<T>>(address)
     }
 
     /// Where the docs page loads the AsyncAPI React component from (by default
@@ -376,16 +481,15 @@ impl AsyncApi {
     }
 
     fn render(&self, servers: &[Server]) -> Result<Value, AsyncApiError> {
-        let mut seen: Vec<(&str, &str)> = Vec::new();
-        for mounted in &self.channels {
-            if let Some((_, first)) = seen.iter().find(|(name, _)| *name == mounted.meta.name) {
+        let documented: Vec<Documented> = self.channels.iter().flat_map(Mounted::channels).collect();
+        for (i, channel) in documented.iter().enumerate() {
+            if let Some(first) = documented[..i].iter().find(|first| first.name == channel.name) {
                 return Err(AsyncApiError::DuplicateChannel {
-                    name: mounted.meta.name.into(),
-                    first: (*first).into(),
-                    second: mounted.address.clone(),
+                    name: channel.name.clone(),
+                    first: first.address.into(),
+                    second: channel.address.into(),
                 });
             }
-            seen.push((mounted.meta.name, &mounted.address));
         }
         let settings = SchemaSettings::draft07().with(|s| {
             s.definitions_path = "#/components/schemas/".into();
@@ -399,9 +503,9 @@ impl AsyncApi {
         };
         let mut channels = Map::new();
         let mut operations = Map::new();
-        for mounted in &self.channels {
-            let (channel, channel_operations) = document.channel(mounted);
-            channels.insert(mounted.meta.name.to_owned(), channel);
+        for channel in &documented {
+            let (object, channel_operations) = document.channel(channel);
+            channels.insert(channel.name.clone(), object);
             operations.extend(channel_operations);
         }
         if let Some(id) = document.clash {
@@ -443,13 +547,59 @@ enum Format {
 }
 
 /// The framework frames every channel documents, beyond Chanx.
-fn framework_messages() -> [MessageMeta; 5] {
+fn framework_messages() -> [MessageMeta; 4] {
     [
         ErrorMessage::meta(),
         CompleteMessage::meta(),
         GroupCompleteMessage::meta(),
         EventCompleteMessage::meta(),
-        AuthenticationMessage::meta(),
+    ]
+}
+
+/// The topic protocol, which Chanx leaves undocumented: the `receive` operations of a
+/// topic channel's `subscribe` and `unsubscribe` frames, each with whether it may be
+/// answered with an error frame.
+fn topic_protocol() -> [(OperationMeta, bool); 2] {
+    let request = |handler, summary, description, input, ack| OperationMeta {
+        handler,
+        summary: Some(summary),
+        description: Some(description),
+        tags: &[],
+        input,
+        outputs: vec![ack],
+        broadcasts: Vec::new(),
+    };
+    [
+        (
+            request(
+                "subscribe",
+                "Subscribe to a topic of this channel",
+                "The frame's `topic` key names the topic, a name that the channel's `x-topic` pattern \
+                 matches (on a standalone route, a frame without `topic` is for the route's topic). \
+                 Answered with `subscribed`, echoing `ref` (also when already subscribed), after \
+                 which the topic may send its current state; or refused with an `error` frame whose \
+                 payload is `{\"reason\", \"detail\"}`, `reason` being `unknown_topic` (no topic \
+                 type matches the name), `unauthorized` (the topic refused the connection) or \
+                 `too_many_subscriptions` (the connection holds as many subscriptions as the server \
+                 allows). A frame naming a topic not subscribed to, other than `subscribe`, is \
+                 refused with the reason `not_subscribed`. Every frame of a subscription carries \
+                 its `topic`, and pushes to the topic a `seq` when the server numbers them.",
+                SubscribeMessage::meta(),
+                SubscribedMessage::meta(),
+            ),
+            true,
+        ),
+        (
+            request(
+                "unsubscribe",
+                "Leave a topic of this channel",
+                "The frame's `topic` key names the topic. Answered with `unsubscribed`, echoing `ref`, \
+                 also for a topic that was not subscribed to.",
+                UnsubscribeMessage::meta(),
+                UnsubscribedMessage::meta(),
+            ),
+            false,
+        ),
     ]
 }
 
@@ -530,29 +680,55 @@ impl Builder {
         self.add(operations, format!("{name}.{}_broadcast", op.handler), broadcast);
     }
 
+    /// A `receive` operation for `op`: its input, replied to with its outputs and then
+    /// the framework frames `framing` (error, completion).
+    fn receive(
+        &mut self,
+        keys: &mut BTreeSet<String>,
+        name: &str,
+        op: &OperationMeta,
+        framing: &[String],
+    ) -> Value {
+        let input = self.message(&op.input);
+        let mut replies: Vec<String> = op.outputs.iter().map(|m| self.message(m)).collect();
+        replies.extend_from_slice(framing);
+        keys.insert(input.clone());
+        keys.extend(replies.iter().cloned());
+        let mut operation = operation(name, "receive", op, &[input]);
+        operation["reply"] = json!({
+            "channel": { "$ref": format!("#/channels/{name}") },
+            "messages": refs(name, &replies),
+        });
+        operation
+    }
+
     /// The channel object and its operations.
-    fn channel(&mut self, mounted: &Mounted) -> (Value, Map<String, Value>) {
-        let meta = &mounted.meta;
-        let name = meta.name;
+    fn channel(&mut self, documented: &Documented) -> (Value, Map<String, Value>) {
+        let meta = &documented.meta;
+        let name = documented.name.as_str();
         let mut keys = BTreeSet::new();
         let mut operations = Map::new();
         let framework: Vec<String> = framework_messages().iter().map(|m| self.message(m)).collect();
         keys.extend(framework.iter().cloned());
-        let (error, complete, group_complete, event_complete, authentication) =
-            (&framework[0], &framework[1], &framework[2], &framework[3], &framework[4]);
+        let (error, complete, group_complete, event_complete) =
+            (&framework[0], &framework[1], &framework[2], &framework[3]);
+        let authentication = documented.connection.then(|| self.message(&AuthenticationMessage::meta()));
+        keys.extend(authentication.iter().cloned());
         for op in &meta.operations {
-            let input = self.message(&op.input);
-            let mut replies: Vec<String> = op.outputs.iter().map(|m| self.message(m)).collect();
-            replies.extend([error.clone(), complete.clone()]);
-            keys.insert(input.clone());
-            keys.extend(replies.iter().cloned());
-            let mut operation = operation(name, "receive", op, &[input]);
-            operation["reply"] = json!({
-                "channel": { "$ref": format!("#/channels/{name}") },
-                "messages": refs(name, &replies),
-            });
+            let operation = self.receive(&mut keys, name, op, &[error.clone(), complete.clone()]);
             self.add(&mut operations, format!("{name}.{}", op.handler), operation);
             self.broadcasts(&mut operations, &mut keys, name, op, group_complete);
+        }
+        if documented.topic.is_some() {
+            for (op, refusable) in topic_protocol() {
+                let framing: &[String] = if refusable {
+                    &[error.clone(), complete.clone()]
+                } else {
+                    std::slice::from_ref(complete)
+                };
+                let operation = self.receive(&mut keys, name, &op, framing);
+                self.add(&mut operations, format!("{name}.{}", op.handler), operation);
+            }
         }
         for op in &meta.events {
             let mut sent: Vec<String> = op.outputs.iter().map(|m| self.message(m)).collect();
@@ -562,7 +738,11 @@ impl Builder {
             self.broadcasts(&mut operations, &mut keys, name, op, group_complete);
         }
         let declared = meta.passthrough.iter().map(|m| (m, "Forwarded unchanged from a server-side event"));
-        let hooks = meta.sends.iter().map(|m| (m, "Sent by the consumer's hooks (e.g. on connect)"));
+        let hooks_summary = match documented.topic {
+            Some(_) => "Sent by the topic's hooks (e.g. on subscribe)",
+            None => "Sent by the consumer's hooks (e.g. on connect)",
+        };
+        let hooks = meta.sends.iter().map(|m| (m, hooks_summary));
         for (message, summary) in declared.chain(hooks) {
             let key = self.message(message);
             keys.insert(key.clone());
@@ -586,19 +766,21 @@ impl Builder {
                 "messages": refs(name, &completion),
             }),
         );
-        self.add(
-            &mut operations,
-            format!("{name}.authentication"),
-            json!({
-                "action": "send",
-                "channel": { "$ref": format!("#/channels/{name}") },
-                "summary": "Sent before the server closes a connection whose authentication failed",
-                "messages": refs(name, std::slice::from_ref(authentication)),
-            }),
-        );
+        if let Some(authentication) = &authentication {
+            self.add(
+                &mut operations,
+                format!("{name}.authentication"),
+                json!({
+                    "action": "send",
+                    "channel": { "$ref": format!("#/channels/{name}") },
+                    "summary": "Sent before the server closes a connection whose authentication failed",
+                    "messages": refs(name, std::slice::from_ref(authentication)),
+                }),
+            );
+        }
 
-        if !meta.credentials.is_empty() {
-            let security: Value = meta
+        if !documented.credentials.is_empty() {
+            let security: Value = documented
                 .credentials
                 .iter()
                 .map(|c| {
@@ -615,14 +797,14 @@ impl Builder {
             .iter()
             .map(|k| (k.clone(), json!({ "$ref": format!("#/components/messages/{k}") })))
             .collect();
-        let mut channel = json!({ "address": mounted.address, "title": name, "messages": messages });
+        let mut channel = json!({ "address": documented.address, "title": name, "messages": messages });
         if let Some(description) = meta.description {
             channel["description"] = json!(description);
         }
         if !meta.tags.is_empty() {
             channel["tags"] = tags(meta.tags);
         }
-        let parameters = path_parameters(&mounted.address);
+        let parameters = path_parameters(documented.address);
         if !parameters.is_empty() {
             channel["parameters"] = Value::Object(
                 parameters
@@ -631,7 +813,16 @@ impl Builder {
                     .collect(),
             );
         }
-        if let Some(binding) = ws_binding(meta.credentials) {
+        if let Some(topic) = &documented.topic {
+            // Topics share their hub's address: this tells a client which stream the
+            // channel is and how to name it.
+            channel["x-topic"] = json!({
+                "name": meta.name,
+                "pattern": topic.pattern(),
+                "parameters": topic.parameters(),
+            });
+        }
+        if let Some(binding) = ws_binding(documented.credentials) {
             channel["bindings"] = json!({ "ws": binding });
         }
         (channel, operations)

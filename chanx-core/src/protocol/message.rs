@@ -187,7 +187,7 @@ pub fn deserialize_message<'de, M: Message, D: Deserializer<'de>>(deserializer: 
 
 /// JSON Schema of a message frame: `action` is a required constant, `payload` the
 /// payload's own schema (required unless the payload accepts `null`), and the optional
-/// envelope keys `ref`, `version` and `topic`.
+/// envelope keys `ref`, `version`, `topic` and `seq`.
 #[doc(hidden)]
 pub fn message_schema<M: Message>(generator: &mut SchemaGenerator) -> Schema {
     let payload = M::Payload::payload_schema(generator);
@@ -210,6 +210,11 @@ pub fn message_schema<M: Message>(generator: &mut SchemaGenerator) -> Schema {
             "topic": {
                 "type": "string",
                 "description": "The topic subscription a frame belongs to (topics feature)",
+            },
+            "seq": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Sequence number of the topic push a server frame comes from, as its sender numbered it",
             },
         },
         "required": required,
@@ -268,7 +273,7 @@ pub enum ErrorPayload {
     /// A topic error, `{"reason", "detail"}`.
     #[schemars(title = "TopicError")]
     Topic {
-        /// Why.
+        /// Why the frame was refused.
         reason: TopicErrorReason,
         /// What happened, for people.
         detail: String,
@@ -293,7 +298,8 @@ pub enum TopicErrorReason {
     /// The frame names a topic this connection has not subscribed to.
     NotSubscribed,
     /// The connection holds as many subscriptions as the app allows
-    /// ([`Settings::max_subscriptions`](crate::Settings::max_subscriptions)).
+    /// (`Settings::max_subscriptions`).
+    // Plain text, not a rustdoc link: this text is the AsyncAPI document's too.
     TooManySubscriptions,
 }
 
