@@ -12,7 +12,7 @@ const LAYERS: &[&[&str]] = &[
     &["layer"],
     &["error", "settings"],
     &["connection"],
-    &["asyncapi", "server", "testing"],
+    &["asyncapi", "client", "server", "testing"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

@@ -315,3 +315,35 @@ async fn a_topic_push_reaches_the_subscribers_of_both_once(kind: Kind) {
         assert_eq!(client.recv().await, room_said(&topic, "marker", Some(2)));
     }
 }
+
+/// chanx's typed client (feature `client`) against the Python Chanx app: the method
+/// `#[channel]` generated for `whoami` gets Python's answer by its `ref`, a broadcast
+/// arrives through `next` as the consumer's frame enum, and a topic subscription gets
+/// Python's pushes.
+#[cfg(feature = "client")]
+#[tokio::test]
+#[ignore = "needs Redis and Python Chanx: set REDIS_URL and CHANX_PYTHON"]
+async fn the_typed_client_talks_to_python_chanx() {
+    use chanx::client::{Client, RawFrame};
+    use common::crowd::{CrowdFrame, Say, Shout, WhoAmI};
+
+    let apps = Apps::start(Kind::PubSub).await;
+    let url = format!("ws://{}/ws/crowd", apps.python.addr);
+    let mut ann = Crowd::client(&url).connect().await.expect("connect to Python Chanx");
+    let bob = Crowd::client(&url).connect().await.expect("connect to Python Chanx");
+    let name = ann.whoami(WhoAmI).await.expect("Python's answer, matched by ref").0;
+    assert!(!name.is_empty());
+    bob.whoami(WhoAmI).await.expect("bob is in the lobby");
+    bob.shout(Shout { payload: (vec![], true, "hi from bob".into()) }).await.expect("sent");
+    match ann.next().await {
+        Some(Ok(CrowdFrame::Say(Say(text)))) => assert_eq!(text, "hi from bob"),
+        other => panic!("expected bob's `say`, got {other:?}"),
+    }
+
+    let mut hub = Hub::client(format!("ws://{}/ws/hub", apps.python.addr)).connect().await.expect("connect");
+    hub.subscribe("room:typed").await.expect("Python acknowledged the subscription");
+    apps.python_push("room:typed", "pushed", Some(9)).await;
+    let push: RawFrame = Client::next(&mut hub).await.expect("a frame").expect("the push");
+    let frame: serde_json::Value = serde_json::from_str(push.as_str()).expect("JSON");
+    assert_eq!(frame, room_said("room:typed", "pushed", Some(9)));
+}

@@ -28,6 +28,9 @@ mod settings;
 mod connection;
 
 pub mod asyncapi;
+#[cfg(feature = "client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
+pub mod client;
 mod server;
 pub mod testing;
 
@@ -65,10 +68,16 @@ pub mod __private {
         NoReplyOutputs, OperationMeta, Outputs, Replier, Reply, ReplyOutputs, SameAction,
         assert_distinct_actions, assert_reply, decode, str_eq,
     };
+    #[cfg(feature = "client")]
+    pub use crate::client::{Client, ClientBuilder, ClientError, FromFrame, RawFrame, debug_message};
     pub use crate::connection::context::Context;
     pub use crate::connection::topic::{
         DistinctTopics, Overlap, TopicChannel, TopicParameter, TopicType, assert_distinct_topics,
         match_pattern, parse_parameter, patterns_overlap,
+    };
+    pub use crate::protocol::message::{
+        AuthenticationMessage, CompleteMessage, ErrorMessage, EventCompleteMessage, GroupCompleteMessage,
+        PongMessage, SubscribedMessage, UnsubscribedMessage,
     };
     pub use crate::protocol::message::{
         Message, deserialize_message, message_schema, message_schema_name, serialize_message,

@@ -104,7 +104,10 @@ pub fn payload(args: TokenStream, item: TokenStream) -> TokenStream {
 /// - `log_messages`: log every message in and out, as Chanx's `log_websocket_message`
 ///   (below);
 /// - `log_ignored_actions("a", "b")`: actions the message log leaves out, in both
-///   directions; only with `log_messages`.
+///   directions; only with `log_messages`;
+/// - `topics(RoomTopic, PresenceTopic)`: the `#[topic]` types clients may subscribe to
+///   over this consumer's socket (a hub; see `#[topic]`). Two whose patterns overlap
+///   are a compile error.
 ///
 /// ```
 /// use chanx::prelude::*;
@@ -205,6 +208,57 @@ pub fn payload(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// assert!(ChatConsumer::LOG_MESSAGES);
 /// assert_eq!(ChatConsumer::LOG_IGNORED_ACTIONS, ["ping", "pong"]);
+/// ```
+///
+/// With chanx's `client` feature, `#[channel]` also generates a typed client of the
+/// consumer, for services, bots, tools and tests (it works against Python Chanx servers
+/// of the same protocol too): `MyConsumer::client(url)` gives a `ClientBuilder` whose
+/// `connect()` yields `MyConsumerClient`, with one `async` method per `#[ws_handler]`,
+/// named after it: a handler that returns a message (`M`, `Option<M>`, `Result<M, _>`)
+/// becomes a request that waits for that message by `ref` (an error frame answering it
+/// is `ClientError::Server`); one that returns `()` a plain send; one whose return type
+/// cannot be read from its signature (an alias, or several `output` types) returns the
+/// frame enum. `MyConsumerFrame` is that enum: one variant per message type the consumer
+/// is seen to send (replies, `output`, `broadcasts`, event handlers' replies,
+/// passthrough events, `sends`, the framework frames), and `Other` for the rest; `next()`
+/// yields it for every frame that answers no request. The client dereferences to
+/// `chanx::client::Client` (topics, raw requests, the frames as `RawFrame`).
+///
+/// ```
+/// # use std::future::IntoFuture;
+/// use chanx::prelude::*;
+///
+/// # #[message(action = "say")] #[derive(Debug, PartialEq)] pub struct Say(pub String);
+/// # #[message(action = "said")] #[derive(Debug, PartialEq)] pub struct Said(pub String);
+/// #[derive(Default)]
+/// pub struct EchoConsumer;
+///
+/// #[channel(groups("echo"))]
+/// impl EchoConsumer {
+///     #[ws_handler(broadcasts(Said))]
+///     async fn say(&mut self, cx: &mut Context, msg: Say) -> chanx::Result<Say> {
+///         cx.broadcast_message(Said(msg.0.clone())).exclude_current().await?;
+///         Ok(msg)
+///     }
+/// }
+/// # impl Consumer for EchoConsumer {}
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// # let url = format!("ws://{}/ws/echo", listener.local_addr()?);
+/// # let app = axum::Router::new().route("/ws/echo", EchoConsumer::route());
+/// # tokio::spawn(chanx::serve(listener, app).into_future());
+/// let mut ann = EchoConsumer::client(&url).connect().await?;
+/// let bob = EchoConsumer::client(&url).connect().await?;
+/// // The reply, matched by its `ref`:
+/// assert_eq!(bob.say(Say("hi".into())).await?, Say("hi".into()));
+/// // What answers no request of ann's: the broadcast.
+/// match ann.next().await {
+///     Some(Ok(EchoConsumerFrame::Said(said))) => assert_eq!(said, Said("hi".into())),
+///     other => panic!("{other:?}"),
+/// }
+/// # Ok(()) }
 /// ```
 #[proc_macro_attribute]
 pub fn channel(args: TokenStream, item: TokenStream) -> TokenStream {

@@ -1,6 +1,7 @@
 //! `#[channel]`, `#[topic]` and their handler attributes: parse the impl block into a
 //! model, then render it.
 
+mod client;
 mod model;
 mod parse;
 mod render;

@@ -49,6 +49,7 @@ pub fn channel(item: &ItemImpl, model: &Channel) -> TokenStream {
     let topic_types = model.topics.iter().map(|ty| quote_spanned!(ty.span()=> #p::TopicType::of::<#ty>()));
     let distinct_topics = distinct_topics(&model.topics, &p);
     let topic = model.pattern.as_ref().map(|pattern| topic(model, pattern, &p));
+    let client = (cfg!(feature = "client") && model.pattern.is_none()).then(|| super::client::client(model, &p));
     quote! {
         #item
 
@@ -81,6 +82,7 @@ pub fn channel(item: &ItemImpl, model: &Channel) -> TokenStream {
         }
 
         #topic
+        #client
         #distinct_handlers
         #distinct_events
         #distinct_topics
