@@ -39,7 +39,23 @@ pub struct Double(pub i64);
 #[derive(Debug)]
 pub struct Doubled(pub i64);
 
-#[channel(topics(common::crowd::RoomTopic))]
+/// A topic with a handler: its typed client's methods carry the topic.
+pub struct CounterTopic {
+    pub name: String,
+}
+
+#[topic(pattern = "counter:{name}")]
+impl CounterTopic {
+    #[ws_handler]
+    async fn double(&mut self, cx: &mut Context, msg: Double) -> Doubled {
+        assert_eq!(cx.topic(), Some(format!("counter:{}", self.name).as_str()));
+        Doubled(msg.0 * 2)
+    }
+}
+
+impl Topic for CounterTopic {}
+
+#[channel(topics(common::crowd::RoomTopic, CounterTopic))]
 impl Tricky {
     #[ws_handler]
     async fn fail(&mut self, _msg: Fail) -> chanx::Result<Doubled> {
@@ -101,7 +117,9 @@ async fn frames_from_events_and_passthrough_events_are_typed() {
     layers.default_layer().send_event(&name, &Nudge("psst".into())).await.expect("sent");
     layers.default_layer().send_event(&name, &Announcement("news".into())).await.expect("sent");
     assert!(matches!(client.next().await, Some(Ok(CrowdFrame::Say(Say(text)))) if text == "nudged: psst"));
-    assert!(matches!(client.next().await, Some(Ok(CrowdFrame::Announcement(Announcement(text)))) if text == "news"));
+    assert!(
+        matches!(client.next().await, Some(Ok(CrowdFrame::Announcement(Announcement(text)))) if text == "news")
+    );
 }
 
 #[tokio::test]
@@ -173,6 +191,21 @@ async fn topics_are_subscribed_again_after_a_reconnection() {
     let expected = common::crowd::room_said("room:lobby", "after", Some(3));
     assert_eq!(serde_json::from_str::<serde_json::Value>(frame.as_str()).expect("JSON"), expected);
     assert_eq!(frame.seq(), Some(3));
+}
+
+#[tokio::test]
+async fn a_topic_s_typed_client_carries_its_topic() {
+    let base = serve(Layers::default()).await;
+    let client = Tricky::client(format!("{base}/ws/tricky")).connect().await.expect("connect");
+    let counter = CounterTopic::on(&client, "counter:a");
+    let early = counter.double(Double(1)).await;
+    assert!(
+        matches!(&early, Err(ClientError::Server { payload: ErrorPayload::Topic { .. }, .. })),
+        "not subscribed yet: {early:?}"
+    );
+    counter.subscribe().await.expect("subscribed");
+    assert_eq!(counter.double(Double(5)).await.expect("the topic's answer").0, 10);
+    counter.unsubscribe().await.expect("unsubscribed");
 }
 
 #[tokio::test]

@@ -480,7 +480,10 @@ async fn subscribe_and_leave_bursts_leave_nothing_behind() {
     }
     // Past the limit, every subscribe is refused and nothing is kept.
     for n in 0..150 {
-        client.send_json(&json!({"topic": format!("presence:x{n}"), "action": "subscribe"})).await.expect("send");
+        client
+            .send_json(&json!({"topic": format!("presence:x{n}"), "action": "subscribe"}))
+            .await
+            .expect("send");
     }
     let answers: Vec<Value> = {
         let mut answers = Vec::new();
@@ -495,6 +498,9 @@ async fn subscribe_and_leave_bursts_leave_nothing_behind() {
     for n in (0..500).step_by(50) {
         assert!(memory.members(&format!("PresenceTopic.presence-{n}")).is_empty(), "presence:{n} was left");
     }
-    assert!(memory.members("PresenceTopic.presence-x120").is_empty(), "a refused subscription joined nothing");
+    assert!(
+        memory.members("PresenceTopic.presence-x120").is_empty(),
+        "a refused subscription joined nothing"
+    );
     assert_eq!(memory.members("PresenceTopic.presence-x99").len(), 1);
 }

@@ -59,7 +59,12 @@ async fn the_topic_scenarios_run_clean_against_chanx() {
     let fanout = load::fanout(&base, Audience::Topic, 5, 3, LIMIT, None).await;
     assert_eq!((fanout.error_count, fanout.messages), (0, 15), "{:?}", fanout.errors);
     let (report, (connected, subscribed)) = load::subscriptions(&base, 2, 50, LIMIT, async || 7).await;
-    assert_eq!((report.error_count, report.messages, connected, subscribed), (0, 100, 7, 7), "{:?}", report.errors);
+    assert_eq!(
+        (report.error_count, report.messages, connected, subscribed),
+        (0, 100, 7, 7),
+        "{:?}",
+        report.errors
+    );
 }
 
 /// A request the lean server does not serve is refused with a status, not a crash.

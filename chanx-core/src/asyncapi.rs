@@ -532,12 +532,69 @@ impl AsyncApi {
         root["defaultContentType"] = json!("application/json");
         root["channels"] = Value::Object(channels);
         root["operations"] = Value::Object(operations);
-        let schemas: Map<String, Value> = document.generator.take_definitions(true).into_iter().collect();
+        let schemas: Map<String, Value> = document
+            .generator
+            .take_definitions(true)
+            .into_iter()
+            .map(|(name, mut schema)| {
+                for_generators(&name, &mut schema);
+                (name, schema)
+            })
+            .collect();
         root["components"] = json!({ "messages": document.messages, "schemas": schemas });
         if !document.security_schemes.is_empty() {
             root["components"]["securitySchemes"] = Value::Object(document.security_schemes);
         }
         Ok(root)
+    }
+}
+
+/// Makes a component schema readable by client generators (Python Chanx's
+/// `generate-client`, json-schema-to-typescript, OpenAPI-style tools): each gets a
+/// `title`, its name, so that generators name a model after it instead of falling back
+/// to a plain map; and a nullable type (`"type": ["string", "null"]`, as schemars writes
+/// an `Option`) becomes `anyOf` of the type and `null`, which more of them understand.
+fn for_generators(name: &str, schema: &mut Value) {
+    if let Value::Object(object) = schema
+        && !object.contains_key("title")
+    {
+        object.insert("title".into(), json!(name));
+    }
+    nullable_as_any_of(schema);
+}
+
+/// Keywords that describe a value whatever its type: they stay beside the `anyOf`.
+const ANNOTATIONS: [&str; 8] =
+    ["title", "description", "default", "examples", "deprecated", "readOnly", "writeOnly", "$comment"];
+
+/// Rewrites every `"type": [T, "null"]` under `schema` as `anyOf: [{"type": T, ...}, {"type": "null"}]`,
+/// the keywords of `T` (its format, bounds, items, properties) moving into its branch.
+fn nullable_as_any_of(schema: &mut Value) {
+    match schema {
+        Value::Object(object) => {
+            let nullable = match object.get("type") {
+                Some(Value::Array(types)) if types.len() == 2 && types.contains(&json!("null")) => {
+                    types.iter().find(|t| **t != json!("null")).cloned()
+                }
+                _ => None,
+            };
+            if let Some(kind) = nullable {
+                object.remove("type");
+                let mut branch = Map::new();
+                branch.insert("type".into(), kind);
+                let keys: Vec<String> =
+                    object.keys().filter(|k| !ANNOTATIONS.contains(&k.as_str())).cloned().collect();
+                for key in keys {
+                    if let Some(value) = object.remove(&key) {
+                        branch.insert(key, value);
+                    }
+                }
+                object.insert("anyOf".into(), json!([branch, { "type": "null" }]));
+            }
+            object.values_mut().for_each(nullable_as_any_of);
+        }
+        Value::Array(items) => items.iter_mut().for_each(nullable_as_any_of),
+        _ => {}
     }
 }
 

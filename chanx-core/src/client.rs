@@ -238,7 +238,11 @@ impl<M: Message> FromFrame for M {
 /// Shows a message as `Name({"action": ..., "payload": ...})`, for the `Debug` of the
 /// frame enums `#[channel]` generates (messages need not be `Debug`).
 #[doc(hidden)]
-pub fn debug_message<M: Message>(name: &str, message: &M, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+pub fn debug_message<M: Message>(
+    name: &str,
+    message: &M,
+    f: &mut std::fmt::Formatter<'_>,
+) -> std::fmt::Result {
     let frame = frame::encode(message, Keys::default()).map_err(|_| std::fmt::Error)?;
     f.debug_tuple(name).field(&frame.as_str()).finish()
 }
@@ -364,7 +368,8 @@ impl Options {
     fn url(&self) -> String {
         let mut url = self.url.clone();
         for (name, value) in &self.path {
-            url = url.replace(&format!("{{{name}}}"), &utf8_percent_encode(value, NON_ALPHANUMERIC).to_string());
+            url = url
+                .replace(&format!("{{{name}}}"), &utf8_percent_encode(value, NON_ALPHANUMERIC).to_string());
         }
         if !self.query.is_empty() {
             let query = serde_urlencoded::to_string(&self.query).unwrap_or_default();
@@ -417,7 +422,9 @@ struct Shared {
 }
 
 impl Shared {
-    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Result<RawFrame, ClientError>>>> {
+    fn pending(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Result<RawFrame, ClientError>>>> {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -474,12 +481,20 @@ impl Client {
     }
 
     /// [`request`](Self::request) to the subscription of `topic`.
-    pub async fn request_topic<M: Message, R: Message>(&self, topic: &str, message: &M) -> Result<R, ClientError> {
+    pub async fn request_topic<M: Message, R: Message>(
+        &self,
+        topic: &str,
+        message: &M,
+    ) -> Result<R, ClientError> {
         self.exchange::<M>(message, Some(topic)).await?.decode()
     }
 
     /// Sends `message` and waits for the frame that answers it, whatever it is.
-    pub async fn exchange<M: Message>(&self, message: &M, topic: Option<&str>) -> Result<RawFrame, ClientError> {
+    pub async fn exchange<M: Message>(
+        &self,
+        message: &M,
+        topic: Option<&str>,
+    ) -> Result<RawFrame, ClientError> {
         let reference = self.shared.next_ref.fetch_add(1, Ordering::Relaxed) + 1;
         let (answer, answered) = oneshot::channel();
         self.shared.pending().insert(reference, answer);
@@ -509,7 +524,8 @@ impl Client {
     }
 
     async fn push<M: Message>(&self, message: &M, keys: Keys<'_>) -> Result<(), ClientError> {
-        let text = frame::encode(message, keys).map_err(|source| ClientError::Encode { action: M::ACTION, source })?;
+        let text = frame::encode(message, keys)
+            .map_err(|source| ClientError::Encode { action: M::ACTION, source })?;
         self.commands
             .send(Command::Send(text))
             .await

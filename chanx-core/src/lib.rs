@@ -63,13 +63,13 @@ pub mod __private {
     pub use serde;
     pub use serde_json::value::RawValue;
 
+    #[cfg(feature = "client")]
+    pub use crate::client::{Client, ClientBuilder, ClientError, FromFrame, RawFrame, debug_message};
     pub use crate::connection::channel::{
         Channel, ChannelMeta, Credential, CredentialLocation, Dispatch, DistinctActions, NoReply,
         NoReplyOutputs, OperationMeta, Outputs, Replier, Reply, ReplyOutputs, SameAction,
         assert_distinct_actions, assert_reply, decode, str_eq,
     };
-    #[cfg(feature = "client")]
-    pub use crate::client::{Client, ClientBuilder, ClientError, FromFrame, RawFrame, debug_message};
     pub use crate::connection::context::Context;
     pub use crate::connection::topic::{
         DistinctTopics, Overlap, TopicChannel, TopicParameter, TopicType, assert_distinct_topics,

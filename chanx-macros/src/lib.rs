@@ -308,6 +308,22 @@ pub fn channel(args: TokenStream, item: TokenStream) -> TokenStream {
 /// assert!(JobTopic::from_name("job:1:2").is_none(), "a parameter stops at `:`");
 /// assert_eq!(JobTopic::PARAMETERS, ["id"]);
 /// ```
+///
+/// With chanx's `client` feature, a topic type also gets a typed client over any
+/// client's connection: `JobTopic::on(&client, "job:42")`, with `subscribe`,
+/// `unsubscribe` and one method per `#[ws_handler]` of the topic (each frame carrying the
+/// topic), and `JobTopicFrame`, the enum of what the topic sends.
+///
+/// ```
+/// # use chanx::prelude::*;
+/// # #[message(action = "job_progress")] pub struct JobProgress(pub u8);
+/// # pub struct JobTopic { pub id: u64 }
+/// # #[topic(pattern = "job:{id}", passthrough(JobProgress))] impl JobTopic {}
+/// # impl Topic for JobTopic {}
+/// async fn follow(client: &chanx::client::Client) -> Result<(), chanx::client::ClientError> {
+///     JobTopic::on(client, "job:42").subscribe().await
+/// }
+/// ```
 #[proc_macro_attribute]
 pub fn topic(args: TokenStream, item: TokenStream) -> TokenStream {
     channel::expand(args.into(), item.into(), channel::Item::Topic).into()

@@ -30,9 +30,9 @@ struct Args {
 
 fn parse() -> Result<Args, String> {
     let mut raw = std::env::args().skip(1);
-    let scenario = raw
-        .next()
-        .ok_or("missing scenario: echo, idle, fanout, topic-fanout, subscriptions, connect or split-fanout")?;
+    let scenario = raw.next().ok_or(
+        "missing scenario: echo, idle, fanout, topic-fanout, subscriptions, connect or split-fanout",
+    )?;
     let mut args = Args {
         scenario,
         urls: Vec::new(),
@@ -93,12 +93,14 @@ async fn main() -> ExitCode {
         "fanout" | "topic-fanout" => {
             let audience = if args.scenario == "fanout" { Audience::Group } else { Audience::Topic };
             let report =
-                load::fanout(url, audience, args.connections, args.rounds, args.timeout, args.server_pid).await;
+                load::fanout(url, audience, args.connections, args.rounds, args.timeout, args.server_pid)
+                    .await;
             (report, None)
         }
         "subscriptions" => {
             let (report, (connected, subscribed)) =
-                load::subscriptions(url, args.connections, args.messages, args.timeout, async || stats()).await;
+                load::subscriptions(url, args.connections, args.messages, args.timeout, async || stats())
+                    .await;
             if let (Some((rss_connected, _)), Some((rss_subscribed, _))) = (connected, subscribed) {
                 let subscriptions = (args.connections * args.messages).max(1) as f64;
                 let per = rss_subscribed.saturating_sub(rss_connected) as f64 * 1024.0 / subscriptions;

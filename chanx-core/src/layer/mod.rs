@@ -553,9 +553,8 @@ impl InMemoryLayer {
 
     fn add(&self, group: &str, channel: &str) -> Result<(), LayerError> {
         let mut channels = write(&self.inner.channels);
-        let (channel, member) = channels
-            .get_key_value(channel)
-            .ok_or_else(|| LayerError::UnknownChannel(channel.to_owned()))?;
+        let (channel, member) =
+            channels.get_key_value(channel).ok_or_else(|| LayerError::UnknownChannel(channel.to_owned()))?;
         let (channel, inbox) = (channel.clone(), member.inbox.clone());
         let mut groups = write(&self.inner.groups);
         let group = match groups.get_key_value(group) {
@@ -582,8 +581,7 @@ impl InMemoryLayer {
         let mut seen = HashSet::new();
         for members in groups.iter().filter_map(|g| all.get(g.as_str())) {
             for (channel, inbox) in members {
-                if Some(&**channel) == excluded || (groups.len() > 1 && !seen.insert(&**channel))
-                {
+                if Some(&**channel) == excluded || (groups.len() > 1 && !seen.insert(&**channel)) {
                     continue;
                 }
                 inbox.deliver(message.clone());

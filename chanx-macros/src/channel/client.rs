@@ -23,57 +23,20 @@ const TOPIC_FRAMES: [&str; 2] = ["SubscribedMessage", "UnsubscribedMessage"];
 
 pub fn client(model: &Channel, p: &TokenStream) -> TokenStream {
     let self_ty = &model.self_ty;
-    let client = format_ident!("{}Client", model.type_name);
-    let frame = format_ident!("{}Frame", model.type_name);
-    let variants = frame_variants(model);
-    let variant_names = variants.iter().map(|(name, _)| name);
-    let variant_types = variants.iter().map(|(_, ty)| ty);
-    let decodes = variants.iter().map(|(name, ty)| {
-        quote! {
-            if action.as_deref() == ::core::option::Option::Some(<#ty as #p::Message>::ACTION) {
-                return frame.decode::<#ty>().map(#frame::#name);
-            }
-        }
-    });
-    let methods = model.handlers.iter().map(|handler| method(handler, &frame, p));
     let type_name = &model.type_name;
-    let doc_frame = format!("Every frame [`{type_name}`] sends to a client, decoded; `Other` for an action none of its signatures shows.");
+    let client = format_ident!("{}Client", type_name);
+    let frame = format_ident!("{}Frame", type_name);
+    let frames = frame_enum(model, &frame, p);
+    let methods = model.handlers.iter().map(|handler| method(handler, &frame, &Target::Consumer, p));
     let doc_client = format!(
         "A typed client of [`{type_name}`]: one method per handler, and [`next`]({client}::next) for every \
          frame that answers no request. It dereferences to [`chanx::client::Client`] for topics and raw requests."
     );
-    let doc_connect = format!("Options for a connection to a [`{type_name}`] server at `url`; `.connect()` gives a [`{client}`].");
-    let debug_names = variants.iter().map(|(name, _)| name.to_string());
-    let debug_variants = variants.iter().map(|(name, _)| name);
+    let doc_connect = format!(
+        "Options for a connection to a [`{type_name}`] server at `url`; `.connect()` gives a [`{client}`]."
+    );
     quote! {
-        #[doc = #doc_frame]
-        #[allow(clippy::large_enum_variant)]
-        pub enum #frame {
-            #(
-                #[allow(missing_docs)]
-                #variant_names(#variant_types),
-            )*
-            /// A frame of another action.
-            Other(#p::RawFrame),
-        }
-
-        // Messages need not be `Debug`: each shows as its frame.
-        impl ::core::fmt::Debug for #frame {
-            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                match self {
-                    #(#frame::#debug_variants(message) => #p::debug_message(#debug_names, message, f),)*
-                    #frame::Other(frame) => f.debug_tuple("Other").field(frame).finish(),
-                }
-            }
-        }
-
-        impl #p::FromFrame for #frame {
-            fn from_frame(frame: #p::RawFrame) -> ::core::result::Result<Self, #p::ClientError> {
-                let action = frame.action().map(|action| action.into_owned());
-                #(#decodes)*
-                ::core::result::Result::Ok(#frame::Other(frame))
-            }
-        }
+        #frames
 
         #[doc = #doc_client]
         #[derive(Debug)]
@@ -107,6 +70,11 @@ pub fn client(model: &Channel, p: &TokenStream) -> TokenStream {
             pub async fn next(&mut self) -> ::core::option::Option<::core::result::Result<#frame, #p::ClientError>> {
                 self.0.next::<#frame>().await
             }
+
+            /// Closes the connection (1000) and waits until the server closed it too.
+            pub async fn close(self) {
+                self.0.close().await
+            }
         }
 
         impl #self_ty {
@@ -118,9 +86,139 @@ pub fn client(model: &Channel, p: &TokenStream) -> TokenStream {
     }
 }
 
+/// The typed client of a topic: `RoomTopic::on(&client, "room:lobby")` over any
+/// client's connection (a hub's, or a standalone route's), one method per handler,
+/// and `RoomTopicFrame` for what the topic sends.
+pub fn topic_client(model: &Channel, p: &TokenStream) -> TokenStream {
+    let self_ty = &model.self_ty;
+    let type_name = &model.type_name;
+    let client = format_ident!("{}Client", type_name);
+    let frame = format_ident!("{}Frame", type_name);
+    let frames = frame_enum(model, &frame, p);
+    let methods = model.handlers.iter().map(|handler| method(handler, &frame, &Target::Topic, p));
+    let doc_client = format!(
+        "One topic of type [`{type_name}`] over a client's connection: `subscribe`, `unsubscribe`, and one \
+         method per handler, each frame carrying the topic."
+    );
+    let doc_on = format!("The topic `topic` of type [`{type_name}`] over `client`'s connection.");
+    quote! {
+        #frames
+
+        #[doc = #doc_client]
+        #[derive(Debug)]
+        pub struct #client<'a> {
+            client: &'a #p::Client,
+            topic: ::std::string::String,
+        }
+
+        impl #client<'_> {
+            /// Subscribes to the topic and waits for `subscribed`.
+            pub async fn subscribe(&self) -> ::core::result::Result<(), #p::ClientError> {
+                self.client.subscribe(&self.topic).await
+            }
+
+            /// Leaves the topic and waits for `unsubscribed`.
+            pub async fn unsubscribe(&self) -> ::core::result::Result<(), #p::ClientError> {
+                self.client.unsubscribe(&self.topic).await
+            }
+
+            #(#methods)*
+        }
+
+        impl #self_ty {
+            #[doc = #doc_on]
+            pub fn on<'a>(client: &'a #p::Client, topic: impl ::core::convert::Into<::std::string::String>) -> #client<'a> {
+                #client { client, topic: topic.into() }
+            }
+        }
+    }
+}
+
+/// The enum of every frame a consumer or topic is seen to send, with its `Debug`
+/// (messages need not be `Debug`) and its `FromFrame`.
+fn frame_enum(model: &Channel, frame: &syn::Ident, p: &TokenStream) -> TokenStream {
+    let variants = frame_variants(model);
+    let names: Vec<&syn::Ident> = variants.iter().map(|(name, _)| name).collect();
+    let types = variants.iter().map(|(_, ty)| ty);
+    let labels = names.iter().map(ToString::to_string);
+    let decodes = variants.iter().map(|(name, ty)| {
+        quote! {
+            if action.as_deref() == ::core::option::Option::Some(<#ty as #p::Message>::ACTION) {
+                return frame.decode::<#ty>().map(#frame::#name);
+            }
+        }
+    });
+    let type_name = &model.type_name;
+    let doc = format!(
+        "Every frame [`{type_name}`] sends to a client, decoded; `Other` for an action none of its signatures shows."
+    );
+    quote! {
+        #[doc = #doc]
+        #[allow(clippy::large_enum_variant)]
+        pub enum #frame {
+            #(
+                #[allow(missing_docs)]
+                #names(#types),
+            )*
+            /// A frame of another action.
+            Other(#p::RawFrame),
+        }
+
+        impl ::core::fmt::Debug for #frame {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                match self {
+                    #(#frame::#names(message) => #p::debug_message(#labels, message, f),)*
+                    #frame::Other(frame) => f.debug_tuple("Other").field(frame).finish(),
+                }
+            }
+        }
+
+        impl #p::FromFrame for #frame {
+            fn from_frame(frame: #p::RawFrame) -> ::core::result::Result<Self, #p::ClientError> {
+                let action = frame.action().map(|action| action.into_owned());
+                #(#decodes)*
+                ::core::result::Result::Ok(#frame::Other(frame))
+            }
+        }
+    }
+}
+
+/// Where a generated method sends: the consumer's own handlers, or a topic's.
+enum Target {
+    /// `self.0`, a `Client`.
+    Consumer,
+    /// `self.client` with `self.topic`.
+    Topic,
+}
+
+impl Target {
+    fn exchange(&self) -> TokenStream {
+        match self {
+            Target::Consumer => quote!(self.0.exchange(&message, ::core::option::Option::None)),
+            Target::Topic => {
+                quote!(self.client.exchange(&message, ::core::option::Option::Some(&self.topic)))
+            }
+        }
+    }
+
+    fn request(&self, message: &Type, reply: &Type) -> TokenStream {
+        match self {
+            Target::Consumer => quote!(self.0.request::<#message, #reply>(&message)),
+            Target::Topic => quote!(self.client.request_topic::<#message, #reply>(&self.topic, &message)),
+        }
+    }
+
+    fn send(&self) -> TokenStream {
+        match self {
+            Target::Consumer => quote!(self.0.send(&message)),
+            Target::Topic => quote!(self.client.send_topic(&self.topic, &message)),
+        }
+    }
+}
+
 /// One method per handler: a request typed by the handler's signature, a send for a
 /// handler that answers nothing, the frame enum for one whose answer is unclear.
-fn method(handler: &Handler, frame: &syn::Ident, p: &TokenStream) -> TokenStream {
+fn method(handler: &Handler, frame: &syn::Ident, target: &Target, p: &TokenStream) -> TokenStream {
     let name = &handler.ident;
     let message = &handler.message;
     let doc = format!("Sends a `{}` to the handler `{name}` and waits for its answer.", type_text(message));
@@ -130,24 +228,27 @@ fn method(handler: &Handler, frame: &syn::Ident, p: &TokenStream) -> TokenStream
     };
     let unclear = handler.output.is_none() && reply_types(&handler.ret).is_none();
     let body = if unclear || outputs.len() > 1 {
+        let exchange = target.exchange();
         quote_spanned! {message.span()=>
             pub async fn #name(&self, message: #message) -> ::core::result::Result<#frame, #p::ClientError> {
-                let answer = self.0.exchange(&message, ::core::option::Option::None).await?;
+                let answer = #exchange.await?;
                 <#frame as #p::FromFrame>::from_frame(answer)
             }
         }
     } else if let Some(reply) = outputs.first() {
+        let request = target.request(message, reply);
         quote_spanned! {message.span()=>
             pub async fn #name(&self, message: #message) -> ::core::result::Result<#reply, #p::ClientError> {
-                self.0.request::<#message, #reply>(&message).await
+                #request.await
             }
         }
     } else {
         let doc = format!("Sends a `{}` to the handler `{name}`, which answers nothing.", type_text(message));
+        let send = target.send();
         return quote_spanned! {message.span()=>
             #[doc = #doc]
             pub async fn #name(&self, message: #message) -> ::core::result::Result<(), #p::ClientError> {
-                self.0.send(&message).await
+                #send.await
             }
         };
     };
@@ -188,16 +289,20 @@ fn frame_variants(model: &Channel) -> Vec<(syn::Ident, Type)> {
     });
     let framework = FRAMEWORK
         .iter()
-        .chain(if model.topics.is_empty() { &[][..] } else { &TOPIC_FRAMES[..] })
+        .chain(if model.topics.is_empty() && model.pattern.is_none() { &[][..] } else { &TOPIC_FRAMES[..] })
         .map(|name| {
             let name = format_ident!("{}", name);
             syn::parse_quote!(::chanx::__private::#name)
         });
     let mut variants: Vec<(syn::Ident, Type)> = Vec::new();
-    for ty in replies.chain(model.passthrough.iter().cloned()).chain(model.sends.iter().cloned()).chain(framework) {
+    for ty in
+        replies.chain(model.passthrough.iter().cloned()).chain(model.sends.iter().cloned()).chain(framework)
+    {
         let Type::Path(path) = &ty else { continue };
         let Some(last) = path.path.segments.last() else { continue };
-        if !matches!(last.arguments, PathArguments::None) || variants.iter().any(|(name, _)| *name == last.ident) {
+        if !matches!(last.arguments, PathArguments::None)
+            || variants.iter().any(|(name, _)| *name == last.ident)
+        {
             continue;
         }
         variants.push((last.ident.clone(), ty.clone()));

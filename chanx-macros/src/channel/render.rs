@@ -49,7 +49,10 @@ pub fn channel(item: &ItemImpl, model: &Channel) -> TokenStream {
     let topic_types = model.topics.iter().map(|ty| quote_spanned!(ty.span()=> #p::TopicType::of::<#ty>()));
     let distinct_topics = distinct_topics(&model.topics, &p);
     let topic = model.pattern.as_ref().map(|pattern| topic(model, pattern, &p));
-    let client = (cfg!(feature = "client") && model.pattern.is_none()).then(|| super::client::client(model, &p));
+    let client = cfg!(feature = "client").then(|| match model.pattern {
+        None => super::client::client(model, &p),
+        Some(_) => super::client::topic_client(model, &p),
+    });
     quote! {
         #item
 
