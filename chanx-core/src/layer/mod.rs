@@ -409,8 +409,11 @@ struct Registry {
     /// groups only. Locked before `groups` when both are. Names are shared between the
     /// two maps, and inboxes too: a membership costs a few words, not copies of both.
     channels: RwLock<HashMap<Arc<str>, Member>>,
-    groups: RwLock<HashMap<Arc<str>, HashMap<Arc<str>, Arc<Inbox>>>>,
+    groups: RwLock<HashMap<Arc<str>, Members>>,
 }
+
+/// The members of one group: their inboxes by channel name.
+type Members = HashMap<Arc<str>, Arc<Inbox>>;
 
 #[derive(Debug)]
 struct Member {
@@ -590,7 +593,7 @@ impl InMemoryLayer {
     }
 }
 
-fn remove_member(groups: &mut HashMap<Arc<str>, HashMap<Arc<str>, Arc<Inbox>>>, group: &str, channel: &str) {
+fn remove_member(groups: &mut HashMap<Arc<str>, Members>, group: &str, channel: &str) {
     if let Some(members) = groups.get_mut(group) {
         members.remove(channel);
         if members.is_empty() {

@@ -40,6 +40,7 @@ pub fn client(model: &Channel, p: &TokenStream) -> TokenStream {
 
         #[doc = #doc_client]
         #[derive(Debug)]
+        #[allow(dead_code, private_interfaces)]
         pub struct #client(#p::Client);
 
         impl ::core::convert::From<#p::Client> for #client {
@@ -62,6 +63,8 @@ pub fn client(model: &Channel, p: &TokenStream) -> TokenStream {
             }
         }
 
+        // Generated API an app need not call.
+        #[allow(dead_code, private_interfaces)]
         impl #client {
             #(#methods)*
 
@@ -77,6 +80,7 @@ pub fn client(model: &Channel, p: &TokenStream) -> TokenStream {
             }
         }
 
+        #[allow(dead_code, private_interfaces)]
         impl #self_ty {
             #[doc = #doc_connect]
             pub fn client(url: impl ::core::convert::Into<::std::string::String>) -> #p::ClientBuilder<#client> {
@@ -106,11 +110,13 @@ pub fn topic_client(model: &Channel, p: &TokenStream) -> TokenStream {
 
         #[doc = #doc_client]
         #[derive(Debug)]
+        #[allow(dead_code, private_interfaces)]
         pub struct #client<'a> {
             client: &'a #p::Client,
             topic: ::std::string::String,
         }
 
+        #[allow(dead_code, private_interfaces)]
         impl #client<'_> {
             /// Subscribes to the topic and waits for `subscribed`.
             pub async fn subscribe(&self) -> ::core::result::Result<(), #p::ClientError> {
@@ -125,6 +131,7 @@ pub fn topic_client(model: &Channel, p: &TokenStream) -> TokenStream {
             #(#methods)*
         }
 
+        #[allow(dead_code, private_interfaces)]
         impl #self_ty {
             #[doc = #doc_on]
             pub fn on<'a>(client: &'a #p::Client, topic: impl ::core::convert::Into<::std::string::String>) -> #client<'a> {
@@ -154,7 +161,7 @@ fn frame_enum(model: &Channel, frame: &syn::Ident, p: &TokenStream) -> TokenStre
     );
     quote! {
         #[doc = #doc]
-        #[allow(clippy::large_enum_variant)]
+        #[allow(clippy::large_enum_variant, dead_code, private_interfaces)]
         pub enum #frame {
             #(
                 #[allow(missing_docs)]

@@ -115,6 +115,8 @@ fn topic(model: &Channel, pattern: &Pattern, p: &TokenStream) -> TokenStream {
     // consumers, and spanned on the type: a topic type without `impl Topic` is reported
     // once, here.
     let route = quote_spanned! {self_ty.span()=>
+        // Generated API an app need not call.
+        #[allow(dead_code)]
         impl #self_ty {
             /// This topic on an axum route of its own, whose path parameters fill its
             /// pattern: `Router::new().route("/ws/rooms/{room}", RoomTopic::route())`.
