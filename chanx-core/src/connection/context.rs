@@ -162,6 +162,7 @@ pub struct Context {
     /// The `seq` of the topic push being handled.
     pub(crate) seq: Option<u64>,
     pub(crate) close_code: Option<u16>,
+    extensions: http::Extensions,
 }
 
 impl Context {
@@ -186,6 +187,7 @@ impl Context {
             topic: None,
             seq: None,
             close_code: None,
+            extensions: http::Extensions::new(),
         }
     }
 
@@ -268,6 +270,43 @@ impl Context {
     /// The envelope keys of what is sent now: the request's `ref`, the topic, its `seq`.
     pub(crate) fn keys(&self) -> frame::Keys<'_> {
         frame::Keys { reference: self.reference.as_deref(), topic: self.topic.as_deref(), seq: self.seq }
+    }
+
+    /// Values this connection carries for its handlers, hooks and topics, by type: the
+    /// user `authenticate` found, say, which a topic's `authorize` then reads (a topic
+    /// sees the connection, not the consumer). Empty until something is inserted; it
+    /// costs nothing until then.
+    ///
+    /// ```
+    /// # use chanx::prelude::*;
+    /// #[derive(Clone)]
+    /// struct User(String);
+    ///
+    /// # #[derive(Default)] pub struct Hub;
+    /// # #[channel] impl Hub {}
+    /// impl Consumer for Hub {
+    ///     async fn authenticate(&mut self, cx: &mut Context) -> Result<(), AuthError> {
+    ///         let user = cx.query_param("user").ok_or_else(|| AuthError::new(401))?.to_owned();
+    ///         cx.extensions_mut().insert(User(user));
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// pub struct StaffTopic;
+    /// # #[topic(pattern = "staff")] impl StaffTopic {}
+    /// impl Topic for StaffTopic {
+    ///     async fn authorize(&self, cx: &Context) -> bool {
+    ///         cx.extensions().get::<User>().is_some_and(|user| user.0 == "admin")
+    ///     }
+    /// }
+    /// ```
+    pub fn extensions(&self) -> &http::Extensions {
+        &self.extensions
+    }
+
+    /// The connection's values, to insert or change one ([`extensions`](Self::extensions)).
+    pub fn extensions_mut(&mut self) -> &mut http::Extensions {
+        &mut self.extensions
     }
 
     /// The topic being handled: in a topic's handlers and hooks, the subscription's
