@@ -91,9 +91,14 @@ impl RoomTopic {
     }
 }
 
+/// Who the hub's `authenticate` says the connection is (`?user=`), for the topics.
+#[derive(Clone)]
+pub struct User(pub String);
+
 impl Topic for RoomTopic {
-    async fn authorize(&self, _cx: &Context) -> bool {
-        self.room != "secret"
+    async fn authorize(&self, cx: &Context) -> bool {
+        let admin = cx.extensions().get::<User>().is_some_and(|user| user.0 == "admin");
+        self.room != "secret" && (self.room != "staff" || admin)
     }
 
     async fn on_subscribe(&mut self, cx: &mut Context) -> chanx::Result<()> {
@@ -142,7 +147,14 @@ impl HubConsumer {
     }
 }
 
-impl Consumer for HubConsumer {}
+impl Consumer for HubConsumer {
+    async fn authenticate(&mut self, cx: &mut Context) -> Result<(), AuthError> {
+        if let Some(user) = cx.query_param("user").map(str::to_owned) {
+            cx.extensions_mut().insert(User(user));
+        }
+        Ok(())
+    }
+}
 
 fn hub(layers: &Layers) -> TestClient {
     TestClient::builder().layers(layers.clone()).connect::<HubConsumer>()
@@ -426,6 +438,18 @@ async fn a_standalone_route_that_authorize_refuses_is_closed_with_4403() {
     let mut client = TestClient::builder().path_param("room", "secret").connect::<Standalone<RoomTopic>>();
     assert_eq!(client.receive_json().await.expect("error")["payload"]["reason"], "unauthorized");
     assert_eq!(client.wait_closed().await.expect("closed"), (4403, "Unauthorized".to_owned()));
+}
+
+#[tokio::test]
+async fn a_topic_reads_what_the_consumer_learned_about_the_connection() {
+    let mut guest = hub(&Layers::default());
+    let refused = guest.subscribe("room:staff").await;
+    assert!(
+        matches!(&refused, Err(TestError::Unexpected(frame)) if frame.contains("unauthorized")),
+        "{refused:?}"
+    );
+    let mut admin = TestClient::builder().query_param("user", "admin").connect::<HubConsumer>();
+    admin.subscribe("room:staff").await.expect("the admin may");
 }
 
 #[tokio::test]
