@@ -39,6 +39,13 @@ pub struct Double(pub i64);
 #[derive(Debug)]
 pub struct Doubled(pub i64);
 
+/// A number to triple.
+#[message(action = "triple")]
+pub struct Triple(pub i64);
+
+/// A return type behind an alias: the client still knows its reply.
+type Tripled = chanx::Result<Doubled>;
+
 /// A topic with a handler: its typed client's methods carry the topic.
 pub struct CounterTopic {
     pub name: String,
@@ -71,6 +78,11 @@ impl Tricky {
     #[ws_handler]
     async fn double(&mut self, msg: Double) -> Doubled {
         Doubled(msg.0 * 2)
+    }
+
+    #[ws_handler]
+    async fn triple(&mut self, msg: Triple) -> Tripled {
+        Ok(Doubled(msg.0 * 3))
     }
 
     #[ws_handler]
@@ -126,6 +138,7 @@ async fn frames_from_events_and_passthrough_events_are_typed() {
 async fn many_requests_wait_at_once_and_each_gets_its_own_answer() {
     let base = serve(Layers::default()).await;
     let client = Tricky::client(format!("{base}/ws/tricky")).connect().await.expect("connect");
+    assert_eq!(client.triple(Triple(2)).await.expect("through an alias").0, 6);
     let answers = futures_util::future::join_all((0..100).map(|n| client.double(Double(n)))).await;
     for (n, answer) in answers.into_iter().enumerate() {
         assert_eq!(answer.expect("an answer").0, 2 * n as i64);

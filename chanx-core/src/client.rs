@@ -40,6 +40,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -235,17 +236,168 @@ impl<M: Message> FromFrame for M {
     }
 }
 
-/// Shows a message as `Name({"action": ..., "payload": ...})`, for the `Debug` of the
-/// frame enums `#[channel]` generates (messages need not be `Debug`).
+/// What a handler's return type gives a client that sends it a message: the reply it
+/// waits for (`M` for `M`, `Option<M>` and `Result<M, _>`), nothing for `()` (a plain
+/// send), or the frame that answers, whatever it is ([`RawFrame`]). What the methods
+/// `#[channel]` generates return.
 #[doc(hidden)]
-pub fn debug_message<M: Message>(
-    name: &str,
-    message: &M,
-    f: &mut std::fmt::Formatter<'_>,
-) -> std::fmt::Result {
-    let frame = frame::encode(message, Keys::default()).map_err(|_| std::fmt::Error)?;
-    f.debug_tuple(name).field(&frame.as_str()).finish()
+pub trait Answer {
+    /// What the client receives.
+    type Reply: Send;
+
+    /// Sends `message` (to `topic`'s subscription, if given) and waits as `Self` says.
+    fn ask<'a, M: Message + Sync>(
+        client: &'a Client,
+        topic: Option<&'a str>,
+        message: M,
+    ) -> impl Future<Output = Result<Self::Reply, ClientError>> + Send + 'a;
 }
+
+impl<R: Message> Answer for R {
+    type Reply = R;
+
+    async fn ask<'a, M: Message + Sync>(
+        client: &'a Client,
+        topic: Option<&'a str>,
+        message: M,
+    ) -> Result<R, ClientError> {
+        client.exchange(&message, topic).await?.decode()
+    }
+}
+
+impl<R: Message> Answer for Option<R> {
+    type Reply = R;
+
+    async fn ask<'a, M: Message + Sync>(
+        client: &'a Client,
+        topic: Option<&'a str>,
+        message: M,
+    ) -> Result<R, ClientError> {
+        R::ask(client, topic, message).await
+    }
+}
+
+impl<T: Answer + 'static, E: 'static> Answer for Result<T, E> {
+    type Reply = T::Reply;
+
+    async fn ask<'a, M: Message + Sync>(
+        client: &'a Client,
+        topic: Option<&'a str>,
+        message: M,
+    ) -> Result<T::Reply, ClientError> {
+        T::ask(client, topic, message).await
+    }
+}
+
+impl Answer for () {
+    type Reply = ();
+
+    async fn ask<'a, M: Message + Sync>(
+        client: &'a Client,
+        topic: Option<&'a str>,
+        message: M,
+    ) -> Result<(), ClientError> {
+        let keys = Keys { topic, ..Keys::default() };
+        client.push(&message, keys).await
+    }
+}
+
+impl Answer for RawFrame {
+    type Reply = RawFrame;
+
+    async fn ask<'a, M: Message + Sync>(
+        client: &'a Client,
+        topic: Option<&'a str>,
+        message: M,
+    ) -> Result<RawFrame, ClientError> {
+        client.exchange(&message, topic).await
+    }
+}
+
+/// A connection (`C`: a [`Client`], or what borrows one) that can send `M` to a handler
+/// returning `R`. The generated methods require it of their connection type rather than
+/// of `M` and `R` directly, so that the checks run where a method is called: a consumer
+/// whose handler takes or returns what no client can send or wait for gets its one
+/// error from `#[channel]`, not a second one from its client.
+#[doc(hidden)]
+pub trait Asks<R, M> {
+    /// What the method returns.
+    type Reply;
+
+    /// Sends `message` (to `topic`'s subscription, if given) and waits as `R` says.
+    fn ask<'a>(
+        &'a self,
+        topic: Option<&'a str>,
+        message: M,
+    ) -> impl Future<Output = Result<Self::Reply, ClientError>> + Send + 'a;
+}
+
+impl<C, R, M> Asks<R, M> for C
+where
+    C: std::borrow::Borrow<Client>,
+    R: Answer,
+    M: Message + Sync,
+{
+    type Reply = R::Reply;
+
+    fn ask<'a>(
+        &'a self,
+        topic: Option<&'a str>,
+        message: M,
+    ) -> impl Future<Output = Result<R::Reply, ClientError>> + Send + 'a {
+        R::ask(self.borrow(), topic, message)
+    }
+}
+
+/// Decodes a frame as `T` in the frame enums `#[channel]` generates, and shows `T`:
+/// `(&&Decoder::<T>::NEW).decode_if(..)`. Method resolution picks [`DecodeFrame`] when
+/// `T` is a message and falls back to [`SkipFrame`] otherwise (a variant read from a
+/// signature that names no message: its frames are `Other`), so that the enum never
+/// adds a compile error of its own.
+#[doc(hidden)]
+pub struct Decoder<T>(PhantomData<fn() -> T>);
+
+impl<T> Decoder<T> {
+    /// The probe for `T`.
+    pub const NEW: Self = Decoder(PhantomData);
+}
+
+/// The decoding of a message type.
+#[doc(hidden)]
+pub trait DecodeFrame<T> {
+    /// `Some` when `frame`'s action is `T`'s.
+    fn decode_if(&self, frame: &RawFrame, action: Option<&str>) -> Option<Result<T, ClientError>>;
+
+    /// Shows `value` as `Name("{"action": ..., "payload": ...}")`: messages need not be `Debug`.
+    fn show(&self, value: &T, name: &str, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result;
+}
+
+impl<T: Message> DecodeFrame<T> for &Decoder<T> {
+    fn decode_if(&self, frame: &RawFrame, action: Option<&str>) -> Option<Result<T, ClientError>> {
+        (action == Some(T::ACTION)).then(|| frame.decode())
+    }
+
+    fn show(&self, value: &T, name: &str, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let frame = frame::encode(value, Keys::default()).map_err(|_| std::fmt::Error)?;
+        f.debug_tuple(name).field(&frame.as_str()).finish()
+    }
+}
+
+/// The fallback for a type that is no message.
+#[doc(hidden)]
+pub trait SkipFrame<T> {
+    /// Never decodes.
+    fn decode_if(&self, _frame: &RawFrame, _action: Option<&str>) -> Option<Result<T, ClientError>> {
+        None
+    }
+
+    /// Shows the variant's name.
+    fn show(&self, _value: &T, name: &str, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(name)
+    }
+}
+
+impl<T> SkipFrame<T> for Decoder<T> {}
 
 /// How a client reconnects after its connection drops: waits that start at `initial`
 /// and double up to `max`, for ever or `attempts` times. After a reconnection the
@@ -523,7 +675,7 @@ impl Client {
         self.push(message, Keys { topic: Some(topic), ..Keys::default() }).await
     }
 
-    async fn push<M: Message>(&self, message: &M, keys: Keys<'_>) -> Result<(), ClientError> {
+    pub(crate) async fn push<M: Message>(&self, message: &M, keys: Keys<'_>) -> Result<(), ClientError> {
         let text = frame::encode(message, keys)
             .map_err(|source| ClientError::Encode { action: M::ACTION, source })?;
         self.commands

@@ -64,7 +64,10 @@ pub mod __private {
     pub use serde_json::value::RawValue;
 
     #[cfg(feature = "client")]
-    pub use crate::client::{Client, ClientBuilder, ClientError, FromFrame, RawFrame, debug_message};
+    pub use crate::client::{
+        Answer, Asks, Client, ClientBuilder, ClientError, DecodeFrame, Decoder, FromFrame, RawFrame,
+        SkipFrame,
+    };
     pub use crate::connection::channel::{
         Channel, ChannelMeta, Credential, CredentialLocation, Dispatch, DistinctActions, NoReply,
         NoReplyOutputs, OperationMeta, Outputs, Replier, Reply, ReplyOutputs, SameAction,

@@ -45,7 +45,9 @@ pub trait TopicChannel: Channel {
 ///
 /// One value of the type exists per subscription, built from the topic name's
 /// parameters; hooks and handlers get it as `self`, and the connection's [`Context`],
-/// whose frames carry the topic ([`Context::topic`]).
+/// whose frames carry the topic ([`Context::topic`]). A topic sees the connection, not
+/// the consumer: what the consumer learned about it (the user `authenticate` found)
+/// reaches its topics through [`Context::extensions`].
 ///
 /// ```
 /// use chanx::prelude::*;

@@ -1,7 +1,7 @@
 //! The typed client of a consumer (feature `client`): `MyConsumer::client(url)`, one
 //! method per `#[ws_handler]`, and the enum of every frame the consumer sends.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Group, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{GenericArgument, PathArguments, Type};
@@ -27,7 +27,7 @@ pub fn client(model: &Channel, p: &TokenStream) -> TokenStream {
     let client = format_ident!("{}Client", type_name);
     let frame = format_ident!("{}Frame", type_name);
     let frames = frame_enum(model, &frame, p);
-    let methods = model.handlers.iter().map(|handler| method(handler, &frame, &Target::Consumer, p));
+    let methods = model.handlers.iter().map(|handler| method(handler, &frame, &Target::Consumer, self_ty, p));
     let doc_client = format!(
         "A typed client of [`{type_name}`]: one method per handler, and [`next`]({client}::next) for every \
          frame that answers no request. It dereferences to [`chanx::client::Client`] for topics and raw requests."
@@ -41,7 +41,7 @@ pub fn client(model: &Channel, p: &TokenStream) -> TokenStream {
         #[doc = #doc_client]
         #[derive(Debug)]
         #[allow(dead_code, private_interfaces)]
-        pub struct #client(#p::Client);
+        pub struct #client<C = #p::Client>(C);
 
         impl ::core::convert::From<#p::Client> for #client {
             fn from(client: #p::Client) -> Self {
@@ -63,11 +63,15 @@ pub fn client(model: &Channel, p: &TokenStream) -> TokenStream {
             }
         }
 
-        // Generated API an app need not call.
+        // Generated API an app need not call; generic over the connection so that a
+        // handler's types are checked where its method is called (see `Asks`).
+        #[allow(dead_code, private_interfaces, private_bounds)]
+        impl<C: ::core::marker::Sync> #client<C> {
+            #(#methods)*
+        }
+
         #[allow(dead_code, private_interfaces)]
         impl #client {
-            #(#methods)*
-
             /// The next frame that answers no waiting request; `None` once the
             /// connection is closed and every frame was read.
             pub async fn next(&mut self) -> ::core::option::Option<::core::result::Result<#frame, #p::ClientError>> {
@@ -99,7 +103,7 @@ pub fn topic_client(model: &Channel, p: &TokenStream) -> TokenStream {
     let client = format_ident!("{}Client", type_name);
     let frame = format_ident!("{}Frame", type_name);
     let frames = frame_enum(model, &frame, p);
-    let methods = model.handlers.iter().map(|handler| method(handler, &frame, &Target::Topic, p));
+    let methods = model.handlers.iter().map(|handler| method(handler, &frame, &Target::Topic, self_ty, p));
     let doc_client = format!(
         "One topic of type [`{type_name}`] over a client's connection: `subscribe`, `unsubscribe`, and one \
          method per handler, each frame carrying the topic."
@@ -111,8 +115,8 @@ pub fn topic_client(model: &Channel, p: &TokenStream) -> TokenStream {
         #[doc = #doc_client]
         #[derive(Debug)]
         #[allow(dead_code, private_interfaces)]
-        pub struct #client<'a> {
-            client: &'a #p::Client,
+        pub struct #client<'a, C = #p::Client> {
+            client: &'a C,
             topic: ::std::string::String,
         }
 
@@ -127,7 +131,10 @@ pub fn topic_client(model: &Channel, p: &TokenStream) -> TokenStream {
             pub async fn unsubscribe(&self) -> ::core::result::Result<(), #p::ClientError> {
                 self.client.unsubscribe(&self.topic).await
             }
+        }
 
+        #[allow(dead_code, private_interfaces, private_bounds)]
+        impl<C: ::core::marker::Sync> #client<'_, C> {
             #(#methods)*
         }
 
@@ -142,16 +149,19 @@ pub fn topic_client(model: &Channel, p: &TokenStream) -> TokenStream {
 }
 
 /// The enum of every frame a consumer or topic is seen to send, with its `Debug`
-/// (messages need not be `Debug`) and its `FromFrame`.
+/// (messages need not be `Debug`) and its `FromFrame`. A variant whose type is no
+/// message (read from a signature that names an alias, say) never decodes: such
+/// frames are `Other`.
 fn frame_enum(model: &Channel, frame: &syn::Ident, p: &TokenStream) -> TokenStream {
     let variants = frame_variants(model);
     let names: Vec<&syn::Ident> = variants.iter().map(|(name, _)| name).collect();
-    let types = variants.iter().map(|(_, ty)| ty);
+    let types: Vec<&Type> = variants.iter().map(|(_, ty)| ty).collect();
     let labels = names.iter().map(ToString::to_string);
+    let shows = types.iter().map(|ty| quote!((&&#p::Decoder::<#ty>::NEW)));
     let decodes = variants.iter().map(|(name, ty)| {
         quote! {
-            if action.as_deref() == ::core::option::Option::Some(<#ty as #p::Message>::ACTION) {
-                return frame.decode::<#ty>().map(#frame::#name);
+            if let ::core::option::Option::Some(decoded) = (&&#p::Decoder::<#ty>::NEW).decode_if(&frame, action.as_deref()) {
+                return decoded.map(#frame::#name);
             }
         }
     });
@@ -173,8 +183,10 @@ fn frame_enum(model: &Channel, frame: &syn::Ident, p: &TokenStream) -> TokenStre
 
         impl ::core::fmt::Debug for #frame {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                #[allow(unused_imports)]
+                use #p::{DecodeFrame as _, SkipFrame as _};
                 match self {
-                    #(#frame::#names(message) => #p::debug_message(#labels, message, f),)*
+                    #(#frame::#names(message) => #shows.show(message, #labels, f),)*
                     #frame::Other(frame) => f.debug_tuple("Other").field(frame).finish(),
                 }
             }
@@ -182,6 +194,8 @@ fn frame_enum(model: &Channel, frame: &syn::Ident, p: &TokenStream) -> TokenStre
 
         impl #p::FromFrame for #frame {
             fn from_frame(frame: #p::RawFrame) -> ::core::result::Result<Self, #p::ClientError> {
+                #[allow(unused_imports)]
+                use #p::{DecodeFrame as _, SkipFrame as _};
                 let action = frame.action().map(|action| action.into_owned());
                 #(#decodes)*
                 ::core::result::Result::Ok(#frame::Other(frame))
@@ -192,74 +206,62 @@ fn frame_enum(model: &Channel, frame: &syn::Ident, p: &TokenStream) -> TokenStre
 
 /// Where a generated method sends: the consumer's own handlers, or a topic's.
 enum Target {
-    /// `self.0`, a `Client`.
+    /// `self.0`, the connection.
     Consumer,
-    /// `self.client` with `self.topic`.
+    /// `self.client`, with `self.topic`.
     Topic,
 }
 
-impl Target {
-    fn exchange(&self) -> TokenStream {
-        match self {
-            Target::Consumer => quote!(self.0.exchange(&message, ::core::option::Option::None)),
-            Target::Topic => {
-                quote!(self.client.exchange(&message, ::core::option::Option::Some(&self.topic)))
-            }
-        }
-    }
-
-    fn request(&self, message: &Type, reply: &Type) -> TokenStream {
-        match self {
-            Target::Consumer => quote!(self.0.request::<#message, #reply>(&message)),
-            Target::Topic => quote!(self.client.request_topic::<#message, #reply>(&self.topic, &message)),
-        }
-    }
-
-    fn send(&self) -> TokenStream {
-        match self {
-            Target::Consumer => quote!(self.0.send(&message)),
-            Target::Topic => quote!(self.client.send_topic(&self.topic, &message)),
-        }
-    }
-}
-
-/// One method per handler: a request typed by the handler's signature, a send for a
-/// handler that answers nothing, the frame enum for one whose answer is unclear.
-fn method(handler: &Handler, frame: &syn::Ident, target: &Target, p: &TokenStream) -> TokenStream {
+/// One method per handler, typed by the handler's signature through `Asks`: the reply
+/// its return type names (a request), nothing for `()` (a send), or, for a handler that
+/// declares several `output`s, the frame enum.
+fn method(
+    handler: &Handler,
+    frame: &syn::Ident,
+    target: &Target,
+    self_ty: &Type,
+    p: &TokenStream,
+) -> TokenStream {
     let name = &handler.ident;
-    let message = &handler.message;
-    let doc = format!("Sends a `{}` to the handler `{name}` and waits for its answer.", type_text(message));
-    let outputs = match &handler.output {
-        Some(types) => types.clone(),
-        None => reply_types(&handler.ret).unwrap_or_default(),
+    let message = &with_self(&handler.message, self_ty);
+    let (connection, topic) = match target {
+        Target::Consumer => (quote!(&self.0), quote!(::core::option::Option::None)),
+        Target::Topic => (quote!(self.client), quote!(::core::option::Option::Some(&self.topic))),
     };
-    let unclear = handler.output.is_none() && reply_types(&handler.ret).is_none();
-    let body = if unclear || outputs.len() > 1 {
-        let exchange = target.exchange();
-        quote_spanned! {message.span()=>
-            pub async fn #name(&self, message: #message) -> ::core::result::Result<#frame, #p::ClientError> {
-                let answer = #exchange.await?;
+    let doc = format!(
+        "Sends a `{}` to the handler `{name}` and waits for its answer, if it has one.",
+        type_text(message)
+    );
+    match handler.output.as_deref() {
+        Some([_, _, ..]) => quote_spanned! {message.span()=>
+            #[doc = #doc]
+            pub async fn #name(&self, message: #message) -> ::core::result::Result<#frame, #p::ClientError>
+            where
+                C: #p::Asks<#p::RawFrame, #message, Reply = #p::RawFrame>,
+            {
+                let answer = <C as #p::Asks<#p::RawFrame, #message>>::ask(#connection, #topic, message).await?;
                 <#frame as #p::FromFrame>::from_frame(answer)
             }
-        }
-    } else if let Some(reply) = outputs.first() {
-        let request = target.request(message, reply);
-        quote_spanned! {message.span()=>
-            pub async fn #name(&self, message: #message) -> ::core::result::Result<#reply, #p::ClientError> {
-                #request.await
+        },
+        output => {
+            let answer = with_self(
+                match output {
+                    Some([one]) => one,
+                    _ => &handler.ret,
+                },
+                self_ty,
+            );
+            quote_spanned! {message.span()=>
+                #[doc = #doc]
+                pub async fn #name(&self, message: #message) -> ::core::result::Result<<C as #p::Asks<#answer, #message>>::Reply, #p::ClientError>
+                where
+                    C: #p::Asks<#answer, #message>,
+                {
+                    <C as #p::Asks<#answer, #message>>::ask(#connection, #topic, message).await
+                }
             }
         }
-    } else {
-        let doc = format!("Sends a `{}` to the handler `{name}`, which answers nothing.", type_text(message));
-        let send = target.send();
-        return quote_spanned! {message.span()=>
-            #[doc = #doc]
-            pub async fn #name(&self, message: #message) -> ::core::result::Result<(), #p::ClientError> {
-                #send.await
-            }
-        };
-    };
-    quote!(#[doc = #doc] #body)
+    }
 }
 
 /// The messages a handler's return type carries, read from its syntax: `M`,
@@ -307,14 +309,37 @@ fn frame_variants(model: &Channel) -> Vec<(syn::Ident, Type)> {
     {
         let Type::Path(path) = &ty else { continue };
         let Some(last) = path.path.segments.last() else { continue };
-        if !matches!(last.arguments, PathArguments::None)
+        // A primitive (`u32`) is no message: no variant for it.
+        let named = last.ident.to_string().starts_with(|c: char| c.is_ascii_uppercase());
+        if !named
+            || !matches!(last.arguments, PathArguments::None)
             || variants.iter().any(|(name, _)| *name == last.ident)
         {
             continue;
         }
-        variants.push((last.ident.clone(), ty.clone()));
+        variants.push((last.ident.clone(), with_self(&ty, &model.self_ty)));
     }
     variants
+}
+
+/// `ty` with `Self` (the consumer, in its impl block) spelled out: the client's code
+/// is outside that block, where `Self` is something else.
+fn with_self(ty: &Type, self_ty: &Type) -> Type {
+    fn replace(tokens: TokenStream, self_ty: &Type) -> TokenStream {
+        tokens
+            .into_iter()
+            .flat_map(|token| match token {
+                TokenTree::Ident(ident) if ident == "Self" => self_ty.to_token_stream(),
+                TokenTree::Group(group) => {
+                    let mut inner = Group::new(group.delimiter(), replace(group.stream(), self_ty));
+                    inner.set_span(group.span());
+                    TokenTree::Group(inner).into()
+                }
+                other => other.into(),
+            })
+            .collect()
+    }
+    syn::parse2(replace(ty.to_token_stream(), self_ty)).unwrap_or_else(|_| ty.clone())
 }
 
 fn type_text(ty: &Type) -> String {
