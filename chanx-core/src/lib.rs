@@ -65,7 +65,8 @@ pub mod __private {
         DistinctMixins, EventNotInMixin, NoReply, NoReplyOutputs, NotInMixin, OperationMeta, Outputs,
         Replier, Reply, ReplyOutputs, SameAction, actions_overlap, assert_distinct_actions,
         assert_distinct_mixin_events, assert_distinct_mixins, assert_event_not_in_mixin, assert_not_in_mixin,
-        assert_reply, concat_actions, contains_action, decode, extend_meta, str_eq, total_len,
+        assert_reply, concat_actions, concat_distinct, contains_action, decode, distinct_len, extend_meta,
+        str_eq, total_len,
     };
     pub use crate::connection::context::Context;
     pub use crate::connection::topic::{

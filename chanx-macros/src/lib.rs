@@ -295,12 +295,12 @@ pub fn channel(args: TokenStream, item: TokenStream) -> TokenStream {
 ///     }
 /// }
 ///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// assert_eq!(RoomConsumer::ACTIONS, ["join", "who"]);
 /// assert_eq!(RoomConsumer::GROUPS, ["presence"]);
 /// let docs = chanx::asyncapi!().channel::<RoomConsumer>("/ws/room").document().expect("a document");
 /// assert_eq!(docs["operations"]["room.who"]["summary"], "Who is here");
 ///
-/// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let mut client = TestClient::connect::<RoomConsumer>();
 /// client.send_message(&Join("ada".into())).await.expect("sent");
 /// client.send_message(&Who).await.expect("sent");

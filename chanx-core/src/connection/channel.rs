@@ -15,10 +15,12 @@ use crate::protocol::validate::{ErrorItem, validate_payload};
 
 /// A consumer's routing table and metadata. Implemented by `#[channel]`; never by hand.
 pub trait Channel: Sized + Send + 'static {
-    /// The actions this consumer handles, in handler order.
+    /// The actions this consumer handles, in handler order: its own, then those of
+    /// each mixin (`#[channel(mixins(...))]`) in turn.
     const ACTIONS: &'static [&'static str];
 
-    /// Groups every connection joins when it opens (`#[channel(groups(...))]`).
+    /// Groups every connection joins when it opens (`#[channel(groups(...))]`, then
+    /// the groups of each mixin).
     const GROUPS: &'static [&'static str];
 
     /// The alias of the channel layer this consumer uses (`#[channel(layer = ...)]`);
@@ -100,14 +102,16 @@ pub struct ChannelMeta {
     /// is up to [`Consumer::authenticate`](crate::Consumer::authenticate) or
     /// [`FromConnection`](crate::FromConnection).
     pub credentials: &'static [Credential],
-    /// One `receive` operation per `#[ws_handler]`, in declaration order.
+    /// One `receive` operation per `#[ws_handler]`, in declaration order: the
+    /// consumer's, then each mixin's.
     pub operations: Vec<OperationMeta>,
-    /// One `send` operation per `#[event_handler]`: its input is the event, its
-    /// outputs what reaches the client.
+    /// One `send` operation per `#[event_handler]` (the consumer's, then each
+    /// mixin's): its input is the event, its outputs what reaches the client.
     pub events: Vec<OperationMeta>,
-    /// Events forwarded to the client unchanged.
+    /// Events forwarded to the client unchanged (the consumer's, then each mixin's).
     pub passthrough: Vec<MessageMeta>,
-    /// Messages the hooks send (`#[channel(sends(...))]`), such as a welcome.
+    /// Messages the hooks send (`#[channel(sends(...))]`), such as a welcome, then
+    /// those of each mixin (`#[mixin(sends(...))]`).
     pub sends: Vec<MessageMeta>,
 }
 
@@ -479,6 +483,62 @@ pub const fn total_len(parts: &[&[&str]]) -> usize {
         part += 1;
     }
     total
+}
+
+/// How many distinct strings `parts` hold together, for [`concat_distinct`].
+#[doc(hidden)]
+pub const fn distinct_len(parts: &[&[&str]]) -> usize {
+    let (mut count, mut part) = (0, 0);
+    while part < parts.len() {
+        let mut i = 0;
+        while i < parts[part].len() {
+            if !seen_before(parts, part, i) {
+                count += 1;
+            }
+            i += 1;
+        }
+        part += 1;
+    }
+    count
+}
+
+/// Whether `parts[part][i]` appears earlier in `parts`.
+const fn seen_before(parts: &[&[&str]], part: usize, i: usize) -> bool {
+    let mut p = 0;
+    while p <= part {
+        let end = if p == part { i } else { parts[p].len() };
+        let mut j = 0;
+        while j < end {
+            if str_eq(parts[p][j], parts[part][i]) {
+                return true;
+            }
+            j += 1;
+        }
+        p += 1;
+    }
+    false
+}
+
+/// The strings of `parts`, one after the other, each once (its first occurrence):
+/// the `GROUPS` of a consumer with mixins, its own first, as Chanx merges the
+/// `groups` of a consumer's classes. `N` is [`distinct_len`] of `parts`.
+#[doc(hidden)]
+pub const fn concat_distinct<const N: usize>(parts: &[&[&'static str]]) -> [&'static str; N] {
+    let mut all = [""; N];
+    let (mut at, mut part) = (0, 0);
+    while part < parts.len() {
+        let mut i = 0;
+        while i < parts[part].len() {
+            if !seen_before(parts, part, i) {
+                all[at] = parts[part][i];
+                at += 1;
+            }
+            i += 1;
+        }
+        part += 1;
+    }
+    assert!(at == N, "concat_distinct: N is not the number of distinct strings");
+    all
 }
 
 /// Whether `list` holds `action`, for the duplicate-action check of a consumer's

@@ -83,6 +83,9 @@ fn parse(args: TokenStream, item: &mut ItemTrait) -> (Mixin, Errors) {
                 ));
             }
             method.attrs = stripped.attrs;
+            // A body, so that the consumers' impls do not fail a second time.
+            method.default = Some(syn::parse_quote!({ ::core::unimplemented!() }));
+            method.semi_token = None;
             continue;
         };
         let impl_fn = ImplItemFn {

@@ -36,6 +36,12 @@ pub fn channel(item: &ItemImpl, model: &Channel) -> TokenStream {
     let distinct_handlers = distinct_actions(&handler_types, &p);
     let distinct_events = distinct_actions(&event_types, &p);
     let mixins = &model.mixins;
+    // Every use of a mixin is spanned on it in `mixins(...)`: a consumer that does not
+    // implement it gets one error there.
+    let extend_meta = mixins.iter().map(|mixin| {
+        let host = respan(self_ty, mixin.span());
+        quote_spanned!(mixin.span()=> <#host as #mixin>::__chanx_extend_meta(&mut meta);)
+    });
     let dispatch =
         dispatch_fn(quote!(dispatch), quote!(#(#arms)*), &fallthrough(model, "__chanx_dispatch"), &p);
     let dispatch_event = dispatch_fn(
@@ -46,8 +52,8 @@ pub fn channel(item: &ItemImpl, model: &Channel) -> TokenStream {
     );
     let own_actions = quote!(&[#(#actions),*]);
     let own_groups = quote!(&[#(#groups),*]);
-    let actions = merged(self_ty, own_actions, mixins, "__CHANX_ACTIONS", &p);
-    let groups = merged(self_ty, own_groups, mixins, "__CHANX_GROUPS", &p);
+    let actions = merged(self_ty, own_actions, mixins, "__CHANX_ACTIONS", false, &p);
+    let groups = merged(self_ty, own_groups, mixins, "__CHANX_GROUPS", true, &p);
     let mixin_checks = mixin_checks(model, &handler_types, &event_types, &p);
     let name = &model.name;
     let type_name = &model.type_name;
@@ -86,7 +92,7 @@ pub fn channel(item: &ItemImpl, model: &Channel) -> TokenStream {
                     passthrough: ::std::vec![#(#passthrough),*],
                     sends: ::std::vec![#(#sends),*],
                 };
-                #(<#self_ty as #mixins>::__chanx_extend_meta(&mut meta);)*
+                #(#extend_meta)*
                 meta
             }
 
@@ -102,22 +108,32 @@ pub fn channel(item: &ItemImpl, model: &Channel) -> TokenStream {
     }
 }
 
-/// `own` followed by the same list of each mixin (`<Room as Presence>::__CHANX_ACTIONS`):
-/// `own` alone without mixins, else a constant array built at compile time.
+/// `own` followed by the same list of each mixin (`<Room as Presence>::__CHANX_ACTIONS`),
+/// each string once if `distinct`: `own` alone without mixins, else a constant array
+/// built at compile time.
 fn merged(
     self_ty: &syn::Type,
     own: TokenStream,
     mixins: &[syn::Path],
     list: &str,
+    distinct: bool,
     p: &TokenStream,
 ) -> TokenStream {
     if mixins.is_empty() {
         return own;
     }
     let list = format_ident!("{}", list);
+    let parts = mixins.iter().map(|mixin| {
+        let host = respan(self_ty, mixin.span());
+        quote_spanned!(mixin.span()=> <#host as #mixin>::#list)
+    });
+    let (len, concat) = match distinct {
+        true => (quote!(#p::distinct_len), quote!(#p::concat_distinct)),
+        false => (quote!(#p::total_len), quote!(#p::concat_actions)),
+    };
     quote! {{
-        const __CHANX_PARTS: &[&[&str]] = &[#own, #(<#self_ty as #mixins>::#list),*];
-        const __CHANX_ALL: [&str; #p::total_len(__CHANX_PARTS)] = #p::concat_actions(__CHANX_PARTS);
+        const __CHANX_PARTS: &[&[&str]] = &[#own, #(#parts),*];
+        const __CHANX_ALL: [&str; #len(__CHANX_PARTS)] = #concat(__CHANX_PARTS);
         &__CHANX_ALL
     }}
 }
@@ -129,8 +145,9 @@ fn fallthrough(model: &Channel, method: &str) -> TokenStream {
     let method = format_ident!("{}", method);
     let self_ty = &model.self_ty;
     let asks = model.mixins.iter().map(|mixin| {
+        let host = respan(self_ty, mixin.span());
         quote_spanned! {mixin.span()=>
-            match <#self_ty as #mixin>::#method(self, cx, action, payload).await {
+            match <#host as #mixin>::#method(self, cx, action, payload).await {
                 #p::Dispatch::Unknown => {}
                 handled => return handled,
             }
@@ -141,21 +158,36 @@ fn fallthrough(model: &Channel, method: &str) -> TokenStream {
 
 /// The duplicate checks of a consumer's mixins: each handler and event of the
 /// consumer against each mixin, each pair of mixins. On the mixin in `mixins(...)`.
+/// All in one block, so that each marker type (a handler's or a mixin's name) is
+/// declared once and errors print it plainly.
 fn mixin_checks(
     model: &Channel,
     handlers: &[(&syn::Ident, &syn::Type)],
     events: &[(&syn::Ident, &syn::Type)],
     p: &TokenStream,
 ) -> TokenStream {
+    if model.mixins.is_empty() {
+        return TokenStream::new();
+    }
     let self_ty = &model.self_ty;
-    let marker = |name: &syn::Ident| quote!(#[allow(non_camel_case_types, dead_code)] struct #name;);
     let name = |mixin: &syn::Path| {
         let last = mixin.segments.last().map(|s| s.ident.clone());
         last.unwrap_or_else(|| format_ident!("mixin"))
     };
+    // The `SameAction` types name the mixin traits, outside the block whose marker
+    // types shadow them.
+    let mut same = Vec::new();
     let mut checks = Vec::new();
+    let mut markers: Vec<syn::Ident> = Vec::new();
+    let mut marker = |ident: &syn::Ident| {
+        if !markers.contains(ident) {
+            markers.push(ident.clone());
+        }
+    };
     for (i, mixin) in model.mixins.iter().enumerate() {
+        let host = respan(self_ty, mixin.span());
         let mixin_name = name(mixin);
+        marker(&mixin_name);
         let lists = [
             (handlers, "__CHANX_ACTIONS", "assert_not_in_mixin"),
             (events, "__CHANX_EVENT_ACTIONS", "assert_event_not_in_mixin"),
@@ -164,35 +196,20 @@ fn mixin_checks(
             let list = format_ident!("{}", list);
             let assert = format_ident!("{}", assert);
             for (handler, ty) in own.iter() {
-                let markers = match *handler == &mixin_name {
-                    true => marker(handler),
-                    false => [marker(handler), marker(&mixin_name)].into_iter().collect(),
-                };
-                let same = quote_spanned! {mixin.span()=>
-                    #p::SameAction<{
-                        #p::contains_action(<#self_ty as #mixin>::#list, <#ty as #p::Message>::ACTION)
-                    }>
-                };
-                let check = quote_spanned! {mixin.span()=>
-                    #p::#assert::<__ChanxSameAction, #ty, #handler, #mixin_name>()
-                };
-                checks.push(quote! {
-                    const _: () = {
-                        type __ChanxSameAction = #same;
-                        {
-                            #markers
-                            #check
-                        }
-                    };
+                marker(handler);
+                let alias = format_ident!("__ChanxSameAction{}", same.len(), span = mixin.span());
+                same.push(quote_spanned! {mixin.span()=>
+                    type #alias = #p::SameAction<{
+                        #p::contains_action(<#host as #mixin>::#list, <#ty as #p::Message>::ACTION)
+                    }>;
+                });
+                checks.push(quote_spanned! {mixin.span()=>
+                    #p::#assert::<#alias, #ty, #handler, #mixin_name>();
                 });
             }
         }
         for earlier in &model.mixins[..i] {
             let earlier_name = name(earlier);
-            let markers = match earlier_name == mixin_name {
-                true => marker(&mixin_name),
-                false => [marker(&earlier_name), marker(&mixin_name)].into_iter().collect(),
-            };
             let pairs = [
                 ("__CHANX_ACTIONS", "assert_distinct_mixins"),
                 ("__CHANX_EVENT_ACTIONS", "assert_distinct_mixin_events"),
@@ -200,27 +217,27 @@ fn mixin_checks(
             for (list, assert) in pairs {
                 let list = format_ident!("{}", list);
                 let assert = format_ident!("{}", assert);
-                let same = quote_spanned! {mixin.span()=>
-                    #p::SameAction<{
-                        #p::actions_overlap(<#self_ty as #earlier>::#list, <#self_ty as #mixin>::#list)
-                    }>
-                };
-                let check = quote_spanned! {mixin.span()=>
-                    #p::#assert::<__ChanxSameAction, #earlier_name, #mixin_name>()
-                };
-                checks.push(quote! {
-                    const _: () = {
-                        type __ChanxSameAction = #same;
-                        {
-                            #markers
-                            #check
-                        }
-                    };
+                let alias = format_ident!("__ChanxSameAction{}", same.len(), span = mixin.span());
+                same.push(quote_spanned! {mixin.span()=>
+                    type #alias = #p::SameAction<{
+                        #p::actions_overlap(<#host as #earlier>::#list, <#host as #mixin>::#list)
+                    }>;
+                });
+                checks.push(quote_spanned! {mixin.span()=>
+                    #p::#assert::<#alias, #earlier_name, #mixin_name>();
                 });
             }
         }
     }
-    quote!(#(#checks)*)
+    quote! {
+        const _: () = {
+            #(#same)*
+            {
+                #(#[allow(non_camel_case_types, dead_code)] struct #markers;)*
+                #(#checks)*
+            }
+        };
+    }
 }
 
 /// The `TopicChannel` impl of a `#[topic]`: its pattern, and its value built from a
@@ -454,6 +471,25 @@ pub(super) fn distinct_actions(handlers: &[(&syn::Ident, &syn::Type)], p: &Token
         }
     }
     quote!(#(#checks)*)
+}
+
+/// `tokens` with every span set to `span`, so that an error about them (a consumer
+/// that does not implement a mixin) is reported there.
+fn respan(tokens: &impl quote::ToTokens, span: proc_macro2::Span) -> TokenStream {
+    tokens
+        .to_token_stream()
+        .into_iter()
+        .map(|mut token| {
+            if let proc_macro2::TokenTree::Group(group) = &token {
+                let mut inner = proc_macro2::Group::new(group.delimiter(), respan(&group.stream(), span));
+                inner.set_span(span);
+                token = proc_macro2::TokenTree::Group(inner);
+            } else {
+                token.set_span(span);
+            }
+            token
+        })
+        .collect()
 }
 
 fn option_str(value: Option<&str>) -> TokenStream {

@@ -29,4 +29,6 @@ pub struct RoomTopic;
 #[topic(pattern = "room", mixins(Presence))]
 impl RoomTopic {}
 
+impl Topic for RoomTopic {}
+
 fn main() {}
