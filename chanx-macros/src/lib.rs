@@ -308,6 +308,37 @@ pub fn channel(args: TokenStream, item: TokenStream) -> TokenStream {
 /// assert_eq!(here.0, ["ada"]);
 /// # }
 /// ```
+///
+/// `sends(...)` documents what the code that comes with a mixin sends outside its
+/// handlers, such as a message pushed on connect:
+///
+/// ```
+/// use chanx::Channel;
+/// use chanx::prelude::*;
+///
+/// #[message(action = "roster")]
+/// pub struct Roster(pub Vec<String>);
+///
+/// /// The roster pushed on connect, by the consumers' `post_authentication`.
+/// #[mixin(sends(Roster))]
+/// pub trait RosterPush {}
+///
+/// #[derive(Default)]
+/// pub struct HallConsumer;
+///
+/// #[channel(mixins(RosterPush))]
+/// impl HallConsumer {}
+///
+/// impl Consumer for HallConsumer {
+///     async fn post_authentication(&mut self, cx: &mut Context) -> chanx::Result<()> {
+///         cx.send_message(Roster(Vec::new())).await
+///     }
+/// }
+///
+/// impl RosterPush for HallConsumer {}
+///
+/// assert_eq!(HallConsumer::meta().sends[0].action, "roster");
+/// ```
 #[proc_macro_attribute]
 pub fn mixin(args: TokenStream, item: TokenStream) -> TokenStream {
     channel::expand_mixin(args.into(), item.into()).into()

@@ -37,7 +37,8 @@ pub fn channel(item: &ItemImpl, model: &Channel) -> TokenStream {
     let distinct_events = distinct_actions(&event_types, &p);
     let mixins = &model.mixins;
     // Every use of a mixin is spanned on it in `mixins(...)`: a consumer that does not
-    // implement it gets one error there.
+    // implement it gets its error there (and one more on the attribute, from the `Send`
+    // check of the dispatch future).
     let extend_meta = mixins.iter().map(|mixin| {
         let host = respan(self_ty, mixin.span());
         quote_spanned!(mixin.span()=> <#host as #mixin>::__chanx_extend_meta(&mut meta);)
