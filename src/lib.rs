@@ -2,7 +2,7 @@
 #![warn(missing_docs)]
 
 pub use chanx_core::*;
-pub use chanx_macros::{channel, event_handler, message, payload, topic, ws_handler};
+pub use chanx_macros::{channel, event_handler, message, mixin, payload, topic, ws_handler};
 
 /// What an app needs: `use chanx::prelude::*;`.
 pub mod prelude {
@@ -13,5 +13,5 @@ pub mod prelude {
         EventCompleteMessage, FromConnection, GroupCompleteMessage, Handshake, Message, PingMessage,
         PongMessage, Route, RouteOptions, Sender, Settings, Topic, TopicChannel,
     };
-    pub use chanx_macros::{channel, event_handler, message, payload, topic, ws_handler};
+    pub use chanx_macros::{channel, event_handler, message, mixin, payload, topic, ws_handler};
 }

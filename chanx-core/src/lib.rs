@@ -69,9 +69,12 @@ pub mod __private {
         SkipFrame,
     };
     pub use crate::connection::channel::{
-        Channel, ChannelMeta, Credential, CredentialLocation, Dispatch, DistinctActions, NoReply,
-        NoReplyOutputs, OperationMeta, Outputs, Replier, Reply, ReplyOutputs, SameAction,
-        assert_distinct_actions, assert_reply, decode, str_eq,
+        Channel, ChannelMeta, Credential, CredentialLocation, Dispatch, DistinctActions, DistinctMixinEvents,
+        DistinctMixins, EventNotInMixin, NoReply, NoReplyOutputs, NotInMixin, OperationMeta, Outputs,
+        Replier, Reply, ReplyOutputs, SameAction, actions_overlap, assert_distinct_actions,
+        assert_distinct_mixin_events, assert_distinct_mixins, assert_event_not_in_mixin, assert_not_in_mixin,
+        assert_reply, concat_actions, concat_distinct, contains_action, decode, distinct_len, extend_meta,
+        str_eq, total_len,
     };
     pub use crate::connection::context::Context;
     pub use crate::connection::topic::{

@@ -1,5 +1,5 @@
 //! Procedural macros of chanx. Use them through the `chanx` crate
-//! (`chanx::message`, `chanx::channel`, `chanx::ws_handler`), which also provides the
+//! (`chanx::message`, `chanx::channel`, `chanx::mixin`, `chanx::ws_handler`), which also provides the
 //! runtime that the generated code calls through `::chanx::__private`.
 
 #![warn(missing_docs)]
@@ -107,7 +107,10 @@ pub fn payload(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   directions; only with `log_messages`;
 /// - `topics(RoomTopic, PresenceTopic)`: the `#[topic]` types clients may subscribe to
 ///   over this consumer's socket (a hub; see `#[topic]`). Two whose patterns overlap
-///   are a compile error.
+///   are a compile error;
+/// - `mixins(Presence, Typing)`: `#[mixin]` traits whose handlers, groups and events the
+///   consumer includes (see `#[mixin]`); the consumer also needs `impl Presence for
+///   MyConsumer {}`.
 ///
 /// ```
 /// use chanx::prelude::*;
@@ -265,6 +268,134 @@ pub fn channel(args: TokenStream, item: TokenStream) -> TokenStream {
     channel::expand(args.into(), item.into(), channel::Item::Consumer).into()
 }
 
+/// Declares a mixin: a trait of `#[ws_handler]` and `#[event_handler]` methods that
+/// several consumers include with `#[channel(mixins(Presence))]`, as Chanx's consumer
+/// mixins. Each handler is a default method, written as in a `#[channel]` block; a
+/// consumer that lists the mixin and implements the trait (`impl Presence for
+/// RoomConsumer {}`) answers the mixin's actions, joins its groups, runs its event
+/// handlers, forwards its passthrough events, and documents its operations in the
+/// AsyncAPI document (under the consumer's channel: `<channel>.<handler>`).
+///
+/// Keys, all optional:
+///
+/// - `groups("a", "b")`: groups every connection of an including consumer joins on
+///   connect, after the consumer's own;
+/// - `passthrough(EventA, EventB)`: server-side events forwarded to the client unchanged;
+/// - `sends(Message)`: messages the mixin's code sends on its own, for the document.
+///
+/// The handlers reach the consumer's state through the trait: declare the methods
+/// they need (`fn names(&mut self) -> &mut Vec<String>;`) and let each consumer
+/// implement them, or bound the trait by a trait of yours (`trait Presence: Consumer +
+/// HasRoster`). A mixin cannot be generic, and its handlers need a body.
+///
+/// An action handled by both the consumer and one of its mixins, or by two mixins of
+/// one consumer, is a compile error on the mixin in `mixins(...)` (the same for event
+/// handlers and passthrough events). The consumer's own handlers are tried first, then
+/// each mixin in the order of `mixins(...)`; `Channel::ACTIONS`, which the error for an
+/// unknown action lists, holds them all.
+///
+/// Each `async fn` handler becomes a `fn` returning `impl Future + Send` (so that it
+/// runs on any consumer): what it holds across an `.await` must be `Send`. The trait
+/// gets `Send` as a supertrait, and hidden items that `#[channel]` uses.
+///
+/// ```
+/// use chanx::Channel;
+/// use chanx::prelude::*;
+/// use chanx::testing::TestClient;
+///
+/// #[message(action = "who")]
+/// pub struct Who;
+/// #[message(action = "here")]
+/// pub struct Here(pub Vec<String>);
+/// #[message(action = "user_left")]
+/// pub struct UserLeft(pub String);
+///
+/// /// Who is in the room, for any consumer that keeps a list of names.
+/// #[mixin(groups("presence"), passthrough(UserLeft))]
+/// pub trait Presence: Consumer {
+///     /// The consumer's list of names.
+///     fn names(&mut self) -> &mut Vec<String>;
+///
+///     /// Lists who is here.
+///     #[ws_handler(summary = "Who is here")]
+///     async fn who(&mut self, _msg: Who) -> Here {
+///         Here(self.names().clone())
+///     }
+/// }
+///
+/// #[message(action = "join")]
+/// pub struct Join(pub String);
+///
+/// #[derive(Default)]
+/// pub struct RoomConsumer {
+///     names: Vec<String>,
+/// }
+///
+/// #[channel(mixins(Presence))]
+/// impl RoomConsumer {
+///     #[ws_handler]
+///     async fn join(&mut self, msg: Join) {
+///         self.names.push(msg.0);
+///     }
+/// }
+///
+/// impl Consumer for RoomConsumer {}
+///
+/// impl Presence for RoomConsumer {
+///     fn names(&mut self) -> &mut Vec<String> {
+///         &mut self.names
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// assert_eq!(RoomConsumer::ACTIONS, ["join", "who"]);
+/// assert_eq!(RoomConsumer::GROUPS, ["presence"]);
+/// let docs = chanx::asyncapi!().channel::<RoomConsumer>("/ws/room").document().expect("a document");
+/// assert_eq!(docs["operations"]["room.who"]["summary"], "Who is here");
+///
+/// let mut client = TestClient::connect::<RoomConsumer>();
+/// client.send_message(&Join("ada".into())).await.expect("sent");
+/// client.send_message(&Who).await.expect("sent");
+/// let here: Here = client.receive_message().await.expect("a reply");
+/// assert_eq!(here.0, ["ada"]);
+/// # }
+/// ```
+///
+/// `sends(...)` documents what the code that comes with a mixin sends outside its
+/// handlers, such as a message pushed on connect:
+///
+/// ```
+/// use chanx::Channel;
+/// use chanx::prelude::*;
+///
+/// #[message(action = "roster")]
+/// pub struct Roster(pub Vec<String>);
+///
+/// /// The roster pushed on connect, by the consumers' `post_authentication`.
+/// #[mixin(sends(Roster))]
+/// pub trait RosterPush {}
+///
+/// #[derive(Default)]
+/// pub struct HallConsumer;
+///
+/// #[channel(mixins(RosterPush))]
+/// impl HallConsumer {}
+///
+/// impl Consumer for HallConsumer {
+///     async fn post_authentication(&mut self, cx: &mut Context) -> chanx::Result<()> {
+///         cx.send_message(Roster(Vec::new())).await
+///     }
+/// }
+///
+/// impl RosterPush for HallConsumer {}
+///
+/// assert_eq!(HallConsumer::meta().sends[0].action, "roster");
+/// ```
+#[proc_macro_attribute]
+pub fn mixin(args: TokenStream, item: TokenStream) -> TokenStream {
+    channel::expand_mixin(args.into(), item.into()).into()
+}
+
 /// Declares a topic: `#[topic(pattern = "room:{room}")]` on the impl block of a type
 /// whose fields are the pattern's parameters. Clients subscribe to a topic by name
 /// (`room:lobby`) over the socket of a consumer that lists the type in
@@ -329,8 +460,8 @@ pub fn topic(args: TokenStream, item: TokenStream) -> TokenStream {
     channel::expand(args.into(), item.into(), channel::Item::Topic).into()
 }
 
-/// Marks a method of a `#[channel]` impl block as the handler of one message type.
-/// Outside a `#[channel]` block it is a compile error.
+/// Marks a method of a `#[channel]` or `#[topic]` impl block, or of a `#[mixin]`
+/// trait, as the handler of one message type. Elsewhere it is a compile error.
 ///
 /// The handler is an `async fn` taking `&mut self`, optionally `cx: &mut Context`,
 /// and the message by value; it returns a reply message, `Option<M>`,
@@ -381,13 +512,12 @@ pub fn ws_handler(_args: TokenStream, item: TokenStream) -> TokenStream {
     channel::stray_handler("ws_handler", item.into()).into()
 }
 
-/// Marks a method of a `#[channel]` impl block as the handler of one server-side
-/// event type: events are messages sent by server code (a worker, an HTTP handler,
+/// Marks a method of a `#[channel]` or `#[topic]` impl block, or of a `#[mixin]`
+/// trait, as the handler of one server-side event type: events are messages sent by server code (a worker, an HTTP handler,
 /// another process) through the channel layer, never by clients. What the handler
 /// returns goes to the client, then `event_complete` when completion is on.
 ///
-/// Same keys and signatures as `#[ws_handler]`. Outside a `#[channel]` block it is a
-/// compile error.
+/// Same keys and signatures as `#[ws_handler]`. Elsewhere it is a compile error.
 ///
 /// ```
 /// use chanx::prelude::*;

@@ -15,10 +15,12 @@ use crate::protocol::validate::{ErrorItem, validate_payload};
 
 /// A consumer's routing table and metadata. Implemented by `#[channel]`; never by hand.
 pub trait Channel: Sized + Send + 'static {
-    /// The actions this consumer handles, in handler order.
+    /// The actions this consumer handles, in handler order: its own, then those of
+    /// each mixin (`#[channel(mixins(...))]`) in turn.
     const ACTIONS: &'static [&'static str];
 
-    /// Groups every connection joins when it opens (`#[channel(groups(...))]`).
+    /// Groups every connection joins when it opens (`#[channel(groups(...))]`, then
+    /// the groups of each mixin).
     const GROUPS: &'static [&'static str];
 
     /// The alias of the channel layer this consumer uses (`#[channel(layer = ...)]`);
@@ -100,14 +102,16 @@ pub struct ChannelMeta {
     /// is up to [`Consumer::authenticate`](crate::Consumer::authenticate) or
     /// [`FromConnection`](crate::FromConnection).
     pub credentials: &'static [Credential],
-    /// One `receive` operation per `#[ws_handler]`, in declaration order.
+    /// One `receive` operation per `#[ws_handler]`, in declaration order: the
+    /// consumer's, then each mixin's.
     pub operations: Vec<OperationMeta>,
-    /// One `send` operation per `#[event_handler]`: its input is the event, its
-    /// outputs what reaches the client.
+    /// One `send` operation per `#[event_handler]` (the consumer's, then each
+    /// mixin's): its input is the event, its outputs what reaches the client.
     pub events: Vec<OperationMeta>,
-    /// Events forwarded to the client unchanged.
+    /// Events forwarded to the client unchanged (the consumer's, then each mixin's).
     pub passthrough: Vec<MessageMeta>,
-    /// Messages the hooks send (`#[channel(sends(...))]`), such as a welcome.
+    /// Messages the hooks send (`#[channel(sends(...))]`), such as a welcome, then
+    /// those of each mixin (`#[mixin(sends(...))]`).
     pub sends: Vec<MessageMeta>,
 }
 
@@ -449,4 +453,214 @@ impl<T: IntoReply, E: Display + Send> IntoReply for Result<T, E> {
     fn outputs(outputs: &mut Vec<MessageMeta>) {
         T::outputs(outputs);
     }
+}
+
+/// The actions of `parts`, one after the other: the `ACTIONS` (or `GROUPS`) of a
+/// consumer with mixins, its own first. `N` is [`total_len`] of `parts`.
+#[doc(hidden)]
+pub const fn concat_actions<const N: usize>(parts: &[&[&'static str]]) -> [&'static str; N] {
+    let mut all = [""; N];
+    let (mut at, mut part) = (0, 0);
+    while part < parts.len() {
+        let mut i = 0;
+        while i < parts[part].len() {
+            all[at] = parts[part][i];
+            at += 1;
+            i += 1;
+        }
+        part += 1;
+    }
+    assert!(at == N, "concat_actions: N is not the total length of the parts");
+    all
+}
+
+/// How many strings `parts` hold together, for [`concat_actions`].
+#[doc(hidden)]
+pub const fn total_len(parts: &[&[&str]]) -> usize {
+    let (mut total, mut part) = (0, 0);
+    while part < parts.len() {
+        total += parts[part].len();
+        part += 1;
+    }
+    total
+}
+
+/// How many distinct strings `parts` hold together, for [`concat_distinct`].
+#[doc(hidden)]
+pub const fn distinct_len(parts: &[&[&str]]) -> usize {
+    let (mut count, mut part) = (0, 0);
+    while part < parts.len() {
+        let mut i = 0;
+        while i < parts[part].len() {
+            if !seen_before(parts, part, i) {
+                count += 1;
+            }
+            i += 1;
+        }
+        part += 1;
+    }
+    count
+}
+
+/// Whether `parts[part][i]` appears earlier in `parts`.
+const fn seen_before(parts: &[&[&str]], part: usize, i: usize) -> bool {
+    let mut p = 0;
+    while p <= part {
+        let end = if p == part { i } else { parts[p].len() };
+        let mut j = 0;
+        while j < end {
+            if str_eq(parts[p][j], parts[part][i]) {
+                return true;
+            }
+            j += 1;
+        }
+        p += 1;
+    }
+    false
+}
+
+/// The strings of `parts`, one after the other, each once (its first occurrence):
+/// the `GROUPS` of a consumer with mixins, its own first, as Chanx merges the
+/// `groups` of a consumer's classes. `N` is [`distinct_len`] of `parts`.
+#[doc(hidden)]
+pub const fn concat_distinct<const N: usize>(parts: &[&[&'static str]]) -> [&'static str; N] {
+    let mut all = [""; N];
+    let (mut at, mut part) = (0, 0);
+    while part < parts.len() {
+        let mut i = 0;
+        while i < parts[part].len() {
+            if !seen_before(parts, part, i) {
+                all[at] = parts[part][i];
+                at += 1;
+            }
+            i += 1;
+        }
+        part += 1;
+    }
+    assert!(at == N, "concat_distinct: N is not the number of distinct strings");
+    all
+}
+
+/// Whether `list` holds `action`, for the duplicate-action check of a consumer's
+/// handler against one of its mixins.
+#[doc(hidden)]
+pub const fn contains_action(list: &[&str], action: &str) -> bool {
+    let mut i = 0;
+    while i < list.len() {
+        if str_eq(list[i], action) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// Whether two lists of actions share one, for the duplicate-action check of two
+/// mixins of one consumer.
+#[doc(hidden)]
+pub const fn actions_overlap(a: &[&str], b: &[&str]) -> bool {
+    let mut i = 0;
+    while i < a.len() {
+        if contains_action(b, a[i]) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// Holds when a consumer's `#[ws_handler]` takes a message whose action none of the
+/// `#[ws_handler]`s of one of its mixins takes. `#[channel(mixins(...))]` requires it
+/// of `SameAction<..>` for each pair of a handler and a mixin.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "two handlers for one action: `{Handler}` receives `{Message}`, and the mixin `{Mixin}` has a `#[ws_handler]` for the same `action`",
+    label = "`{Mixin}` also handles the action of `{Message}`",
+    note = "remove `{Handler}` (the mixin's handler then answers), give `{Message}` another `action`, or leave `{Mixin}` out of `mixins(...)`"
+)]
+pub trait NotInMixin<Message, Handler, Mixin> {}
+
+impl<Message, Handler, Mixin> NotInMixin<Message, Handler, Mixin> for SameAction<false> {}
+
+/// The check of one consumer handler against one mixin (see [`NotInMixin`]).
+#[doc(hidden)]
+pub const fn assert_not_in_mixin<T, Message, Handler, Mixin>()
+where
+    T: NotInMixin<Message, Handler, Mixin>,
+{
+}
+
+/// Holds when a consumer's `#[event_handler]` or passthrough event has an action
+/// that no event handler or passthrough event of one of its mixins has.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "two handlers for one event: `{Handler}` takes `{Event}`, and the mixin `{Mixin}` has an `#[event_handler]` or passthrough event with the same `action`",
+    label = "`{Mixin}` also takes the event `{Event}`",
+    note = "remove `{Event}` from this consumer (the mixin then takes it), give `{Event}` another `action`, or leave `{Mixin}` out of `mixins(...)`"
+)]
+pub trait EventNotInMixin<Event, Handler, Mixin> {}
+
+impl<Event, Handler, Mixin> EventNotInMixin<Event, Handler, Mixin> for SameAction<false> {}
+
+/// The check of one consumer event against one mixin (see [`EventNotInMixin`]).
+#[doc(hidden)]
+pub const fn assert_event_not_in_mixin<T, Event, Handler, Mixin>()
+where
+    T: EventNotInMixin<Event, Handler, Mixin>,
+{
+}
+
+/// Holds when two mixins of one consumer share no `#[ws_handler]` action.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "two handlers for one action: the mixins `{First}` and `{Second}` both have a `#[ws_handler]` for the same `action`",
+    label = "`{Second}` handles an action that `{First}` handles too",
+    note = "remove the handler from one of the two mixins, or include only one of them in `mixins(...)`"
+)]
+pub trait DistinctMixins<First, Second> {}
+
+impl<First, Second> DistinctMixins<First, Second> for SameAction<false> {}
+
+/// The check of one pair of mixins (see [`DistinctMixins`]).
+#[doc(hidden)]
+pub const fn assert_distinct_mixins<T, First, Second>()
+where
+    T: DistinctMixins<First, Second>,
+{
+}
+
+/// Holds when two mixins of one consumer share no event action (handled or passed
+/// through).
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "two handlers for one event: the mixins `{First}` and `{Second}` both take an event with the same `action` (as an `#[event_handler]` or passthrough event)",
+    label = "`{Second}` takes an event that `{First}` takes too",
+    note = "remove the event from one of the two mixins, or include only one of them in `mixins(...)`"
+)]
+pub trait DistinctMixinEvents<First, Second> {}
+
+impl<First, Second> DistinctMixinEvents<First, Second> for SameAction<false> {}
+
+/// The event check of one pair of mixins (see [`DistinctMixinEvents`]).
+#[doc(hidden)]
+pub const fn assert_distinct_mixin_events<T, First, Second>()
+where
+    T: DistinctMixinEvents<First, Second>,
+{
+}
+
+/// Adds a mixin's operations, events, passthrough events and sent messages to the
+/// metadata of a consumer that includes it.
+#[doc(hidden)]
+pub fn extend_meta(
+    meta: &mut ChannelMeta,
+    operations: Vec<OperationMeta>,
+    events: Vec<OperationMeta>,
+    passthrough: Vec<MessageMeta>,
+    sends: Vec<MessageMeta>,
+) {
+    meta.operations.extend(operations);
+    meta.events.extend(events);
+    meta.passthrough.extend(passthrough);
+    meta.sends.extend(sends);
 }

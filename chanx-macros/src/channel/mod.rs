@@ -2,6 +2,7 @@
 //! model, then render it.
 
 mod client;
+mod mixin;
 mod model;
 mod parse;
 mod render;
@@ -9,6 +10,7 @@ mod render;
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
 
+pub use mixin::expand as expand_mixin;
 pub use model::Item;
 
 pub fn expand(args: TokenStream, item: TokenStream, kind: Item) -> TokenStream {
@@ -36,8 +38,9 @@ pub fn expand(args: TokenStream, item: TokenStream, kind: Item) -> TokenStream {
 }
 
 pub fn stray_handler(attribute: &str, item: TokenStream) -> TokenStream {
-    let text =
-        format!("`#[{attribute}]` only works on a method inside a `#[channel]` or `#[topic]` impl block");
+    let text = format!(
+        "`#[{attribute}]` only works on a method inside a `#[channel]` or `#[topic]` impl block or a `#[mixin]` trait"
+    );
     let error = syn::Error::new(Span::call_site(), text).to_compile_error();
     quote!(#item #error)
 }

@@ -34,6 +34,25 @@ pub struct Channel {
     pub topics: Vec<Type>,
     /// The pattern of a `#[topic]`; `None` for a consumer.
     pub pattern: Option<Pattern>,
+    /// `mixins(...)` of a consumer: the `#[mixin]` traits whose handlers it includes.
+    pub mixins: Vec<syn::Path>,
+}
+
+/// A `#[mixin]` trait: handlers that consumers include with `mixins(...)`.
+pub struct Mixin {
+    pub ident: Ident,
+    /// Groups a connection to an including consumer joins on connect.
+    pub groups: Vec<LitStr>,
+    /// Event types forwarded to the client unchanged.
+    pub passthrough: Vec<Type>,
+    /// How duplicate-action errors name a passthrough event.
+    pub passthrough_label: Ident,
+    /// Messages the mixin's code sends on its own, for the documentation.
+    pub sends: Vec<Type>,
+    /// `#[ws_handler]` methods.
+    pub handlers: Vec<Handler>,
+    /// `#[event_handler]` methods.
+    pub events: Vec<Handler>,
 }
 
 /// Which attribute the impl block carries.

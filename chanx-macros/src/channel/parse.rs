@@ -17,17 +17,18 @@ use crate::attr::{
 
 /// The keys of `#[channel]` and of `#[topic]`, as error messages list them.
 const CONSUMER_KEYS: &str = "name, description, tags, groups, layer, passthrough, sends, credentials, \
-                             log_messages, log_ignored_actions, topics";
+                             log_messages, log_ignored_actions, topics, mixins";
 const TOPIC_KEYS: &str = "pattern, name, description, tags, passthrough, sends";
 /// Keys of `#[channel]` that a topic, which shares its consumer's connection, has not.
 const CONSUMER_ONLY: &[&str] =
-    &["groups", "layer", "credentials", "log_messages", "log_ignored_actions", "topics"];
+    &["groups", "layer", "credentials", "log_messages", "log_ignored_actions", "topics", "mixins"];
 
 pub fn channel(args: TokenStream, item: &mut ItemImpl, kind: Item) -> (Option<Channel>, Errors) {
     let mut errors = Errors::default();
     let attribute = kind.attribute();
     let mut pattern: Option<LitStr> = None;
     let mut topics: Option<Vec<Type>> = None;
+    let mut mixins: Option<Vec<syn::Path>> = None;
     let mut name: Option<LitStr> = None;
     let mut description: Option<LitStr> = None;
     let mut tags: Option<Vec<LitStr>> = None;
@@ -50,6 +51,9 @@ pub fn channel(args: TokenStream, item: &mut ItemImpl, kind: Item) -> (Option<Ch
         } else if meta.path.is_ident("topics") {
             let value = type_list(&meta, &mut errors)?;
             set_once(&mut topics, value, &meta, &mut errors);
+        } else if meta.path.is_ident("mixins") {
+            let value = mixin_list(&meta, &mut errors)?;
+            set_once(&mut mixins, value, &meta, &mut errors);
         } else if meta.path.is_ident("name") {
             if let Some(value) = lit_str(&meta, &mut errors)? {
                 set_once(&mut name, value, &meta, &mut errors);
@@ -139,12 +143,52 @@ pub fn channel(args: TokenStream, item: &mut ItemImpl, kind: Item) -> (Option<Ch
     };
 
     let passthrough = passthrough.unwrap_or_default();
+    let methods = item.items.iter_mut().filter_map(|impl_item| match impl_item {
+        ImplItem::Fn(method) => Some(method),
+        _ => None,
+    });
+    let (handlers, events) = handlers(methods, &passthrough, &mut errors);
+
+    let model = Channel {
+        self_ty: (*item.self_ty).clone(),
+        name: name.map(|n| n.value()).unwrap_or_else(|| default_name(&type_name)),
+        description: description.map(|d| d.value()).or_else(|| doc_comment(&item.attrs)),
+        type_name,
+        tags: tags.unwrap_or_default(),
+        groups: groups.unwrap_or_default(),
+        layer,
+        credentials: credentials.unwrap_or_default(),
+        log_messages: log_messages.is_some(),
+        log_ignored_actions: log_ignored_actions.map(|(_, actions)| actions).unwrap_or_default(),
+        passthrough,
+        passthrough_label: Ident::new("passthrough", Span::call_site()),
+        sends: sends.unwrap_or_default(),
+        handlers,
+        events,
+        topics: topics.unwrap_or_default(),
+        pattern,
+        mixins: mixins.unwrap_or_default(),
+    };
+    // A topic without a valid pattern cannot be rendered; its errors say why.
+    if kind == Item::Topic && model.pattern.is_none() {
+        return (None, errors);
+    }
+    (Some(model), errors)
+}
+
+/// Reads the `#[ws_handler]` and `#[event_handler]` methods among `methods` (and
+/// strips those attributes): the message handlers and the event handlers, without
+/// the duplicates, which are recorded.
+pub(super) fn handlers<'m>(
+    methods: impl Iterator<Item = &'m mut ImplItemFn>,
+    passthrough: &[Type],
+    errors: &mut Errors,
+) -> (Vec<Handler>, Vec<Handler>) {
     let mut handlers: Vec<Handler> = Vec::new();
     let mut events: Vec<Handler> = Vec::new();
-    for impl_item in &mut item.items {
-        let ImplItem::Fn(method) = impl_item else { continue };
+    for method in methods {
         let Some((attr, kind)) = take_handler_attr(method) else { continue };
-        let Some(handler) = handler(&attr, kind, method, &mut errors) else { continue };
+        let Some(handler) = handler(&attr, kind, method, errors) else { continue };
         let (same_kind, what) = match kind {
             HandlerKind::Ws => (&mut handlers, "message"),
             HandlerKind::Event => (&mut events, "event"),
@@ -166,31 +210,31 @@ pub fn channel(args: TokenStream, item: &mut ItemImpl, kind: Item) -> (Option<Ch
         }
         same_kind.push(handler);
     }
+    (handlers, events)
+}
 
-    let model = Channel {
-        self_ty: (*item.self_ty).clone(),
-        name: name.map(|n| n.value()).unwrap_or_else(|| default_name(&type_name)),
-        description: description.map(|d| d.value()).or_else(|| doc_comment(&item.attrs)),
-        type_name,
-        tags: tags.unwrap_or_default(),
-        groups: groups.unwrap_or_default(),
-        layer,
-        credentials: credentials.unwrap_or_default(),
-        log_messages: log_messages.is_some(),
-        log_ignored_actions: log_ignored_actions.map(|(_, actions)| actions).unwrap_or_default(),
-        passthrough,
-        passthrough_label: Ident::new("passthrough", Span::call_site()),
-        sends: sends.unwrap_or_default(),
-        handlers,
-        events,
-        topics: topics.unwrap_or_default(),
-        pattern,
+/// Parses `mixins(Presence, crate::Typing)`: paths of `#[mixin]` traits, none twice.
+fn mixin_list(meta: &syn::meta::ParseNestedMeta, errors: &mut Errors) -> syn::Result<Vec<syn::Path>> {
+    let listed: Vec<syn::Path> = match list_as_value(meta, errors)? {
+        Some(items) => items.iter().filter_map(|item| syn::parse2(item.to_token_stream()).ok()).collect(),
+        None => {
+            let content;
+            syn::parenthesized!(content in meta.input);
+            Punctuated::<syn::Path, Token![,]>::parse_terminated(&content)?.into_iter().collect()
+        }
     };
-    // A topic without a valid pattern cannot be rendered; its errors say why.
-    if kind == Item::Topic && model.pattern.is_none() {
-        return (None, errors);
+    let mut mixins: Vec<syn::Path> = Vec::new();
+    for path in listed {
+        let key = path.to_token_stream().to_string();
+        if path.segments.iter().any(|s| !s.arguments.is_none()) {
+            errors.push(syn::Error::new_spanned(&path, "a mixin is a trait without generic parameters"));
+        } else if mixins.iter().any(|m| m.to_token_stream().to_string() == key) {
+            errors.push(syn::Error::new_spanned(&path, format!("the mixin `{key}` is listed twice")));
+        } else {
+            mixins.push(path);
+        }
     }
-    (Some(model), errors)
+    Ok(mixins)
 }
 
 /// `Consumer` or `Topic`, for the example type name of an error message.
@@ -289,7 +333,7 @@ fn action_list(meta: &syn::meta::ParseNestedMeta, errors: &mut Errors) -> syn::R
 }
 
 /// Parses `key(TypeA, TypeB)`; `key = [...]` is recorded (see `list_as_value`).
-fn type_list(meta: &syn::meta::ParseNestedMeta, errors: &mut Errors) -> syn::Result<Vec<Type>> {
+pub(super) fn type_list(meta: &syn::meta::ParseNestedMeta, errors: &mut Errors) -> syn::Result<Vec<Type>> {
     if let Some(items) = list_as_value(meta, errors)? {
         return Ok(items.iter().filter_map(|item| syn::parse2(item.to_token_stream()).ok()).collect());
     }
@@ -377,7 +421,7 @@ fn scheme_name(credential: &Credential) -> String {
 
 /// Which attribute marks a handler.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum HandlerKind {
+pub(super) enum HandlerKind {
     /// `#[ws_handler]`: a client message.
     Ws,
     /// `#[event_handler]`: a server-side event.
@@ -394,7 +438,7 @@ impl HandlerKind {
 }
 
 /// Removes the `#[ws_handler]` or `#[event_handler]` attribute of a method, if any.
-fn take_handler_attr(method: &mut ImplItemFn) -> Option<(Attribute, HandlerKind)> {
+pub(super) fn take_handler_attr(method: &mut ImplItemFn) -> Option<(Attribute, HandlerKind)> {
     let (position, kind) = method.attrs.iter().enumerate().find_map(|(i, a)| {
         let last = a.path().segments.last()?;
         [HandlerKind::Ws, HandlerKind::Event]
@@ -414,7 +458,12 @@ fn type_value(meta: &syn::meta::ParseNestedMeta) -> syn::Result<Vec<Type>> {
     })
 }
 
-fn handler(attr: &Attribute, kind: HandlerKind, method: &ImplItemFn, errors: &mut Errors) -> Option<Handler> {
+pub(super) fn handler(
+    attr: &Attribute,
+    kind: HandlerKind,
+    method: &ImplItemFn,
+    errors: &mut Errors,
+) -> Option<Handler> {
     let name = kind.attribute();
     let mut summary: Option<LitStr> = None;
     let mut description: Option<LitStr> = None;

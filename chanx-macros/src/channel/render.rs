@@ -10,12 +10,13 @@ use super::model::{Arg, Channel, Credential, Handler, Pattern};
 pub fn channel(item: &ItemImpl, model: &Channel) -> TokenStream {
     let p = quote!(::chanx::__private);
     let self_ty = &model.self_ty;
+    let groups = &model.groups;
     let actions = model.handlers.iter().map(|h| {
         let ty = &h.message;
         quote_spanned!(ty.span()=> <#ty as #p::Message>::ACTION)
     });
-    let arms = model.handlers.iter().map(|h| dispatch_arm(h, &p));
-    let event_arms = model.events.iter().map(|h| dispatch_arm(h, &p));
+    let arms = model.handlers.iter().map(|h| dispatch_arm(h, None, &p));
+    let event_arms = model.events.iter().map(|h| dispatch_arm(h, None, &p));
     let passthrough_arms = model
         .passthrough
         .iter()
@@ -34,14 +35,31 @@ pub fn channel(item: &ItemImpl, model: &Channel) -> TokenStream {
         model.handlers.iter().map(|h| (&h.ident, &h.message)).collect();
     let distinct_handlers = distinct_actions(&handler_types, &p);
     let distinct_events = distinct_actions(&event_types, &p);
-    let dispatch = dispatch_fn(quote!(dispatch), quote!(#(#arms)*), &p);
-    let dispatch_event =
-        dispatch_fn(quote!(dispatch_event), quote!(#(#event_arms)* #(#passthrough_arms)*), &p);
+    let mixins = &model.mixins;
+    // Every use of a mixin is spanned on it in `mixins(...)`: a consumer that does not
+    // implement it gets its error there (and one more on the attribute, from the `Send`
+    // check of the dispatch future).
+    let extend_meta = mixins.iter().map(|mixin| {
+        let host = respan(self_ty, mixin.span());
+        quote_spanned!(mixin.span()=> <#host as #mixin>::__chanx_extend_meta(&mut meta);)
+    });
+    let dispatch =
+        dispatch_fn(quote!(dispatch), quote!(#(#arms)*), &fallthrough(model, "__chanx_dispatch"), &p);
+    let dispatch_event = dispatch_fn(
+        quote!(dispatch_event),
+        quote!(#(#event_arms)* #(#passthrough_arms)*),
+        &fallthrough(model, "__chanx_dispatch_event"),
+        &p,
+    );
+    let own_actions = quote!(&[#(#actions),*]);
+    let own_groups = quote!(&[#(#groups),*]);
+    let actions = merged(self_ty, own_actions, mixins, "__CHANX_ACTIONS", false, &p);
+    let groups = merged(self_ty, own_groups, mixins, "__CHANX_GROUPS", true, &p);
+    let mixin_checks = mixin_checks(model, &handler_types, &event_types, &p);
     let name = &model.name;
     let type_name = &model.type_name;
     let description = option_str(model.description.as_deref());
     let tags = &model.tags;
-    let groups = &model.groups;
     let layer = option_str(model.layer.as_ref().map(LitStr::value).as_deref());
     let credentials = model.credentials.iter().map(|c| credential(c, &p));
     let log_messages = model.log_messages;
@@ -57,15 +75,16 @@ pub fn channel(item: &ItemImpl, model: &Channel) -> TokenStream {
         #item
 
         impl #p::Channel for #self_ty {
-            const ACTIONS: &'static [&'static str] = &[#(#actions),*];
-            const GROUPS: &'static [&'static str] = &[#(#groups),*];
+            const ACTIONS: &'static [&'static str] = #actions;
+            const GROUPS: &'static [&'static str] = #groups;
             const LAYER: ::core::option::Option<&'static str> = #layer;
             const LOG_MESSAGES: bool = #log_messages;
             const LOG_IGNORED_ACTIONS: &'static [&'static str] = &[#(#log_ignored_actions),*];
             const TOPICS: &'static [#p::TopicType] = &[#(#topic_types),*];
 
             fn meta() -> #p::ChannelMeta {
-                #p::ChannelMeta {
+                #[allow(unused_mut)]
+                let mut meta = #p::ChannelMeta {
                     name: #name,
                     type_name: #type_name,
                     description: #description,
@@ -77,7 +96,9 @@ pub fn channel(item: &ItemImpl, model: &Channel) -> TokenStream {
                     events: ::std::vec![#(#events),*],
                     passthrough: ::std::vec![#(#passthrough),*],
                     sends: ::std::vec![#(#sends),*],
-                }
+                };
+                #(#extend_meta)*
+                meta
             }
 
             #dispatch
@@ -89,6 +110,139 @@ pub fn channel(item: &ItemImpl, model: &Channel) -> TokenStream {
         #distinct_handlers
         #distinct_events
         #distinct_topics
+        #mixin_checks
+    }
+}
+
+/// `own` followed by the same list of each mixin (`<Room as Presence>::__CHANX_ACTIONS`),
+/// each string once if `distinct`: `own` alone without mixins, else a constant array
+/// built at compile time.
+fn merged(
+    self_ty: &syn::Type,
+    own: TokenStream,
+    mixins: &[syn::Path],
+    list: &str,
+    distinct: bool,
+    p: &TokenStream,
+) -> TokenStream {
+    if mixins.is_empty() {
+        return own;
+    }
+    let list = format_ident!("{}", list);
+    let parts = mixins.iter().map(|mixin| {
+        let host = respan(self_ty, mixin.span());
+        quote_spanned!(mixin.span()=> <#host as #mixin>::#list)
+    });
+    let (len, concat) = match distinct {
+        true => (quote!(#p::distinct_len), quote!(#p::concat_distinct)),
+        false => (quote!(#p::total_len), quote!(#p::concat_actions)),
+    };
+    quote! {{
+        const __CHANX_PARTS: &[&[&str]] = &[#own, #(#parts),*];
+        const __CHANX_ALL: [&str; #len(__CHANX_PARTS)] = #concat(__CHANX_PARTS);
+        &__CHANX_ALL
+    }}
+}
+
+/// What a consumer's dispatch does with an action of none of its own handlers: asks
+/// each mixin in turn.
+fn fallthrough(model: &Channel, method: &str) -> TokenStream {
+    let p = quote!(::chanx::__private);
+    let method = format_ident!("{}", method);
+    let self_ty = &model.self_ty;
+    let asks = model.mixins.iter().map(|mixin| {
+        let host = respan(self_ty, mixin.span());
+        quote_spanned! {mixin.span()=>
+            match <#host as #mixin>::#method(self, cx, action, payload).await {
+                #p::Dispatch::Unknown => {}
+                handled => return handled,
+            }
+        }
+    });
+    quote!(#(#asks)*)
+}
+
+/// The duplicate checks of a consumer's mixins: each handler and event of the
+/// consumer against each mixin, each pair of mixins. On the mixin in `mixins(...)`.
+/// All in one block, so that each marker type (a handler's or a mixin's name) is
+/// declared once and errors print it plainly.
+fn mixin_checks(
+    model: &Channel,
+    handlers: &[(&syn::Ident, &syn::Type)],
+    events: &[(&syn::Ident, &syn::Type)],
+    p: &TokenStream,
+) -> TokenStream {
+    if model.mixins.is_empty() {
+        return TokenStream::new();
+    }
+    let self_ty = &model.self_ty;
+    let name = |mixin: &syn::Path| {
+        let last = mixin.segments.last().map(|s| s.ident.clone());
+        last.unwrap_or_else(|| format_ident!("mixin"))
+    };
+    // The `SameAction` types name the mixin traits, outside the block whose marker
+    // types shadow them.
+    let mut same = Vec::new();
+    let mut checks = Vec::new();
+    let mut markers: Vec<syn::Ident> = Vec::new();
+    let mut marker = |ident: &syn::Ident| {
+        if !markers.contains(ident) {
+            markers.push(ident.clone());
+        }
+    };
+    for (i, mixin) in model.mixins.iter().enumerate() {
+        let host = respan(self_ty, mixin.span());
+        let mixin_name = name(mixin);
+        marker(&mixin_name);
+        let lists = [
+            (handlers, "__CHANX_ACTIONS", "assert_not_in_mixin"),
+            (events, "__CHANX_EVENT_ACTIONS", "assert_event_not_in_mixin"),
+        ];
+        for (own, list, assert) in lists {
+            let list = format_ident!("{}", list);
+            let assert = format_ident!("{}", assert);
+            for (handler, ty) in own.iter() {
+                marker(handler);
+                let alias = format_ident!("__ChanxSameAction{}", same.len(), span = mixin.span());
+                same.push(quote_spanned! {mixin.span()=>
+                    type #alias = #p::SameAction<{
+                        #p::contains_action(<#host as #mixin>::#list, <#ty as #p::Message>::ACTION)
+                    }>;
+                });
+                checks.push(quote_spanned! {mixin.span()=>
+                    #p::#assert::<#alias, #ty, #handler, #mixin_name>();
+                });
+            }
+        }
+        for earlier in &model.mixins[..i] {
+            let earlier_name = name(earlier);
+            let pairs = [
+                ("__CHANX_ACTIONS", "assert_distinct_mixins"),
+                ("__CHANX_EVENT_ACTIONS", "assert_distinct_mixin_events"),
+            ];
+            for (list, assert) in pairs {
+                let list = format_ident!("{}", list);
+                let assert = format_ident!("{}", assert);
+                let alias = format_ident!("__ChanxSameAction{}", same.len(), span = mixin.span());
+                same.push(quote_spanned! {mixin.span()=>
+                    type #alias = #p::SameAction<{
+                        #p::actions_overlap(<#host as #earlier>::#list, <#host as #mixin>::#list)
+                    }>;
+                });
+                checks.push(quote_spanned! {mixin.span()=>
+                    #p::#assert::<#alias, #earlier_name, #mixin_name>();
+                });
+            }
+        }
+    }
+    quote! {
+        const _: () = {
+            #(#same)*
+            {
+                #(#[allow(non_camel_case_types, dead_code)] struct #markers;)*
+                #(#checks)*
+            }
+        };
     }
 }
 
@@ -178,7 +332,12 @@ fn distinct_topics(topics: &[syn::Type], p: &TokenStream) -> TokenStream {
 }
 
 /// A `Channel::dispatch`-shaped method: a `match` on the action over `arms`.
-fn dispatch_fn(name: TokenStream, arms: TokenStream, p: &TokenStream) -> TokenStream {
+fn dispatch_fn(
+    name: TokenStream,
+    arms: TokenStream,
+    fallthrough: &TokenStream,
+    p: &TokenStream,
+) -> TokenStream {
     quote! {
         #[allow(unreachable_code, unreachable_patterns, unused_variables)]
         fn #name<'a>(
@@ -190,20 +349,29 @@ fn dispatch_fn(name: TokenStream, arms: TokenStream, p: &TokenStream) -> TokenSt
             async move {
                 match action {
                     #arms
-                    _ => #p::Dispatch::Unknown,
+                    _ => {
+                        #fallthrough
+                        #p::Dispatch::Unknown
+                    }
                 }
             }
         }
     }
 }
 
-fn dispatch_arm(handler: &Handler, p: &TokenStream) -> TokenStream {
+/// One arm of a dispatch `match`: decode, call the handler, reply. `owner` is the
+/// mixin trait of a mixin's handler (called as `<Self as Mixin>::handler(self, ..)`).
+pub(super) fn dispatch_arm(handler: &Handler, owner: Option<&syn::Ident>, p: &TokenStream) -> TokenStream {
     let ty = &handler.message;
     let method = &handler.ident;
     let args = handler.args.iter().map(|arg| match arg {
         Arg::Message(ty) => quote_spanned!(ty.span()=> message),
         Arg::Context(ty) => quote_spanned!(ty.span()=> &mut *cx),
     });
+    let call = match owner {
+        None => quote!(self.#method(#(#args),*)),
+        Some(owner) => quote!(<Self as #owner>::#method(self, #(#args),*)),
+    };
     let ret = &handler.ret;
     // A bad return type is reported once, by `assert_reply` on the return type; the
     // reply step then falls back instead of failing a second time.
@@ -218,7 +386,7 @@ fn dispatch_arm(handler: &Handler, p: &TokenStream) -> TokenStream {
     quote_spanned! {ty.span()=>
         <#ty as #p::Message>::ACTION => match #p::decode::<#ty>(payload) {
             ::core::result::Result::Ok(message) => {
-                let returned = self.#method(#(#args),*).await;
+                let returned = #call.await;
                 #reply
             }
             ::core::result::Result::Err(invalid) => invalid,
@@ -227,11 +395,11 @@ fn dispatch_arm(handler: &Handler, p: &TokenStream) -> TokenStream {
 }
 
 /// `<T as Message>::meta()` for each type, spanned on it.
-fn metas(types: &[syn::Type], p: &TokenStream) -> Vec<TokenStream> {
+pub(super) fn metas(types: &[syn::Type], p: &TokenStream) -> Vec<TokenStream> {
     types.iter().map(|ty| quote_spanned!(ty.span()=> <#ty as #p::Message>::meta())).collect()
 }
 
-fn operation(handler: &Handler, p: &TokenStream) -> TokenStream {
+pub(super) fn operation(handler: &Handler, p: &TokenStream) -> TokenStream {
     let ty = &handler.message;
     let method = handler.ident.to_string();
     let summary = option_str(handler.summary.as_ref().map(LitStr::value).as_deref());
@@ -284,7 +452,7 @@ fn credential(credential: &Credential, p: &TokenStream) -> TokenStream {
 /// One compile-time check per pair of handlers: their messages' actions differ. The
 /// check names both handlers (as marker types) and both messages, on the second
 /// handler's message.
-fn distinct_actions(handlers: &[(&syn::Ident, &syn::Type)], p: &TokenStream) -> TokenStream {
+pub(super) fn distinct_actions(handlers: &[(&syn::Ident, &syn::Type)], p: &TokenStream) -> TokenStream {
     let mut checks = Vec::new();
     for (i, (later, b)) in handlers.iter().enumerate() {
         for (earlier, a) in &handlers[..i] {
@@ -311,6 +479,25 @@ fn distinct_actions(handlers: &[(&syn::Ident, &syn::Type)], p: &TokenStream) -> 
         }
     }
     quote!(#(#checks)*)
+}
+
+/// `tokens` with every span set to `span`, so that an error about them (a consumer
+/// that does not implement a mixin) is reported there.
+fn respan(tokens: &impl quote::ToTokens, span: proc_macro2::Span) -> TokenStream {
+    tokens
+        .to_token_stream()
+        .into_iter()
+        .map(|mut token| {
+            if let proc_macro2::TokenTree::Group(group) = &token {
+                let mut inner = proc_macro2::Group::new(group.delimiter(), respan(&group.stream(), span));
+                inner.set_span(span);
+                token = proc_macro2::TokenTree::Group(inner);
+            } else {
+                token.set_span(span);
+            }
+            token
+        })
+        .collect()
 }
 
 fn option_str(value: Option<&str>) -> TokenStream {
