@@ -119,6 +119,9 @@ async fn official_parser_accepts_the_documents() {
         ),
         ("credentials", credentials_docs()),
         ("topics", topics_docs()),
+        // camelCase property names (`AsyncApi::camelize`).
+        ("showcase_camelized", showcase_docs().camelize(true)),
+        ("topics_camelized", topics_docs().camelize(true)),
     ];
     let mut files = Vec::new();
     for (name, docs) in &documents {

@@ -41,6 +41,7 @@
 //! the JSON and YAML documents instead of staying blank. The `docs-embedded` feature
 //! builds the pinned component into the binary, so that the page works offline by default.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -55,6 +56,7 @@ use serde_json::{Map, Value, json};
 
 use crate::connection::channel::{Channel, ChannelMeta, Credential, CredentialLocation, OperationMeta};
 use crate::connection::topic::{Standalone, Topic, TopicType};
+use crate::protocol::case;
 use crate::protocol::message::{
     AuthenticationMessage, CompleteMessage, ErrorMessage, EventCompleteMessage, GroupCompleteMessage,
     Message, MessageMeta, SubscribeMessage, SubscribedMessage, UnsubscribeMessage, UnsubscribedMessage,
@@ -81,6 +83,19 @@ pub enum AsyncApiError {
     /// generated operation, or a passthrough and a hook message with one action).
     #[error("two operations would get the id `{0}`; rename the handler or drop the duplicate message")]
     DuplicateOperation(String),
+    /// A consumer's [`Channel::CAMELIZE`] says otherwise than the document's casing
+    /// ([`AsyncApi::camelize`]): the document would describe its frames wrongly.
+    #[error(
+        "the consumer of channel `{channel}` has `camelize = {camelize}` but the document {}; \
+         call `AsyncApi::camelize({camelize})`, or document it in a document of its own",
+        if *.camelize { "does not camelize" } else { "camelizes" }
+    )]
+    Casing {
+        /// The consumer's channel name.
+        channel: String,
+        /// The consumer's casing: `true` for camelCase keys.
+        camelize: bool,
+    },
     /// The document could not be written as YAML.
     #[error("cannot write the document as YAML: {0}")]
     Yaml(#[from] serde_norway::Error),
@@ -168,6 +183,8 @@ struct Mounted {
     topics: &'static [TopicType],
     /// Whether it is a standalone topic route ([`Channel::STANDALONE`]).
     standalone: bool,
+    /// Its [`Channel::CAMELIZE`], checked against the document's casing.
+    camelize: Option<bool>,
 }
 
 impl Mounted {
@@ -223,6 +240,7 @@ pub struct AsyncApi {
     servers: Vec<Server>,
     channels: Vec<Mounted>,
     assets: DocsAssets,
+    camelize: bool,
 }
 
 impl Default for AsyncApi {
@@ -253,6 +271,7 @@ impl AsyncApi {
             servers: Vec::new(),
             channels: Vec::new(),
             assets: DocsAssets::default(),
+            camelize: false,
         }
     }
 
@@ -300,6 +319,7 @@ impl AsyncApi {
             meta: C::meta(),
             topics: C::TOPICS,
             standalone: C::STANDALONE,
+            camelize: C::CAMELIZE,
         });
         self
     }
@@ -347,6 +367,62 @@ impl AsyncApi {
     /// [`DocsAssets::default`]).
     pub fn docs_assets(mut self, assets: DocsAssets) -> Self {
         self.assets = assets;
+        self
+    }
+
+    /// Documents camelCase keys (default: off), for an app whose
+    /// [`Settings::camelize`](crate::Settings::camelize) is on, as Chanx's generator
+    /// follows its `camelize` setting: the property names of the component schemas
+    /// and their `required` lists are camelized with the rules the wire uses
+    /// (`user_name` → `userName`), and so are the keys of the example and default
+    /// values in them. JSON Schema keywords, schema names (the `$ref` targets),
+    /// channel, operation and message names and the envelope keys are left as they
+    /// are.
+    ///
+    /// One document has one casing: message schemas are components that channels
+    /// share. So a consumer's own [`Channel::CAMELIZE`] does not switch its channel:
+    /// a consumer whose `CAMELIZE` is `Some(..)` and says otherwise than the document
+    /// makes [`document`](AsyncApi::document) fail with [`AsyncApiError::Casing`]
+    /// rather than describe its frames wrongly; document it apart, in a second
+    /// document. Consumers with `None` follow the app's settings, which the document
+    /// does not see: give it the same value.
+    ///
+    /// ```
+    /// use chanx::asyncapi::AsyncApi;
+    /// use chanx::prelude::*;
+    ///
+    /// #[payload]
+    /// pub struct Profile {
+    ///     pub user_name: String,
+    /// }
+    ///
+    /// #[message(action = "profile")]
+    /// pub struct ProfileMessage {
+    ///     pub payload: Profile,
+    /// }
+    ///
+    /// #[derive(Default)]
+    /// pub struct ProfileConsumer;
+    ///
+    /// #[channel(name = "profile", camelize)]
+    /// impl ProfileConsumer {
+    ///     #[ws_handler]
+    ///     async fn echo(&mut self, msg: ProfileMessage) -> ProfileMessage {
+    ///         msg
+    ///     }
+    /// }
+    ///
+    /// impl Consumer for ProfileConsumer {}
+    ///
+    /// let docs = AsyncApi::new().channel::<ProfileConsumer>("/ws/profile");
+    /// assert!(docs.document().is_err(), "the consumer camelizes, the document not");
+    /// let document = docs.camelize(true).document().unwrap();
+    /// let profile = &document["components"]["schemas"]["Profile"];
+    /// assert_eq!(profile["required"], serde_json::json!(["userName"]));
+    /// assert!(profile["properties"].get("userName").is_some());
+    /// ```
+    pub fn camelize(mut self, on: bool) -> Self {
+        self.camelize = on;
         self
     }
 
@@ -481,6 +557,13 @@ impl AsyncApi {
     }
 
     fn render(&self, servers: &[Server]) -> Result<Value, AsyncApiError> {
+        if let Some(mounted) = self.channels.iter().find(|m| m.camelize.is_some_and(|on| on != self.camelize))
+        {
+            return Err(AsyncApiError::Casing {
+                channel: mounted.meta.name.to_owned(),
+                camelize: !self.camelize,
+            });
+        }
         let documented: Vec<Documented> = self.channels.iter().flat_map(Mounted::channels).collect();
         for (i, channel) in documented.iter().enumerate() {
             if let Some(first) = documented[..i].iter().find(|first| first.name == channel.name) {
@@ -538,10 +621,18 @@ impl AsyncApi {
             .into_iter()
             .map(|(name, mut schema)| {
                 for_generators(&name, &mut schema);
+                if self.camelize {
+                    camelize_schema(&mut schema);
+                }
                 (name, schema)
             })
             .collect();
-        root["components"] = json!({ "messages": document.messages, "schemas": schemas });
+        let mut messages = document.messages;
+        if self.camelize {
+            // A payload schema written inline rather than as a reference.
+            messages.values_mut().filter_map(|m| m.get_mut("payload")).for_each(camelize_schema);
+        }
+        root["components"] = json!({ "messages": messages, "schemas": schemas });
         if !document.security_schemes.is_empty() {
             root["components"]["securitySchemes"] = Value::Object(document.security_schemes);
         }
@@ -561,6 +652,58 @@ fn for_generators(name: &str, schema: &mut Value) {
         object.insert("title".into(), json!(name));
     }
     nullable_as_any_of(schema);
+}
+
+/// Camelizes a schema's property names (the keys of `properties`) and `required`
+/// lists at any depth, and the keys of the instances it holds (`default`, `const`,
+/// `enum`, `examples`), which the wire camelizes too; keywords stay.
+fn camelize_schema(schema: &mut Value) {
+    let Value::Object(object) = schema else { return };
+    for (keyword, value) in object.iter_mut() {
+        match (keyword.as_str(), value) {
+            ("properties", Value::Object(properties)) => {
+                *properties = std::mem::take(properties)
+                    .into_iter()
+                    .map(|(name, mut property)| {
+                        camelize_schema(&mut property);
+                        (case::camelize(&name).into_owned(), property)
+                    })
+                    .collect();
+            }
+            ("required", Value::Array(names)) => {
+                for name in names {
+                    if let Value::String(text) = name
+                        && let Cow::Owned(camel) = case::camelize(text)
+                    {
+                        *text = camel;
+                    }
+                }
+            }
+            ("default" | "const" | "enum" | "examples", instance) => camelize_instance(instance),
+            ("patternProperties" | "definitions" | "$defs" | "dependentSchemas", Value::Object(schemas)) => {
+                schemas.values_mut().for_each(camelize_schema);
+            }
+            (_, Value::Array(schemas)) => schemas.iter_mut().for_each(camelize_schema),
+            (_, sub) => camelize_schema(sub),
+        }
+    }
+}
+
+/// Camelizes the object keys of a JSON value at any depth.
+fn camelize_instance(value: &mut Value) {
+    match value {
+        Value::Object(object) => {
+            *object = std::mem::take(object)
+                .into_iter()
+                .map(|(key, mut value)| {
+                    camelize_instance(&mut value);
+                    (case::camelize(&key).into_owned(), value)
+                })
+                .collect();
+        }
+        Value::Array(items) => items.iter_mut().for_each(camelize_instance),
+        _ => {}
+    }
 }
 
 /// Keywords that describe a value whatever its type: they stay beside the `anyOf`.

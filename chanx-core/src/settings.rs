@@ -34,6 +34,7 @@ use crate::stats::Stats;
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub(crate) send_completion: bool,
+    pub(crate) camelize: bool,
     pub(crate) max_message_size: usize,
     pub(crate) outbound_buffer: usize,
     pub(crate) event_buffer: usize,
@@ -72,6 +73,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             send_completion: false,
+            camelize: false,
             max_message_size: 1024 * 1024,
             outbound_buffer: 1024 * 1024,
             event_buffer: 1024 * 1024,
@@ -102,6 +104,23 @@ impl Settings {
     /// [`Consumer::SEND_COMPLETION`](crate::Consumer::SEND_COMPLETION) overrides it.
     pub fn send_completion(mut self, on: bool) -> Self {
         self.send_completion = on;
+        self
+    }
+
+    /// Puts camelCase keys on the wire (default: off), as Chanx's `camelize` setting:
+    /// the object keys of every frame a connection writes (replies, errors, completion
+    /// and topic frames, broadcasts and events it receives, what hooks and tasks send)
+    /// are camelized at any depth (`user_name` → `userName`), and those of a client
+    /// frame's payload decamelized before it is decoded, so that handlers see their
+    /// snake_case fields. Values are left alone, so an error's `loc` names the Rust
+    /// fields (`["update_profile", "payload", "user_name"]`), as Chanx's. The rules are
+    /// pyhumps', which Chanx uses: `HTTPResponse` and all-capital keys stay, and so do
+    /// leading underscores. A consumer's [`Channel::CAMELIZE`](crate::Channel::CAMELIZE)
+    /// (`#[channel(camelize)]`) overrides it; a connection that does not camelize pays
+    /// nothing for it. The AsyncAPI document is told separately:
+    /// [`AsyncApi::camelize`](crate::asyncapi::AsyncApi::camelize).
+    pub fn camelize(mut self, on: bool) -> Self {
+        self.camelize = on;
         self
     }
 

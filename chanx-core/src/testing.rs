@@ -3,6 +3,12 @@
 //! The connection runs the same runtime as a served one (hooks, decoding, errors,
 //! completion frames); only the socket is replaced by in-memory queues.
 //!
+//! A connection that camelizes ([`Settings::camelize`], `#[channel(camelize)]`) is
+//! spoken to as a client of it would: [`TestClient::send_message`] camelizes the
+//! message's keys and [`TestClient::receive_message`] decamelizes the frame's before
+//! decoding it, while [`TestClient::receive_json`] returns the frame as it is on the
+//! wire, in camelCase.
+//!
 //! ```
 //! use chanx::prelude::*;
 //! use chanx::testing::TestClient;
@@ -47,6 +53,7 @@ use crate::connection::runtime;
 use crate::layer::{
     BoxFuture, ChannelLayer, InMemoryLayer, Inbox, Kind, LayerError, LayerMessage, Layers, TopicStamp,
 };
+use crate::protocol::case;
 use crate::protocol::message::{
     CompleteMessage, EventCompleteMessage, GroupCompleteMessage, Message, SubscribeMessage,
     SubscribedMessage, UnsubscribeMessage, UnsubscribedMessage,
@@ -277,7 +284,17 @@ impl<S> TestClientBuilder<S> {
                 }
             }
         });
-        TestClient { channel_name, to_server, from_server, refused, max_message_size, timeout, barrier: 0 }
+        let camelize = C::CAMELIZE.unwrap_or(self.settings.camelize);
+        TestClient {
+            channel_name,
+            to_server,
+            from_server,
+            refused,
+            max_message_size,
+            timeout,
+            barrier: 0,
+            camelize,
+        }
     }
 }
 
@@ -301,6 +318,8 @@ pub struct TestClient {
     max_message_size: usize,
     timeout: Duration,
     barrier: u64,
+    /// Whether the connection puts camelCase keys on the wire.
+    camelize: bool,
 }
 
 impl TestClient {
@@ -319,17 +338,34 @@ impl TestClient {
         TestClient::builder().connect::<C>()
     }
 
-    /// Sends a typed message.
+    /// Sends a typed message (with camelCase keys to a connection that camelizes).
     pub async fn send_message<M: Message>(&self, message: &M) -> Result<(), TestError> {
         let text = serde_json::to_string(message)
             .map_err(|source| TestError::Decode { frame: M::ACTION.into(), source })?;
+        let text = if self.camelize { case::camelize_keys(&text).into_owned() } else { text };
         self.send_text(text).await
+    }
+
+    /// `value` decoded as `M`, with its keys decamelized first when the connection
+    /// camelizes.
+    fn decode<M: serde::de::DeserializeOwned>(&self, value: &Value) -> Result<M, TestError> {
+        let decoded = if self.camelize {
+            let text = value.to_string();
+            serde_json::from_str(&case::decamelize_keys(&text))
+        } else {
+            M::deserialize(value)
+        };
+        decoded.map_err(|source| TestError::Decode { frame: value.to_string(), source })
     }
 
     /// Sends a typed message to the subscription of `topic` (the `topic` envelope key).
     pub async fn send_topic_message<M: Message>(&self, topic: &str, message: &M) -> Result<(), TestError> {
         let mut frame = serde_json::to_value(message)
             .map_err(|source| TestError::Decode { frame: M::ACTION.into(), source })?;
+        if self.camelize {
+            frame = serde_json::from_str(&case::camelize_keys(&frame.to_string()))
+                .map_err(|source| TestError::Decode { frame: M::ACTION.into(), source })?;
+        }
         if let Value::Object(keys) = &mut frame {
             keys.insert("topic".into(), Value::from(topic));
         }
@@ -371,8 +407,7 @@ impl TestClient {
         }
         let reference = value.get("ref").and_then(Value::as_str).map(str::to_owned);
         let seq = value.get("seq").and_then(Value::as_u64);
-        let message = serde_json::from_value(value.clone())
-            .map_err(|source| TestError::Decode { frame: value.to_string(), source })?;
+        let message = self.decode(&value)?;
         Ok(TopicFrame { topic: topic.to_owned(), message, reference, seq })
     }
 
@@ -424,11 +459,11 @@ impl TestClient {
         }
     }
 
-    /// The next frame, decoded as message `M`.
+    /// The next frame, decoded as message `M` (its keys decamelized first when the
+    /// connection camelizes).
     pub async fn receive_message<M: Message>(&mut self) -> Result<M, TestError> {
         let value = self.next_json(&mut Wait::new(format!("a `{}` frame", M::ACTION))).await?;
-        serde_json::from_value(value.clone())
-            .map_err(|source| TestError::Decode { frame: value.to_string(), source })
+        self.decode(&value)
     }
 
     /// Every frame up to and including the first whose action is `stop_action`,

@@ -7,6 +7,7 @@
 //! close that either follows what is queued or replaces it (an overflow close must
 //! reach a client whose queue is full).
 
+use std::borrow::Cow;
 use std::pin::pin;
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
@@ -19,6 +20,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::{CloseFrame, Frame};
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
+use crate::protocol::case;
 use crate::protocol::frame::{self, Keys};
 use crate::protocol::message::GroupCompleteMessage;
 use crate::queue::{Cost, QueueReceiver};
@@ -185,14 +187,34 @@ static GROUP_COMPLETE: LazyLock<Utf8Bytes> = LazyLock::new(|| {
     frame::encode(&GroupCompleteMessage, Keys::default()).expect("a message without payload always encodes")
 });
 
+/// `frame` with camelCase keys (a camelizing connection's, see
+/// [`Settings::camelize`](crate::Settings::camelize)); the same frame when no key
+/// changes.
+fn camelized(frame: Outgoing) -> Outgoing {
+    let rename = |text: Utf8Bytes| match case::camelize_keys(text.as_str()) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(renamed) => Utf8Bytes::from(renamed),
+    };
+    match frame {
+        Outgoing::Text(text) => Outgoing::Text(rename(text)),
+        Outgoing::Broadcast(text) => Outgoing::Broadcast(rename(text)),
+        other => other,
+    }
+}
+
 /// Owns the socket's sink: writes queued frames in batches, one flush per batch, and
 /// the control lane's pings and close. Returns when the connection is over or the
 /// client is gone; the queue is closed then, so that waiting senders fail.
+///
+/// With `camelize`, each text frame's keys are camelized here, the one place every
+/// frame of the connection passes, after the fan-out: a broadcast is encoded once for
+/// its whole group, and each member writes it in its own casing.
 pub(crate) async fn write_loop<W>(
     mut sink: W,
     mut rx: QueueReceiver<Outgoing>,
     control: Arc<Control>,
     completion: bool,
+    camelize: bool,
     log: Option<MessageLog>,
 ) where
     W: Sink<Outgoing> + Unpin,
@@ -227,6 +249,7 @@ pub(crate) async fn write_loop<W>(
                 }
             }
             for frame in batch.drain(..) {
+                let frame = if camelize { camelized(frame) } else { frame };
                 let broadcast = matches!(frame, Outgoing::Broadcast(_));
                 if let (Some(log), Outgoing::Text(text) | Outgoing::Broadcast(text)) = (&log, &frame) {
                     log.sent(text);

@@ -213,6 +213,43 @@ pub fn payload(args: TokenStream, item: TokenStream) -> TokenStream {
 /// assert_eq!(ChatConsumer::LOG_IGNORED_ACTIONS, ["ping", "pong"]);
 /// ```
 ///
+/// `camelize` puts camelCase keys on this consumer's wire, as Chanx's `camelize`
+/// consumer attribute: the keys of every frame its connections write are camelized
+/// (`user_name` → `userName`, with pyhumps' rules), and the keys of a client frame's
+/// payload decamelized before decoding, so that handlers see their snake_case fields;
+/// values, an error's `loc` included, stay. `camelize = false` keeps snake_case whatever
+/// the app's `Settings::camelize` says; without the key the consumer follows the app.
+/// It sets `chanx::Channel::CAMELIZE` (`Some(true)`, `Some(false)`, `None`); topics
+/// follow the consumer they are subscribed through.
+///
+/// ```
+/// # use chanx::prelude::*;
+/// use chanx::Channel;
+///
+/// # #[derive(Default)] pub struct CamelConsumer;
+/// # #[derive(Default)] pub struct SnakeConsumer;
+/// #[channel(camelize)]
+/// impl CamelConsumer {
+///     #[ws_handler]
+///     async fn ping(&mut self, _msg: PingMessage) -> PongMessage {
+///         PongMessage
+///     }
+/// }
+/// # impl Consumer for CamelConsumer {}
+///
+/// #[channel(camelize = false)]
+/// impl SnakeConsumer {
+///     #[ws_handler]
+///     async fn ping(&mut self, _msg: PingMessage) -> PongMessage {
+///         PongMessage
+///     }
+/// }
+/// # impl Consumer for SnakeConsumer {}
+///
+/// assert_eq!(CamelConsumer::CAMELIZE, Some(true));
+/// assert_eq!(SnakeConsumer::CAMELIZE, Some(false));
+/// ```
+///
 /// With chanx's `client` feature, `#[channel]` also generates a typed client of the
 /// consumer, for services, bots, tools and tests (it works against Python Chanx servers
 /// of the same protocol too): `MyConsumer::client(url)` gives a `ClientBuilder` whose

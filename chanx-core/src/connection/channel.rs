@@ -52,6 +52,13 @@ pub trait Channel: Sized + Send + 'static {
     /// `log_ignored_actions`. Only read when [`LOG_MESSAGES`](Channel::LOG_MESSAGES) is on.
     const LOG_IGNORED_ACTIONS: &'static [&'static str] = &[];
 
+    /// Whether this consumer's connections put camelCase keys on the wire
+    /// (`#[channel(camelize)]`, `#[channel(camelize = false)]`), as Chanx's `camelize`
+    /// consumer attribute; `None` follows the app's
+    /// [`Settings::camelize`](crate::Settings::camelize). The topics subscribed over the
+    /// connection follow it too.
+    const CAMELIZE: Option<bool> = None;
+
     /// The topic types a client may subscribe to over this consumer's socket
     /// (`#[channel(topics(RoomTopic, PresenceTopic))]`), in declaration order.
     const TOPICS: &'static [TopicType] = &[];

@@ -5,6 +5,7 @@
 //! ([`transport::write_loop`]).
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::fmt::Display;
 use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{FutureExt, Sink, Stream, StreamExt};
+use serde_json::value::RawValue;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -22,6 +24,7 @@ use crate::connection::consumer::{Consumer, Disconnect};
 use crate::connection::context::{ConnectionInfo, Context, Sender};
 use crate::layer::{Event, Inbox, LAGGING, LAGGING_REASON, Lagging};
 use crate::log::throttled;
+use crate::protocol::case;
 use crate::protocol::frame::{self, Keys};
 use crate::protocol::message::{CompleteMessage, ErrorMessage, ErrorPayload, EventCompleteMessage, Message};
 use crate::protocol::validate::ErrorItem;
@@ -57,6 +60,9 @@ struct Connection<'a, C> {
     lagging: CancellationToken,
     control: Arc<Control>,
     completion: bool,
+    /// Whether client payloads are decamelized before they are decoded
+    /// ([`Settings::camelize`]); the writer camelizes what goes out.
+    camelize: bool,
     settings: &'a Settings,
     rate: Option<Bucket>,
     /// When the client last sent anything, for the heartbeat.
@@ -91,7 +97,8 @@ pub(crate) async fn serve<C, R, W>(
         let log = C::LOG_MESSAGES.then(|| MessageLog::new(info.channel_name(), C::LOG_IGNORED_ACTIONS));
         let (tx, rx) = queue(settings.outbound_buffer);
         let control = Arc::new(Control::default());
-        let write = transport::write_loop(writer, rx, control.clone(), completion, log.clone());
+        let camelize = C::CAMELIZE.unwrap_or(settings.camelize);
+        let write = transport::write_loop(writer, rx, control.clone(), completion, camelize, log.clone());
         let mut writer = tokio::spawn(write.in_current_span());
         let (layer, unknown_layer) = match settings.layers.get(C::LAYER) {
             Ok(layer) => (layer, None),
@@ -114,6 +121,7 @@ pub(crate) async fn serve<C, R, W>(
             lagging,
             control: control.clone(),
             completion,
+            camelize,
             settings,
             rate,
             last_seen: Instant::now(),
@@ -463,6 +471,15 @@ impl<C: Consumer> Connection<'_, C> {
         };
         self.cx.reference = envelope.reference.map(|r| Box::from(r.get()));
         self.cx.topic = topic.clone();
+        let decamelized: Option<Box<RawValue>> = match envelope.payload {
+            Some(payload) if self.camelize => match case::decamelize_keys(payload.get()) {
+                Cow::Borrowed(_) => None,
+                // The payload was valid JSON, and renaming keys keeps it so.
+                Cow::Owned(renamed) => RawValue::from_string(renamed).ok(),
+            },
+            _ => None,
+        };
+        let payload = decamelized.as_deref().or(envelope.payload);
         let outcome = match frame::action(&envelope, expected) {
             // A frame for a topic not subscribed to is refused as such, action or not.
             Err(_) if topic.as_ref().is_some_and(|topic| !self.topics.contains(topic)) => {
@@ -478,12 +495,11 @@ impl<C: Consumer> Connection<'_, C> {
                 match &topic {
                     None => {
                         let cx = &mut self.cx;
-                        let dispatched = AssertUnwindSafe(consumer.dispatch(cx, &action, envelope.payload))
-                            .catch_unwind()
-                            .await;
+                        let dispatched =
+                            AssertUnwindSafe(consumer.dispatch(cx, &action, payload)).catch_unwind().await;
                         settle(cx, &action, C::ACTIONS, dispatched).await
                     }
-                    Some(topic) => self.on_topic_action(topic, &action, envelope.payload).await,
+                    Some(topic) => self.on_topic_action(topic, &action, payload).await,
                 }
             }
         };

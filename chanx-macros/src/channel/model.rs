@@ -18,6 +18,8 @@ pub struct Channel {
     pub credentials: Vec<Credential>,
     /// `log_messages`: log every message in and out.
     pub log_messages: bool,
+    /// `camelize` / `camelize = <bool>`: camelCase keys on the wire; `None` follows the app.
+    pub camelize: Option<bool>,
     /// `log_ignored_actions(...)`: actions left out of the message log.
     pub log_ignored_actions: Vec<LitStr>,
     /// Event types forwarded to the client unchanged.

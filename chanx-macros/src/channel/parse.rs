@@ -17,11 +17,19 @@ use crate::attr::{
 
 /// The keys of `#[channel]` and of `#[topic]`, as error messages list them.
 const CONSUMER_KEYS: &str = "name, description, tags, groups, layer, passthrough, sends, credentials, \
-                             log_messages, log_ignored_actions, topics, mixins";
+                             log_messages, log_ignored_actions, topics, mixins, camelize";
 const TOPIC_KEYS: &str = "pattern, name, description, tags, passthrough, sends";
 /// Keys of `#[channel]` that a topic, which shares its consumer's connection, has not.
-const CONSUMER_ONLY: &[&str] =
-    &["groups", "layer", "credentials", "log_messages", "log_ignored_actions", "topics", "mixins"];
+const CONSUMER_ONLY: &[&str] = &[
+    "groups",
+    "layer",
+    "credentials",
+    "log_messages",
+    "log_ignored_actions",
+    "topics",
+    "mixins",
+    "camelize",
+];
 
 pub fn channel(args: TokenStream, item: &mut ItemImpl, kind: Item) -> (Option<Channel>, Errors) {
     let mut errors = Errors::default();
@@ -38,6 +46,7 @@ pub fn channel(args: TokenStream, item: &mut ItemImpl, kind: Item) -> (Option<Ch
     let mut sends: Option<Vec<Type>> = None;
     let mut credentials: Option<Vec<Credential>> = None;
     let mut log_messages: Option<()> = None;
+    let mut camelize: Option<bool> = None;
     let mut log_ignored_actions: Option<(syn::Path, Vec<LitStr>)> = None;
     let parser = syn::meta::parser(|meta| {
         let consumer_only = CONSUMER_ONLY.iter().any(|key| meta.path.is_ident(key));
@@ -81,6 +90,10 @@ pub fn channel(args: TokenStream, item: &mut ItemImpl, kind: Item) -> (Option<Ch
         } else if meta.path.is_ident("credentials") {
             let value = credential_list(&meta, &mut errors)?;
             set_once(&mut credentials, value, &meta, &mut errors);
+        } else if meta.path.is_ident("camelize") {
+            if let Some(value) = bool_flag(&meta, &mut errors)? {
+                set_once(&mut camelize, value, &meta, &mut errors);
+            }
         } else if meta.path.is_ident("log_messages") {
             flag(&meta, &mut errors)?;
             set_once(&mut log_messages, (), &meta, &mut errors);
@@ -159,6 +172,7 @@ pub fn channel(args: TokenStream, item: &mut ItemImpl, kind: Item) -> (Option<Ch
         layer,
         credentials: credentials.unwrap_or_default(),
         log_messages: log_messages.is_some(),
+        camelize,
         log_ignored_actions: log_ignored_actions.map(|(_, actions)| actions).unwrap_or_default(),
         passthrough,
         passthrough_label: Ident::new("passthrough", Span::call_site()),
@@ -638,4 +652,27 @@ fn default_name(type_name: &str) -> String {
         }
     }
     name
+}
+
+/// Parses a switch that is on alone (`camelize`) or set (`camelize = false`); `None`
+/// for a value that is no boolean (recorded).
+fn bool_flag(meta: &syn::meta::ParseNestedMeta, errors: &mut Errors) -> syn::Result<Option<bool>> {
+    let key = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
+    let text = format!("`{key}` is on alone, or set with a boolean: `{key}`, `{key} = false`");
+    if meta.input.peek(Token![=]) {
+        let value: Expr = meta.value()?.parse()?;
+        if let Expr::Lit(syn::ExprLit { lit: syn::Lit::Bool(on), .. }) = &value {
+            return Ok(Some(on.value));
+        }
+        errors.push(syn::Error::new_spanned(value, text));
+        return Ok(None);
+    }
+    if meta.input.peek(syn::token::Paren) {
+        let content;
+        syn::parenthesized!(content in meta.input);
+        content.parse::<TokenStream>()?;
+        errors.push(syn::Error::new_spanned(&meta.path, text));
+        return Ok(None);
+    }
+    Ok(Some(true))
 }

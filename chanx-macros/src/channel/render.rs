@@ -64,6 +64,10 @@ pub fn channel(item: &ItemImpl, model: &Channel) -> TokenStream {
     let credentials = model.credentials.iter().map(|c| credential(c, &p));
     let log_messages = model.log_messages;
     let log_ignored_actions = &model.log_ignored_actions;
+    let camelize = match model.camelize {
+        Some(on) => quote!(::core::option::Option::Some(#on)),
+        None => quote!(::core::option::Option::None),
+    };
     let topic_types = model.topics.iter().map(|ty| quote_spanned!(ty.span()=> #p::TopicType::of::<#ty>()));
     let distinct_topics = distinct_topics(&model.topics, &p);
     let topic = model.pattern.as_ref().map(|pattern| topic(model, pattern, &p));
@@ -80,6 +84,7 @@ pub fn channel(item: &ItemImpl, model: &Channel) -> TokenStream {
             const LAYER: ::core::option::Option<&'static str> = #layer;
             const LOG_MESSAGES: bool = #log_messages;
             const LOG_IGNORED_ACTIONS: &'static [&'static str] = &[#(#log_ignored_actions),*];
+            const CAMELIZE: ::core::option::Option<bool> = #camelize;
             const TOPICS: &'static [#p::TopicType] = &[#(#topic_types),*];
 
             fn meta() -> #p::ChannelMeta {
