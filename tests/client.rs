@@ -93,10 +93,45 @@ impl Tricky {
 
 impl Consumer for Tricky {}
 
+/// A profile, with a field of two words.
+#[payload]
+#[derive(Debug, PartialEq)]
+pub struct Profile {
+    pub user_name: String,
+}
+
+/// Renames the user.
+#[message(action = "rename")]
+pub struct Rename {
+    pub payload: Profile,
+}
+
+/// The new profile.
+#[message(action = "renamed")]
+#[derive(Debug)]
+pub struct Renamed {
+    pub payload: Profile,
+}
+
+/// A consumer that speaks camelCase (`userName` on the wire).
+#[derive(Default)]
+pub struct Camel;
+
+#[channel(camelize)]
+impl Camel {
+    #[ws_handler]
+    async fn rename(&mut self, msg: Rename) -> Renamed {
+        Renamed { payload: msg.payload }
+    }
+}
+
+impl Consumer for Camel {}
+
 async fn serve(layers: Layers) -> String {
     let app = axum::Router::new()
         .route("/ws/crowd", Crowd::route())
         .route("/ws/tricky", Tricky::route())
+        .route("/ws/camel", Camel::route())
         .layer(axum::Extension(Settings::default().no_inbound_rate().layers(layers)));
     let addr = common::serve(app).await;
     format!("ws://{addr}")
@@ -232,6 +267,20 @@ async fn without_reconnection_a_close_is_reported_once() {
     }
     assert!(client.next().await.is_none());
     assert!(matches!(client.double(Double(1)).await, Err(ClientError::Closed { .. })));
+}
+
+#[tokio::test]
+async fn the_client_of_a_camelizing_consumer_speaks_camel_case() {
+    let base = serve(Layers::default()).await;
+    let client = Camel::client(format!("{base}/ws/camel")).connect().await.expect("connect");
+    let renamed = client.rename(Rename { payload: Profile { user_name: "ann".into() } }).await;
+    assert_eq!(renamed.expect("the typed reply").payload, Profile { user_name: "ann".into() });
+    // A client that does not know sends snake_case, which the server reads as well, but
+    // cannot read the camelCase reply.
+    let plain = Client::builder(format!("{base}/ws/camel")).connect().await.expect("connect");
+    let unread: Result<Renamed, _> =
+        plain.request(&Rename { payload: Profile { user_name: "bob".into() } }).await;
+    assert!(matches!(unread, Err(ClientError::Decode { .. })), "{unread:?}");
 }
 
 #[tokio::test]

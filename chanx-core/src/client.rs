@@ -57,6 +57,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::task::AbortOnDropHandle;
 
 use crate::connection::channel::{Dispatch, decode};
+use crate::protocol::case;
 use crate::protocol::frame::{self, Keys};
 use crate::protocol::message::{
     ErrorMessage, ErrorPayload, Message, SubscribeMessage, SubscribedMessage, UnsubscribeMessage,
@@ -439,6 +440,7 @@ struct Options {
     timeout: Duration,
     reconnect: Option<Reconnect>,
     buffer: usize,
+    camelize: bool,
 }
 
 impl<C> Clone for ClientBuilder<C> {
@@ -459,6 +461,7 @@ impl<C: From<Client>> ClientBuilder<C> {
             timeout: Duration::from_secs(10),
             reconnect: None,
             buffer: 16 << 20,
+            camelize: false,
         };
         ClientBuilder { options, client: PhantomData }
     }
@@ -494,6 +497,16 @@ impl<C: From<Client>> ClientBuilder<C> {
         self
     }
 
+    /// Speaks to a server that camelizes (`Settings::camelize`, `#[channel(camelize)]`):
+    /// the keys of what the client sends are camelized, and those of every frame it
+    /// receives decamelized before anything reads them, so that messages keep their
+    /// Rust (snake_case) fields. A consumer's typed client turns it on when the consumer
+    /// camelizes (`#[channel(camelize)]`); for an app-wide setting, turn it on here.
+    pub fn camelize(mut self, camelize: bool) -> Self {
+        self.options.camelize = camelize;
+        self
+    }
+
     /// How many bytes of frames nobody has read yet the client keeps (default 16 MiB);
     /// beyond it, frames are dropped and [`Client::next`] says so once.
     pub fn buffer(mut self, bytes: usize) -> Self {
@@ -509,8 +522,10 @@ impl<C: From<Client>> ClientBuilder<C> {
         let (frames_tx, frames) = queue(options.buffer);
         let shared = Arc::new(Shared::default());
         let timeout = options.timeout;
+        let camelize = options.camelize;
         let task = tokio::spawn(run(socket, receiver, shared.clone(), frames_tx, options));
-        let client = Client { shared, commands, frames, timeout, _task: AbortOnDropHandle::new(task) };
+        let client =
+            Client { shared, commands, frames, timeout, camelize, _task: AbortOnDropHandle::new(task) };
         Ok(C::from(client))
     }
 }
@@ -560,6 +575,8 @@ pub struct Client {
     commands: mpsc::Sender<Command>,
     frames: QueueReceiver<Received>,
     timeout: Duration,
+    /// Whether the server camelizes: what is sent is camelized.
+    camelize: bool,
     _task: AbortOnDropHandle<()>,
 }
 
@@ -676,8 +693,11 @@ impl Client {
     }
 
     pub(crate) async fn push<M: Message>(&self, message: &M, keys: Keys<'_>) -> Result<(), ClientError> {
-        let text = frame::encode(message, keys)
+        let mut text = frame::encode(message, keys)
             .map_err(|source| ClientError::Encode { action: M::ACTION, source })?;
+        if self.camelize {
+            text = Utf8Bytes::from(case::camelize_keys(text.as_str()).into_owned());
+        }
         self.commands
             .send(Command::Send(text))
             .await
@@ -735,7 +755,7 @@ async fn run(
 ) {
     let mut dropped = 0;
     loop {
-        let ended = serve(&mut socket, &mut commands, &shared, &frames, &mut dropped).await;
+        let ended = serve(&mut socket, &mut commands, &shared, &frames, &mut dropped, options.camelize).await;
         // Whatever waited for an answer on this connection will not get it.
         shared.pending().clear();
         let (code, reason) = match ended {
@@ -763,6 +783,7 @@ async fn serve(
     shared: &Shared,
     frames: &QueueSender<Received>,
     dropped: &mut u64,
+    camelize: bool,
 ) -> Ended {
     loop {
         tokio::select! {
@@ -779,7 +800,10 @@ async fn serve(
                 }
             },
             incoming = socket.next() => match incoming {
-                Some(Ok(WsMessage::Text(text))) => route(RawFrame(text), shared, frames, dropped),
+                Some(Ok(WsMessage::Text(text))) => {
+                    let text = if camelize { Utf8Bytes::from(case::decamelize_keys(text.as_str()).into_owned()) } else { text };
+                    route(RawFrame(text), shared, frames, dropped)
+                }
                 Some(Ok(WsMessage::Close(close))) => {
                     let (code, reason) = close.map_or((None, String::new()), |c| (Some(c.code.into()), c.reason.to_string()));
                     return Ended::Lost(code, reason);

@@ -88,7 +88,8 @@ pub fn client(model: &Channel, p: &TokenStream) -> TokenStream {
         impl #self_ty {
             #[doc = #doc_connect]
             pub fn client(url: impl ::core::convert::Into<::std::string::String>) -> #p::ClientBuilder<#client> {
-                #p::ClientBuilder::new(url)
+                let camelize = <Self as #p::Channel>::CAMELIZE.unwrap_or(false);
+                #p::ClientBuilder::new(url).camelize(camelize)
             }
         }
     }
