@@ -224,25 +224,14 @@ fn render(item: &mut ItemTrait, model: &Mixin) -> TokenStream {
     }
 }
 
-/// A hidden dispatch method of the trait: a `match` on the action.
+/// A hidden dispatch method of the trait: a `match` on the action, `Unknown` for
+/// the others (the consumer tries its next mixin then).
 fn dispatch_fn(name: TokenStream, arms: TokenStream, p: &TokenStream) -> TokenStream {
     let doc = format!("`{name}`: the handlers of this mixin, for the consumers that include it.");
+    let method = super::render::dispatch_fn(name, arms, &TokenStream::new(), p);
     quote! {
         #[doc = #doc]
         #[doc(hidden)]
-        #[allow(unreachable_code, unreachable_patterns, unused_variables)]
-        fn #name<'a>(
-            &'a mut self,
-            cx: &'a mut #p::Context,
-            action: &'a str,
-            payload: ::core::option::Option<&'a #p::RawValue>,
-        ) -> impl ::core::future::Future<Output = #p::Dispatch> + ::core::marker::Send + 'a {
-            async move {
-                match action {
-                    #arms
-                    _ => #p::Dispatch::Unknown,
-                }
-            }
-        }
+        #method
     }
 }

@@ -336,8 +336,9 @@ fn distinct_topics(topics: &[syn::Type], p: &TokenStream) -> TokenStream {
     quote!(#(#checks)*)
 }
 
-/// A `Channel::dispatch`-shaped method: a `match` on the action over `arms`.
-fn dispatch_fn(
+/// A `Channel::dispatch`-shaped method: a `match` on the action over `arms`, and
+/// `fallthrough` for the other actions.
+pub(super) fn dispatch_fn(
     name: TokenStream,
     arms: TokenStream,
     fallthrough: &TokenStream,
