@@ -127,8 +127,38 @@ impl Camel {
 
 impl Consumer for Camel {}
 
+/// Text to shout.
+#[message(action = "louder")]
+pub struct Louder(pub String);
+
+/// The text, shouted.
+#[message(action = "loud")]
+#[derive(Debug, PartialEq)]
+pub struct Loud(pub String);
+
+/// A mixin: its handlers get a client trait, `LoudenClient`.
+#[mixin]
+pub trait Louden: Consumer {
+    #[ws_handler]
+    async fn louder(&mut self, msg: Louder) -> Loud {
+        Loud(msg.0.to_uppercase())
+    }
+}
+
+/// A consumer that includes the mixin.
+#[derive(Default)]
+pub struct Mixed;
+
+#[channel(mixins(Louden))]
+impl Mixed {}
+
+impl Consumer for Mixed {}
+
+impl Louden for Mixed {}
+
 async fn serve(layers: Layers) -> String {
     let app = axum::Router::new()
+        .route("/ws/mixed", Mixed::route())
         .route("/ws/crowd", Crowd::route())
         .route("/ws/tricky", Tricky::route())
         .route("/ws/camel", Camel::route())
@@ -281,6 +311,13 @@ async fn the_client_of_a_camelizing_consumer_speaks_camel_case() {
     let unread: Result<Renamed, _> =
         plain.request(&Rename { payload: Profile { user_name: "bob".into() } }).await;
     assert!(matches!(unread, Err(ClientError::Decode { .. })), "{unread:?}");
+}
+
+#[tokio::test]
+async fn a_mixin_s_handlers_have_typed_methods_too() {
+    let base = serve(Layers::default()).await;
+    let client = Mixed::client(format!("{base}/ws/mixed")).connect().await.expect("connect");
+    assert_eq!(client.louder(Louder("hi".into())).await.expect("the mixin's answer"), Loud("HI".into()));
 }
 
 #[tokio::test]

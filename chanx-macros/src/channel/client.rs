@@ -6,7 +6,7 @@ use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{GenericArgument, PathArguments, Type};
 
-use super::model::{Channel, Handler};
+use super::model::{Channel, Handler, Mixin};
 
 /// The framework frames every consumer may send, as `chanx` names them.
 const FRAMEWORK: [&str; 6] = [
@@ -147,6 +147,81 @@ pub fn topic_client(model: &Channel, p: &TokenStream) -> TokenStream {
             }
         }
     }
+}
+
+/// The typed client of a mixin's handlers: a trait (`PresenceClient`), implemented for
+/// every connection, that the typed client of any consumer including the mixin reaches
+/// through its `Deref` to `chanx::client::Client` once the trait is in scope. A handler
+/// whose types name `Self` (the consumer, unknown here) gets no method.
+pub fn mixin_client(model: &Mixin, vis: &syn::Visibility, p: &TokenStream) -> TokenStream {
+    let client = format_ident!("{}Client", model.ident);
+    let handlers: Vec<&Handler> = model
+        .handlers
+        .iter()
+        .filter(|h| {
+            !names_self(&h.message) && !names_self(&h.ret) && h.output.as_ref().is_none_or(|o| o.len() == 1)
+        })
+        .collect();
+    let signature = |handler: &Handler| {
+        let name = &handler.ident;
+        let message = &handler.message;
+        let answer = handler.output.as_ref().and_then(|o| o.first()).unwrap_or(&handler.ret);
+        let doc = format!(
+            "Sends a `{}` to the handler `{name}` and waits for its answer, if it has one.",
+            type_text(message)
+        );
+        quote! {
+            #[doc = #doc]
+            fn #name(&self, message: #message) -> impl ::core::future::Future<
+                Output = ::core::result::Result<<Self as #p::Asks<#answer, #message>>::Reply, #p::ClientError>,
+            > + ::core::marker::Send
+            where
+                Self: #p::Asks<#answer, #message>
+        }
+    };
+    let declarations = handlers.iter().map(|h| {
+        let signature = signature(h);
+        quote!(#signature;)
+    });
+    let definitions = handlers.iter().map(|h| {
+        let signature = signature(h);
+        let message = &h.message;
+        let answer = h.output.as_ref().and_then(|o| o.first()).unwrap_or(&h.ret);
+        quote! {
+            #signature {
+                <Self as #p::Asks<#answer, #message>>::ask(self, ::core::option::Option::None, message)
+            }
+        }
+    });
+    let doc = format!(
+        "The handlers of the mixin [`{}`] for a typed client of a consumer that includes it: `use` this \
+         trait, then call them on the client.",
+        model.ident
+    );
+    quote! {
+        #[doc = #doc]
+        #[allow(dead_code, private_interfaces, private_bounds)]
+        #vis trait #client {
+            #(#declarations)*
+        }
+
+        #[allow(dead_code, private_interfaces, private_bounds)]
+        impl<C: ::std::borrow::Borrow<#p::Client> + ?::core::marker::Sized> #client for C {
+            #(#definitions)*
+        }
+    }
+}
+
+/// Whether `ty` mentions `Self`.
+fn names_self(ty: &Type) -> bool {
+    fn any(tokens: TokenStream) -> bool {
+        tokens.into_iter().any(|token| match token {
+            TokenTree::Ident(ident) => ident == "Self",
+            TokenTree::Group(group) => any(group.stream()),
+            _ => false,
+        })
+    }
+    any(ty.to_token_stream())
 }
 
 /// The enum of every frame a consumer or topic is seen to send, with its `Debug`

@@ -217,10 +217,12 @@ fn render(item: &mut ItemTrait, model: &Mixin) -> TokenStream {
         .collect();
     let distinct_handlers = distinct_actions(&handler_types, &p);
     let distinct_events = distinct_actions(&event_types, &p);
+    let client = cfg!(feature = "client").then(|| super::client::mixin_client(model, &item.vis, &p));
     quote! {
         #item
         #distinct_handlers
         #distinct_events
+        #client
     }
 }
 
