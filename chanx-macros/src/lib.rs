@@ -428,6 +428,11 @@ pub fn channel(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// assert_eq!(HallConsumer::meta().sends[0].action, "roster");
 /// ```
+///
+/// With chanx's `client` feature, the mixin also gets a client trait, `<Mixin>Client`
+/// (`PresenceClient`), implemented for every connection: with it in scope, the typed
+/// client of any consumer that includes the mixin has the mixin's handlers as methods,
+/// typed by their signatures (a handler whose types name `Self` gets none).
 #[proc_macro_attribute]
 pub fn mixin(args: TokenStream, item: TokenStream) -> TokenStream {
     channel::expand_mixin(args.into(), item.into()).into()
