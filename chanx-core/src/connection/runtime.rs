@@ -9,12 +9,13 @@ use std::borrow::Cow;
 use std::fmt::Display;
 use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{FutureExt, Sink, Stream, StreamExt};
 use serde_json::value::RawValue;
+use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -119,7 +120,7 @@ pub(crate) async fn serve<C, R, W>(
             topics: Subscriptions::new(C::TOPICS, settings),
             default_topic: None,
             lagging,
-            control: control.clone(),
+            control,
             completion,
             camelize,
             settings,
@@ -136,29 +137,46 @@ pub(crate) async fn serve<C, R, W>(
             }
         };
         tracing::debug!(?reason, "disconnected");
-        connection.end_subscriptions().await;
-        let Connection { mut cx, .. } = connection;
-        // Bounded, like the rest of the ending: a hook that waits forever must not keep
-        // the connection registered and in its groups.
-        let hook = AssertUnwindSafe(consumer.on_disconnect(&mut cx, &reason)).catch_unwind();
-        match tokio::time::timeout(settings.close_timeout, hook).await {
-            Ok(Ok(())) => {}
-            Ok(Err(panic)) => throttled!(error, panic = panic_text(&panic), "on_disconnect panicked"),
-            Err(_) => throttled!(warn, "on_disconnect did not finish within the close timeout"),
-        }
-        leave_all(&mut cx).await;
-        control.finish();
-        drop(cx);
-        // A client that stopped reading cannot hold the connection's task forever.
-        if tokio::time::timeout(settings.close_timeout, &mut writer).await.is_err() {
-            tracing::debug!("the client does not read; dropping the connection");
-            writer.abort();
-        } else if matches!(reason, Disconnect::ServerClosed { .. }) {
-            linger(&mut reader, settings.close_timeout).await;
-        }
+        // Boxed, like the opening: it runs once, at the end.
+        Box::pin(end(connection, consumer, reason, &mut writer, &mut reader)).await;
     }
     .instrument(span)
     .await
+}
+
+/// The end of a connection: its subscriptions, `on_disconnect`, its groups, then the
+/// writer's last frames and, after a server close, the client's close.
+async fn end<C, R>(
+    mut connection: Connection<'_, C>,
+    mut consumer: C,
+    reason: Disconnect,
+    writer: &mut JoinHandle<()>,
+    reader: &mut R,
+) where
+    C: Consumer,
+    R: Stream<Item = Incoming> + Unpin + Send,
+{
+    let settings = connection.settings;
+    connection.end_subscriptions().await;
+    let Connection { mut cx, control, .. } = connection;
+    // Bounded, like the rest of the ending: a hook that waits forever must not keep
+    // the connection registered and in its groups.
+    let hook = AssertUnwindSafe(consumer.on_disconnect(&mut cx, &reason)).catch_unwind();
+    match tokio::time::timeout(settings.close_timeout, hook).await {
+        Ok(Ok(())) => {}
+        Ok(Err(panic)) => throttled!(error, panic = panic_text(&panic), "on_disconnect panicked"),
+        Err(_) => throttled!(warn, "on_disconnect did not finish within the close timeout"),
+    }
+    leave_all(&mut cx).await;
+    control.finish();
+    drop(cx);
+    // A client that stopped reading cannot hold the connection's task forever.
+    if tokio::time::timeout(settings.close_timeout, &mut *writer).await.is_err() {
+        tracing::debug!("the client does not read; dropping the connection");
+        writer.abort();
+    } else if matches!(reason, Disconnect::ServerClosed { .. }) {
+        linger(reader, settings.close_timeout).await;
+    }
 }
 
 /// After the server's close frame, reads (and drops) until the client's close, so
@@ -195,13 +213,16 @@ enum Next {
 
 /// Runs `step` to its end; if shutdown or lagging strikes meanwhile, gives it `grace`
 /// more, then drops it (`None`).
+///
+/// `step` is pinned by the caller, so that it is stored once, in the caller's state (a
+/// step taken by value and pinned here would be stored twice in this future: once as
+/// the argument, once pinned).
 async fn finish_or_stop<F: Future>(
-    step: F,
+    mut step: Pin<&mut F>,
     shutdown: &mut (impl Future<Output = ()> + Unpin),
     lagging: &mut (impl Future<Output = ()> + Unpin),
     grace: Duration,
 ) -> Option<F::Output> {
-    let mut step = pin!(step);
     tokio::select! {
         output = &mut step => return Some(output),
         () = shutdown => {}
@@ -273,7 +294,11 @@ impl<C: Consumer> Connection<'_, C> {
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             (ticks, beat.timeout)
         });
-        let opened = finish_or_stop(self.open(consumer, inbox), &mut shutdown, &mut lagging, grace).await;
+        // Boxed: it runs once, and inline it would size the connection's future (held
+        // for its whole life) for a step that is over once the client is welcomed.
+        let mut open = Box::pin(self.open(consumer, inbox));
+        let opened = finish_or_stop(open.as_mut(), &mut shutdown, &mut lagging, grace).await;
+        drop(open);
         if let Some(reason) = opened.flatten() {
             return reason;
         }
@@ -312,8 +337,10 @@ impl<C: Consumer> Connection<'_, C> {
                 () = &mut shutdown => continue,
                 () = &mut lagging => continue,
             };
-            let handled =
-                finish_or_stop(self.handle(consumer, next), &mut shutdown, &mut lagging, grace).await;
+            let handled = {
+                let step = pin!(self.handle(consumer, next));
+                finish_or_stop(step, &mut shutdown, &mut lagging, grace).await
+            };
             if let Some(reason) = handled.flatten() {
                 return reason;
             }
