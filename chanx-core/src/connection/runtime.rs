@@ -338,7 +338,11 @@ impl<C: Consumer> Connection<'_, C> {
                 () = &mut lagging => continue,
             };
             let handled = {
-                let step = pin!(self.handle(consumer, next));
+                // Boxed too: inline, the largest step (a handler's future) would size the
+                // state every idle connection holds. One allocation per frame or event,
+                // within the noise of the CPU each costs (BENCHMARKS.md).
+                let mut step = Box::pin(self.handle(consumer, next));
+                let step = step.as_mut();
                 finish_or_stop(step, &mut shutdown, &mut lagging, grace).await
             };
             if let Some(reason) = handled.flatten() {
