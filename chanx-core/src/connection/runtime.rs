@@ -76,15 +76,20 @@ struct Connection<'a, C> {
 }
 
 /// Serves one connection to its end.
-pub(crate) async fn serve<C, R, W>(
+///
+/// Not an `async fn`: its arguments would be stored in its future next to the copies
+/// the instrumented block below takes, for the connection's whole life. The returned
+/// future is that block alone.
+pub(crate) fn serve<'a, C, R, W>(
     mut consumer: C,
-    info: ConnectionInfo,
+    info: Arc<ConnectionInfo>,
     mut reader: R,
     writer: W,
-    settings: &Settings,
-) where
+    settings: &'a Settings,
+) -> impl Future<Output = ()> + Send + 'a
+where
     C: Consumer,
-    R: Stream<Item = Incoming> + Unpin + Send,
+    R: Stream<Item = Incoming> + Unpin + Send + 'a,
     W: Sink<Outgoing> + Unpin + Send + 'static,
     W::Error: Display + Send,
 {
@@ -101,16 +106,20 @@ pub(crate) async fn serve<C, R, W>(
         let camelize = C::CAMELIZE.unwrap_or(settings.camelize);
         let write = transport::write_loop(writer, rx, control.clone(), completion, camelize, log.clone());
         let mut writer = tokio::spawn(write.in_current_span());
+        // The error is logged here, not kept: it would be stored for the connection's life.
         let (layer, unknown_layer) = match settings.layers.get(C::LAYER) {
-            Ok(layer) => (layer, None),
-            Err(error) => (settings.layers.default_layer(), Some(error)),
+            Ok(layer) => (layer, false),
+            Err(error) => {
+                tracing::error!(%error, "cannot serve this consumer");
+                (settings.layers.default_layer(), true)
+            }
         };
         let (events_tx, events) = queue(settings.event_buffer);
         let lagging = Arc::new(Lagging::new(control.clone(), settings.stats.clone()));
         let inbox =
             Inbox::new(tx.clone(), events_tx, lagging.clone(), settings.overflow, settings.stats.clone());
         let sender = Sender::new(tx, lagging.clone(), settings);
-        let cx = Context::new(Arc::new(info), sender, control.clone(), layer, settings);
+        let cx = Context::new(info, sender, control.clone(), layer, settings);
         let lagging = lagging.token.clone();
         let rate = settings.inbound_rate.map(Bucket::new);
         let mut connection = Connection {
@@ -129,19 +138,16 @@ pub(crate) async fn serve<C, R, W>(
             log,
             received: 0,
         };
-        let reason = match unknown_layer {
-            None => connection.run(&mut consumer, inbox, &mut reader).await,
-            Some(error) => {
-                tracing::error!(%error, "cannot serve this consumer");
-                connection.server_close(INTERNAL_ERROR, "Internal error")
-            }
+        let reason = if unknown_layer {
+            connection.server_close(INTERNAL_ERROR, "Internal error")
+        } else {
+            connection.run(&mut consumer, inbox, &mut reader).await
         };
         tracing::debug!(?reason, "disconnected");
         // Boxed, like the opening: it runs once, at the end.
         Box::pin(end(connection, consumer, reason, &mut writer, &mut reader)).await;
     }
     .instrument(span)
-    .await
 }
 
 /// The end of a connection: its subscriptions, `on_disconnect`, its groups, then the
