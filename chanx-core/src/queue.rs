@@ -37,8 +37,9 @@ struct Shared<T> {
 
 #[derive(Debug)]
 struct State<T> {
-    /// Allocated on the first item, not before: most connections never get an event,
-    /// and an idle one queues nothing.
+    /// Allocated on the first item, not before, and given back when the receiver finds
+    /// it empty (about to wait): most connections never get an event, and an idle one
+    /// queues nothing.
     items: VecDeque<(T, u32)>,
     senders: usize,
     /// The receiver is gone or closed the queue.
@@ -160,7 +161,11 @@ impl<T> QueueReceiver<T> {
     fn take(&self, batch: &mut Vec<T>, max: usize) -> Option<usize> {
         let mut state = self.shared.state();
         if state.items.is_empty() {
-            return (state.senders > 0).then_some(0);
+            let spare = std::mem::take(&mut state.items);
+            let open = state.senders > 0;
+            drop(state);
+            drop(spare);
+            return open.then_some(0);
         }
         let count = state.items.len().min(max.max(1));
         let mut permits = 0usize;
@@ -184,7 +189,12 @@ impl<T> QueueReceiver<T> {
                 Ok(Some(item))
             }
             None if state.senders == 0 => Err(()),
-            None => Ok(None),
+            None => {
+                let spare = std::mem::take(&mut state.items);
+                drop(state);
+                drop(spare);
+                Ok(None)
+            }
         }
     }
 

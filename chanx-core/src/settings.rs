@@ -31,8 +31,40 @@ use crate::stats::Stats;
 ///     .inbound_rate(50, 100);
 /// let app: Router = Router::new().layer(Extension(settings));
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Settings {
+    /// One value shared by every connection, each of which holds a pointer to it, not
+    /// a copy (a copy was 232 bytes of every connection's task). A builder method on a
+    /// shared value changes a copy of its own (copy on write).
+    shared: Arc<SettingsData>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.shared.fmt(f)
+    }
+}
+
+/// Reads of the settings: `settings.max_message_size`.
+impl std::ops::Deref for Settings {
+    type Target = SettingsData;
+
+    fn deref(&self) -> &SettingsData {
+        &self.shared
+    }
+}
+
+/// Writes of the builder methods, on a value of their own.
+impl std::ops::DerefMut for Settings {
+    fn deref_mut(&mut self) -> &mut SettingsData {
+        Arc::make_mut(&mut self.shared)
+    }
+}
+
+/// What [`Settings`] holds (its fields are the crate's).
+#[doc(hidden)]
+#[derive(Debug, Clone)]
+pub struct SettingsData {
     pub(crate) send_completion: bool,
     pub(crate) camelize: bool,
     pub(crate) max_message_size: usize,
@@ -71,7 +103,7 @@ pub(crate) struct RateLimit {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings {
+        let data = SettingsData {
             send_completion: false,
             camelize: false,
             max_message_size: 1024 * 1024,
@@ -95,7 +127,8 @@ impl Default for Settings {
             layers: Layers::default(),
             shutdown: Shutdown::default(),
             stats: Arc::default(),
-        }
+        };
+        Settings { shared: Arc::new(data) }
     }
 }
 

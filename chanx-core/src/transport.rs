@@ -224,6 +224,10 @@ pub(crate) async fn write_loop<W>(
     let written: Result<(), W::Error> = async {
         loop {
             let mut ended = false;
+            // An idle connection keeps no batch: a new one per batch written.
+            if batch.capacity() != 0 {
+                batch = Vec::new();
+            }
             {
                 let notified = pin!(control.notify.notified());
                 tokio::select! {

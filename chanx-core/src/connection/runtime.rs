@@ -9,12 +9,13 @@ use std::borrow::Cow;
 use std::fmt::Display;
 use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{FutureExt, Sink, Stream, StreamExt};
 use serde_json::value::RawValue;
+use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -75,15 +76,20 @@ struct Connection<'a, C> {
 }
 
 /// Serves one connection to its end.
-pub(crate) async fn serve<C, R, W>(
+///
+/// Not an `async fn`: its arguments would be stored in its future next to the copies
+/// the instrumented block below takes, for the connection's whole life. The returned
+/// future is that block alone.
+pub(crate) fn serve<'a, C, R, W>(
     mut consumer: C,
-    info: ConnectionInfo,
+    info: Arc<ConnectionInfo>,
     mut reader: R,
     writer: W,
-    settings: &Settings,
-) where
+    settings: &'a Settings,
+) -> impl Future<Output = ()> + Send + 'a
+where
     C: Consumer,
-    R: Stream<Item = Incoming> + Unpin + Send,
+    R: Stream<Item = Incoming> + Unpin + Send + 'a,
     W: Sink<Outgoing> + Unpin + Send + 'static,
     W::Error: Display + Send,
 {
@@ -100,16 +106,20 @@ pub(crate) async fn serve<C, R, W>(
         let camelize = C::CAMELIZE.unwrap_or(settings.camelize);
         let write = transport::write_loop(writer, rx, control.clone(), completion, camelize, log.clone());
         let mut writer = tokio::spawn(write.in_current_span());
+        // The error is logged here, not kept: it would be stored for the connection's life.
         let (layer, unknown_layer) = match settings.layers.get(C::LAYER) {
-            Ok(layer) => (layer, None),
-            Err(error) => (settings.layers.default_layer(), Some(error)),
+            Ok(layer) => (layer, false),
+            Err(error) => {
+                tracing::error!(%error, "cannot serve this consumer");
+                (settings.layers.default_layer(), true)
+            }
         };
         let (events_tx, events) = queue(settings.event_buffer);
         let lagging = Arc::new(Lagging::new(control.clone(), settings.stats.clone()));
         let inbox =
             Inbox::new(tx.clone(), events_tx, lagging.clone(), settings.overflow, settings.stats.clone());
         let sender = Sender::new(tx, lagging.clone(), settings);
-        let cx = Context::new(Arc::new(info), sender, control.clone(), layer, settings);
+        let cx = Context::new(info, sender, control.clone(), layer, settings);
         let lagging = lagging.token.clone();
         let rate = settings.inbound_rate.map(Bucket::new);
         let mut connection = Connection {
@@ -119,7 +129,7 @@ pub(crate) async fn serve<C, R, W>(
             topics: Subscriptions::new(C::TOPICS, settings),
             default_topic: None,
             lagging,
-            control: control.clone(),
+            control,
             completion,
             camelize,
             settings,
@@ -128,37 +138,51 @@ pub(crate) async fn serve<C, R, W>(
             log,
             received: 0,
         };
-        let reason = match unknown_layer {
-            None => connection.run(&mut consumer, inbox, &mut reader).await,
-            Some(error) => {
-                tracing::error!(%error, "cannot serve this consumer");
-                connection.server_close(INTERNAL_ERROR, "Internal error")
-            }
+        let reason = if unknown_layer {
+            connection.server_close(INTERNAL_ERROR, "Internal error")
+        } else {
+            connection.run(&mut consumer, inbox, &mut reader).await
         };
         tracing::debug!(?reason, "disconnected");
-        connection.end_subscriptions().await;
-        let Connection { mut cx, .. } = connection;
-        // Bounded, like the rest of the ending: a hook that waits forever must not keep
-        // the connection registered and in its groups.
-        let hook = AssertUnwindSafe(consumer.on_disconnect(&mut cx, &reason)).catch_unwind();
-        match tokio::time::timeout(settings.close_timeout, hook).await {
-            Ok(Ok(())) => {}
-            Ok(Err(panic)) => throttled!(error, panic = panic_text(&panic), "on_disconnect panicked"),
-            Err(_) => throttled!(warn, "on_disconnect did not finish within the close timeout"),
-        }
-        leave_all(&mut cx).await;
-        control.finish();
-        drop(cx);
-        // A client that stopped reading cannot hold the connection's task forever.
-        if tokio::time::timeout(settings.close_timeout, &mut writer).await.is_err() {
-            tracing::debug!("the client does not read; dropping the connection");
-            writer.abort();
-        } else if matches!(reason, Disconnect::ServerClosed { .. }) {
-            linger(&mut reader, settings.close_timeout).await;
-        }
+        // Boxed, like the opening: it runs once, at the end.
+        Box::pin(end(connection, consumer, reason, &mut writer, &mut reader)).await;
     }
     .instrument(span)
-    .await
+}
+
+/// The end of a connection: its subscriptions, `on_disconnect`, its groups, then the
+/// writer's last frames and, after a server close, the client's close.
+async fn end<C, R>(
+    mut connection: Connection<'_, C>,
+    mut consumer: C,
+    reason: Disconnect,
+    writer: &mut JoinHandle<()>,
+    reader: &mut R,
+) where
+    C: Consumer,
+    R: Stream<Item = Incoming> + Unpin + Send,
+{
+    let settings = connection.settings;
+    connection.end_subscriptions().await;
+    let Connection { mut cx, control, .. } = connection;
+    // Bounded, like the rest of the ending: a hook that waits forever must not keep
+    // the connection registered and in its groups.
+    let hook = AssertUnwindSafe(consumer.on_disconnect(&mut cx, &reason)).catch_unwind();
+    match tokio::time::timeout(settings.close_timeout, hook).await {
+        Ok(Ok(())) => {}
+        Ok(Err(panic)) => throttled!(error, panic = panic_text(&panic), "on_disconnect panicked"),
+        Err(_) => throttled!(warn, "on_disconnect did not finish within the close timeout"),
+    }
+    leave_all(&mut cx).await;
+    control.finish();
+    drop(cx);
+    // A client that stopped reading cannot hold the connection's task forever.
+    if tokio::time::timeout(settings.close_timeout, &mut *writer).await.is_err() {
+        tracing::debug!("the client does not read; dropping the connection");
+        writer.abort();
+    } else if matches!(reason, Disconnect::ServerClosed { .. }) {
+        linger(reader, settings.close_timeout).await;
+    }
 }
 
 /// After the server's close frame, reads (and drops) until the client's close, so
@@ -195,13 +219,16 @@ enum Next {
 
 /// Runs `step` to its end; if shutdown or lagging strikes meanwhile, gives it `grace`
 /// more, then drops it (`None`).
+///
+/// `step` is pinned by the caller, so that it is stored once, in the caller's state (a
+/// step taken by value and pinned here would be stored twice in this future: once as
+/// the argument, once pinned).
 async fn finish_or_stop<F: Future>(
-    step: F,
+    mut step: Pin<&mut F>,
     shutdown: &mut (impl Future<Output = ()> + Unpin),
     lagging: &mut (impl Future<Output = ()> + Unpin),
     grace: Duration,
 ) -> Option<F::Output> {
-    let mut step = pin!(step);
     tokio::select! {
         output = &mut step => return Some(output),
         () = shutdown => {}
@@ -273,7 +300,11 @@ impl<C: Consumer> Connection<'_, C> {
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             (ticks, beat.timeout)
         });
-        let opened = finish_or_stop(self.open(consumer, inbox), &mut shutdown, &mut lagging, grace).await;
+        // Boxed: it runs once, and inline it would size the connection's future (held
+        // for its whole life) for a step that is over once the client is welcomed.
+        let mut open = Box::pin(self.open(consumer, inbox));
+        let opened = finish_or_stop(open.as_mut(), &mut shutdown, &mut lagging, grace).await;
+        drop(open);
         if let Some(reason) = opened.flatten() {
             return reason;
         }
@@ -312,8 +343,14 @@ impl<C: Consumer> Connection<'_, C> {
                 () = &mut shutdown => continue,
                 () = &mut lagging => continue,
             };
-            let handled =
-                finish_or_stop(self.handle(consumer, next), &mut shutdown, &mut lagging, grace).await;
+            let handled = {
+                // Boxed too: inline, the largest step (a handler's future) would size the
+                // state every idle connection holds. One allocation per frame or event,
+                // within the noise of the CPU each costs (BENCHMARKS.md).
+                let mut step = Box::pin(self.handle(consumer, next));
+                let step = step.as_mut();
+                finish_or_stop(step, &mut shutdown, &mut lagging, grace).await
+            };
             if let Some(reason) = handled.flatten() {
                 return reason;
             }

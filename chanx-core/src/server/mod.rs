@@ -184,7 +184,8 @@ where
         return refuse(StatusCode::SERVICE_UNAVAILABLE, "Too many connections");
     };
     let channel_name = settings.layers.new_channel_name(C::LAYER);
-    let info = ConnectionInfo::from_parts(&mut parts, &state, channel_name).await;
+    // Shared from here on: the connection's task and its `Context` hold one pointer.
+    let info = Arc::new(ConnectionInfo::from_parts(&mut parts, &state, channel_name).await);
     let mut handshake = Handshake { parts: &mut parts, info: &info, state: &state };
     let consumer =
         match tokio::time::timeout(settings.handshake_timeout, C::from_connection(&mut handshake)).await {
@@ -201,20 +202,22 @@ where
             }
         };
     let guard = settings.shutdown.tracker.token();
-    let config = WebSocketConfig::default()
-        .max_message_size(Some(settings.max_message_size))
-        .max_frame_size(Some(settings.max_message_size))
-        .read_buffer_size(settings.read_buffer_size)
-        .write_buffer_size(settings.write_buffer_size)
-        // Bounds what a client that does not read holds in the socket's buffer (the
-        // pongs it asks for included); larger frames go out in fragments.
-        .max_write_buffer_size(settings.write_buffer_size + FRAGMENT + 1024);
     count(&stats.accepted);
-    tokio::spawn(async move {
+    // What this task captures is stored in its future for the connection's whole life,
+    // even once moved out: only what the connection needs, nothing built for one step.
+    let task = async move {
         let upgraded = match on_upgrade.await {
             Ok(upgraded) => upgraded,
             Err(error) => return tracing::debug!(%error, "the upgrade did not complete"),
         };
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(settings.max_message_size))
+            .max_frame_size(Some(settings.max_message_size))
+            .read_buffer_size(settings.read_buffer_size)
+            .write_buffer_size(settings.write_buffer_size)
+            // Bounds what a client that does not read holds in the socket's buffer (the
+            // pongs it asks for included); larger frames go out in fragments.
+            .max_write_buffer_size(settings.write_buffer_size + FRAGMENT + 1024);
         let socket =
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
         let (sink, stream) = socket.split();
@@ -226,7 +229,8 @@ where
             () = dropped.cancelled() => {}
         }
         drop((guard, app_slot, route_slot));
-    });
+    };
+    tokio::spawn(task);
     let mut response = StatusCode::SWITCHING_PROTOCOLS.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
