@@ -321,6 +321,32 @@ async fn a_mixin_s_handlers_have_typed_methods_too() {
 }
 
 #[tokio::test]
+async fn frames_nobody_reads_are_bounded_in_bytes_and_their_loss_reported() {
+    let layers = Layers::default();
+    let base = serve(layers.clone()).await;
+    let mut client = Crowd::client(format!("{base}/ws/crowd")).buffer(300).connect().await.expect("connect");
+    let name = client.whoami(WhoAmI).await.expect("an answer").0;
+    for n in 0..50 {
+        let text = format!("announcement number {n}, long enough to fill the buffer");
+        layers.default_layer().send_event(&name, &Announcement(text)).await.expect("sent");
+    }
+    // Answered after the 50 events were handled and their frames written: the client
+    // has routed them all, into its 300 bytes or out.
+    client.whoami(WhoAmI).await.expect("the connection goes on, requests too");
+    let (mut kept, mut lost) = (0, 0);
+    while lost == 0 {
+        let next =
+            tokio::time::timeout(Duration::from_secs(5), client.next()).await.expect("a frame or a loss");
+        match next {
+            Some(Ok(CrowdFrame::Announcement(_))) => kept += 1,
+            Some(Err(ClientError::Lagged { dropped })) => lost += dropped,
+            other => panic!("expected announcements and a loss, got {other:?}"),
+        }
+    }
+    assert!(kept < 10 && kept + lost <= 50, "kept {kept}, lost {lost}: at most 300 bytes are kept");
+}
+
+#[tokio::test]
 async fn a_refusal_before_the_upgrade_is_its_status() {
     let base = serve(Layers::default()).await;
     let refused = Client::builder(format!("{base}/ws/nowhere")).connect().await;

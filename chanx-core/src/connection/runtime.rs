@@ -501,7 +501,11 @@ impl<C: Consumer> Connection<'_, C> {
             Ok(envelope) => envelope,
             Err(errors) => return send(&self.cx, &ErrorMessage::validation(errors), Keys::default()).await,
         };
-        let topic = envelope.topic.as_deref().map(Arc::from).or_else(|| self.default_topic.clone());
+        // A subscribed topic's frames share its name; only other names are copied.
+        let topic = match envelope.topic.as_deref() {
+            Some(name) => Some(self.topics.name(name).unwrap_or_else(|| Arc::from(name))),
+            None => self.default_topic.clone(),
+        };
         let expected = match &topic {
             None => C::ACTIONS,
             Some(topic) => self.topics.actions(topic),
