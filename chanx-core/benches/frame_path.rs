@@ -37,7 +37,10 @@ impl Consumer for Echo {}
 
 fn frame_path(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
-    let mut client = runtime.block_on(async { TestClient::connect::<Echo>() });
+    // Without the inbound rate limit (default 500 frames a second, in bursts of 1,000),
+    // which would drop the frames of a benchmark's loop after its first burst.
+    let settings = chanx::Settings::default().no_inbound_rate();
+    let mut client = runtime.block_on(async { TestClient::builder().settings(settings).connect::<Echo>() });
     let cases = [
         ("echo", r#"{"action":"user_message","payload":{"message":"hello"}}"#),
         ("invalid payload", r#"{"action":"user_message","payload":{"message":123}}"#),

@@ -15,6 +15,7 @@ mod log;
 mod origin;
 mod queue;
 mod stats;
+mod wake;
 
 mod protocol;
 

@@ -4,11 +4,20 @@
 //! A queue holds at most its budget of bytes; a single item larger than the whole
 //! budget is let in when the queue is empty, alone, so that no message is too big to
 //! send. Pushing never copies: items are the frame bytes shared by every receiver.
+//!
+//! A push wakes the receiver's task, except a push through a [quiet](QueueSender::quiet)
+//! sender: that one is for code the receiver's own task runs, which polls the receiver
+//! after every poll of that code (see `connection::runtime`), so a wake-up would only
+//! make the task run once more for nothing.
 
 use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Duration;
 
-use tokio::sync::{Notify, Semaphore, TryAcquireError};
+use futures_util::task::AtomicWaker;
+use tokio::sync::{Semaphore, TryAcquireError};
 
 /// What an item costs against the budget.
 pub(crate) trait Cost {
@@ -29,8 +38,8 @@ pub(crate) enum PushError {
 #[derive(Debug)]
 struct Shared<T> {
     state: Mutex<State<T>>,
-    /// Woken when an item arrives or the last sender leaves (one receiver).
-    ready: Notify,
+    /// The receiver's task, woken when an item arrives or the last sender leaves.
+    ready: AtomicWaker,
     budget: Semaphore,
     limit: usize,
 }
@@ -57,12 +66,16 @@ impl<T> Shared<T> {
 #[derive(Debug)]
 pub(crate) struct QueueSender<T> {
     shared: Arc<Shared<T>>,
+    /// Pushes wake the receiver's task: false only for a [quiet](Self::quiet) sender.
+    wakes: bool,
 }
 
 impl<T> Clone for QueueSender<T> {
+    /// A clone always wakes the receiver, even a quiet sender's: it may be used from
+    /// any task.
     fn clone(&self) -> Self {
         self.shared.state().senders += 1;
-        QueueSender { shared: self.shared.clone() }
+        QueueSender { shared: self.shared.clone(), wakes: true }
     }
 }
 
@@ -73,7 +86,7 @@ impl<T> Drop for QueueSender<T> {
         state.senders -= 1;
         if state.senders == 0 {
             drop(state);
-            self.shared.ready.notify_one();
+            self.shared.ready.wake();
         }
     }
 }
@@ -97,11 +110,20 @@ pub(crate) fn queue<T: Cost>(limit: usize) -> (QueueSender<T>, QueueReceiver<T>)
     let limit = limit.clamp(1, u32::MAX as usize >> 1);
     let shared = Arc::new(Shared {
         state: Mutex::new(State { items: VecDeque::new(), senders: 1, closed: false }),
-        ready: Notify::new(),
+        ready: AtomicWaker::new(),
         budget: Semaphore::new(limit),
         limit,
     });
-    (QueueSender { shared: shared.clone() }, QueueReceiver { shared })
+    (QueueSender { shared: shared.clone(), wakes: true }, QueueReceiver { shared })
+}
+
+impl<T> QueueSender<T> {
+    /// This sender, made quiet: its pushes do not wake the receiver's task. Only for
+    /// code that the receiver's task runs and after which it polls the receiver.
+    pub fn quiet(mut self) -> Self {
+        self.wakes = false;
+        self
+    }
 }
 
 impl<T: Cost> QueueSender<T> {
@@ -118,7 +140,9 @@ impl<T: Cost> QueueSender<T> {
         }
         state.items.push_back((item, permits));
         drop(state);
-        self.shared.ready.notify_one();
+        if self.wakes {
+            self.shared.ready.wake();
+        }
         Ok(())
     }
 
@@ -133,12 +157,24 @@ impl<T: Cost> QueueSender<T> {
         self.enqueue(item, permits)
     }
 
-    /// Queues `item`, waiting while the queue is over budget.
-    pub async fn push(&self, item: T) -> Result<(), PushError> {
+    /// Queues `item`, waiting while the queue is over budget, for at most `patience`
+    /// (then [`PushError::Full`]). Takes the budget at once when there is room: a
+    /// timer is only set for a wait.
+    pub async fn push(&self, item: T, patience: Option<Duration>) -> Result<(), PushError> {
         let permits = self.permits(&item);
-        match self.shared.budget.acquire_many(permits).await {
+        match self.shared.budget.try_acquire_many(permits) {
             Ok(permit) => permit.forget(),
-            Err(_) => return Err(PushError::Closed),
+            Err(TryAcquireError::Closed) => return Err(PushError::Closed),
+            Err(TryAcquireError::NoPermits) => {
+                let acquire = self.shared.budget.acquire_many(permits);
+                let acquired = match patience {
+                    None => acquire.await,
+                    Some(patience) => {
+                        tokio::time::timeout(patience, acquire).await.map_err(|_| PushError::Full)?
+                    }
+                };
+                acquired.map_err(|_| PushError::Closed)?.forget();
+            }
         }
         self.enqueue(item, permits)
     }
@@ -158,7 +194,7 @@ impl<T: Cost> QueueSender<T> {
 impl<T> QueueReceiver<T> {
     /// Takes up to `max` queued items into `batch` now; `None` when there are none and
     /// every sender is gone (the end), `Some(0)` when there are none yet.
-    fn take(&self, batch: &mut Vec<T>, max: usize) -> Option<usize> {
+    fn take(&self, batch: &mut impl Extend<T>, max: usize) -> Option<usize> {
         let mut state = self.shared.state();
         if state.items.is_empty() {
             let spare = std::mem::take(&mut state.items);
@@ -198,27 +234,44 @@ impl<T> QueueReceiver<T> {
         }
     }
 
-    /// The next item, or `None` once every sender is gone.
-    pub async fn recv(&mut self) -> Option<T> {
-        loop {
-            match self.pop() {
-                Ok(Some(item)) => return Some(item),
-                Ok(None) => self.shared.ready.notified().await,
-                Err(()) => return None,
-            }
+    /// Runs `attempt`; when it finds nothing, registers the task and runs it once
+    /// more, so that an item pushed in between is not missed. Every poll looks at the
+    /// queue, so an item a quiet sender pushed is seen without a wake-up.
+    fn poll<R>(&self, cx: &mut Context<'_>, mut attempt: impl FnMut() -> Option<R>) -> Poll<R> {
+        if let Some(ready) = attempt() {
+            return Poll::Ready(ready);
         }
+        self.shared.ready.register(cx.waker());
+        attempt().map_or(Poll::Pending, Poll::Ready)
     }
 
-    /// Up to `max` items at once (waits for the first), appended to `batch`; 0 once
-    /// every sender is gone. Their budget is returned in one step.
-    pub async fn recv_many(&mut self, batch: &mut Vec<T>, max: usize) -> usize {
-        loop {
-            match self.take(batch, max) {
-                None => return 0,
-                Some(0) => self.shared.ready.notified().await,
-                Some(count) => return count,
-            }
-        }
+    /// The next item, or `None` once every sender is gone.
+    pub async fn recv(&mut self) -> Option<T> {
+        poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.poll(cx, || match self.pop() {
+            Ok(Some(item)) => Some(Some(item)),
+            Ok(None) => None,
+            Err(()) => Some(None),
+        })
+    }
+
+    /// Up to `max` items at once, appended to `batch`: ready with their count once
+    /// there is one, or with 0 once every sender is gone. Their budget is returned in
+    /// one step.
+    pub fn poll_recv_many(
+        &self,
+        cx: &mut Context<'_>,
+        batch: &mut impl Extend<T>,
+        max: usize,
+    ) -> Poll<usize> {
+        self.poll(cx, || match self.take(batch, max) {
+            None => Some(0),
+            Some(0) => None,
+            Some(count) => Some(count),
+        })
     }
 
     /// An item if one is queued now.
@@ -258,7 +311,7 @@ mod tests {
         assert_eq!(rx.recv().await.map(|v| v.len()), Some(60));
         assert_eq!(tx.queued(), 40);
         let mut batch = Vec::new();
-        assert_eq!(rx.recv_many(&mut batch, 8).await, 1);
+        assert_eq!(poll_fn(|cx| rx.poll_recv_many(cx, &mut batch, 8)).await, 1);
         assert_eq!(tx.queued(), 0);
     }
 
@@ -271,20 +324,52 @@ mod tests {
         assert_eq!(tx.try_push(vec![0; 1]), Ok(()));
     }
 
+    /// A waker that counts its wake-ups.
+    struct Count(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn a_quiet_sender_wakes_nobody_its_clones_do_and_every_poll_looks() {
+        let (tx, rx) = queue::<Vec<u8>>(100);
+        let quiet = tx.clone().quiet();
+        let wakes = Arc::new(Count(Default::default()));
+        let waker = std::task::Waker::from(wakes.clone());
+        let mut cx = Context::from_waker(&waker);
+        let woken = || wakes.0.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(rx.poll_recv(&mut cx).is_pending());
+        quiet.try_push(vec![1]).unwrap();
+        assert_eq!(woken(), 0);
+        // Not woken, but the next poll finds it.
+        assert!(matches!(rx.poll_recv(&mut cx), Poll::Ready(Some(item)) if item == [1]));
+        assert!(rx.poll_recv(&mut cx).is_pending());
+        quiet.clone().try_push(vec![2]).unwrap();
+        assert_eq!(woken(), 1, "a clone of a quiet sender wakes");
+        assert!(rx.poll_recv(&mut cx).is_ready());
+        assert!(rx.poll_recv(&mut cx).is_pending());
+        tx.try_push(vec![3]).unwrap();
+        tx.try_push(vec![4]).unwrap();
+        assert_eq!(woken(), 2, "one wake-up until the receiver polls again");
+    }
+
     #[tokio::test]
     async fn a_waiting_sender_gets_room_or_fails_on_close() {
         let (tx, mut rx) = queue::<Vec<u8>>(10);
         tx.try_push(vec![0; 10]).unwrap();
         let waiting = tokio::spawn({
             let tx = tx.clone();
-            async move { tx.push(vec![1; 5]).await }
+            async move { tx.push(vec![1; 5], None).await }
         });
         assert_eq!(rx.recv().await.map(|v| v.len()), Some(10));
         assert_eq!(waiting.await.unwrap(), Ok(()));
         tx.try_push(vec![0; 5]).unwrap();
         let blocked = tokio::spawn({
             let tx = tx.clone();
-            async move { tx.push(vec![1; 9]).await }
+            async move { tx.push(vec![1; 9], None).await }
         });
         tokio::task::yield_now().await;
         rx.close();

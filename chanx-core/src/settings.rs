@@ -1,11 +1,15 @@
 //! App-wide [`Settings`]: limits, timeouts, heartbeat, origin policy, channel layers,
 //! the [`Shutdown`] handle and the [`Stats`] counters.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
+
+use tokio::task::{self, AbortHandle};
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tokio_util::task::task_tracker::TaskTrackerToken;
 
 use crate::layer::{Layers, Overflow};
 use crate::origin::OriginPolicy;
@@ -347,9 +351,11 @@ impl Settings {
 #[derive(Debug, Clone, Default)]
 pub struct Shutdown {
     pub(crate) token: CancellationToken,
-    /// Cancelled when the connections that outlived the grace period are dropped.
-    pub(crate) drop_token: CancellationToken,
-    pub(crate) tracker: TaskTracker,
+    /// The open connections' tasks, aborted if they outlive the grace period. (Not a
+    /// token every connection waits on: that would be polled, and its lock taken, each
+    /// time a connection's task runs.)
+    tasks: Arc<Mutex<HashMap<task::Id, AbortHandle>>>,
+    tracker: TaskTracker,
 }
 
 impl Shutdown {
@@ -383,6 +389,44 @@ impl Shutdown {
     /// Ends every connection served with this handle at once, without a close frame or
     /// `on_disconnect`: for those that outlived the shutdown's grace period.
     pub(crate) fn drop_connections(&self) {
-        self.drop_token.cancel();
+        for connection in std::mem::take(&mut *lock(&self.tasks)).into_values() {
+            connection.abort();
+        }
     }
+
+    /// What a connection's task holds while it runs: counted by
+    /// [`connections_closed`](Self::connections_closed) until it is dropped.
+    pub(crate) fn register(&self) -> Registration {
+        Registration { _counted: self.tracker.token(), tasks: self.tasks.clone() }
+    }
+
+    /// Runs a connection's task, which holds a [`Registration`]; ended by
+    /// [`drop_connections`](Self::drop_connections) if still running.
+    pub(crate) fn spawn(&self, connection: impl Future<Output = ()> + Send + 'static) {
+        // Locked across the spawn, so that a task that ends at once finds its entry.
+        let mut open = lock(&self.tasks);
+        let handle = tokio::spawn(connection);
+        open.insert(handle.id(), handle.abort_handle());
+    }
+}
+
+/// A connection's place in its [`Shutdown`]: counted while held, and its task's entry
+/// removed when dropped (in its task: at its end, or when it is aborted).
+#[derive(Debug)]
+pub(crate) struct Registration {
+    _counted: TaskTrackerToken,
+    tasks: Arc<Mutex<HashMap<task::Id, AbortHandle>>>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if let Some(id) = task::try_id() {
+            lock(&self.tasks).remove(&id);
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Nothing panics while holding these locks; recover the data if something ever did.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

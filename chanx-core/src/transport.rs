@@ -1,6 +1,6 @@
 //! What comes off the socket ([`Incoming`]) and goes on it ([`Outgoing`]), the writer
-//! task that owns the socket's sending half, and the adapters between these and
-//! tungstenite's frames.
+//! that owns the socket's sending half (polled in the connection's task, beside its
+//! loop), and the adapters between these and tungstenite's frames.
 //!
 //! The writer takes frames from the connection's byte-bounded outbound queue and
 //! requests from its [`Control`] lane, which bypass the queue: a heartbeat ping, and a
@@ -8,13 +8,17 @@
 //! reach a client whose queue is full).
 
 use std::borrow::Cow;
-use std::pin::pin;
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
+use futures_util::future::FusedFuture;
+use futures_util::task::AtomicWaker;
 use futures_util::{Sink, SinkExt, Stream, stream};
 use serde_json::value::RawValue;
-use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::error::{Error as WsError, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::{CloseFrame, Frame};
@@ -75,7 +79,10 @@ impl Cost for Utf8Bytes {
 #[derive(Debug, Default)]
 pub(crate) struct Control {
     state: Mutex<ControlState>,
-    notify: Notify,
+    /// Set by each request, cleared when the writer takes them: the writer's polls
+    /// read this flag, not the lock.
+    requested: AtomicBool,
+    writer: AtomicWaker,
 }
 
 #[derive(Debug, Default)]
@@ -96,7 +103,8 @@ struct CloseRequest {
 impl Control {
     fn update(&self, change: impl FnOnce(&mut ControlState)) {
         change(&mut self.state.lock().unwrap_or_else(PoisonError::into_inner));
-        self.notify.notify_one();
+        self.requested.store(true, Ordering::Release);
+        self.writer.wake();
     }
 
     /// Sends a ping soon.
@@ -118,7 +126,19 @@ impl Control {
         self.update(|s| s.finish = true);
     }
 
+    /// Ready once something was requested that the writer has not taken yet.
+    fn poll_requested(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.requested.load(Ordering::Acquire) {
+            return Poll::Ready(());
+        }
+        self.writer.register(cx.waker());
+        if self.requested.load(Ordering::Acquire) { Poll::Ready(()) } else { Poll::Pending }
+    }
+
     fn take(&self) -> (bool, Option<CloseRequest>, bool) {
+        if !self.requested.swap(false, Ordering::AcqRel) {
+            return (false, None, false);
+        }
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         (std::mem::take(&mut state.ping), state.close.take(), state.finish)
     }
@@ -202,94 +222,175 @@ fn camelized(frame: Outgoing) -> Outgoing {
     }
 }
 
-/// Owns the socket's sink: writes queued frames in batches, one flush per batch, and
-/// the control lane's pings and close. Returns when the connection is over or the
-/// client is gone; the queue is closed then, so that waiting senders fail.
+/// The writer: owns the socket's sink, writes queued frames in batches, one flush per
+/// batch, and the control lane's pings and close. Ends when the connection is over or
+/// the client is gone; the queue is closed then, so that waiting senders fail.
 ///
 /// With `camelize`, each text frame's keys are camelized here, the one place every
 /// frame of the connection passes, after the fan-out: a broadcast is encoded once for
 /// its whole group, and each member writes it in its own casing.
-pub(crate) async fn write_loop<W>(
-    mut sink: W,
-    mut rx: QueueReceiver<Outgoing>,
+///
+/// A state machine rather than an `async fn`: it lives as long as its connection, and
+/// this way it holds only what it needs between polls (about 100 bytes, where the
+/// `async` version held 400).
+pub(crate) struct Writer<W> {
+    sink: W,
+    rx: QueueReceiver<Outgoing>,
     control: Arc<Control>,
+    /// Taken from the queue (or the control lane), not yet fed to the sink, in order.
+    /// An idle writer keeps no storage here.
+    batch: VecDeque<Outgoing>,
+    step: Step,
     completion: bool,
     camelize: bool,
     log: Option<MessageLog>,
-) where
+}
+
+/// Where the writer is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Waiting for frames or a control request.
+    Take,
+    /// Feeding the batch to the sink; `last` once the connection is over.
+    Feed {
+        last: bool,
+    },
+    Flush {
+        last: bool,
+    },
+    /// Flushing what the transport still owes (a close reply to a client that closed
+    /// first) and closing the sink, errors ignored.
+    Close,
+    Done,
+}
+
+impl<W> Writer<W>
+where
     W: Sink<Outgoing> + Unpin,
-    W::Error: std::fmt::Display + Send,
+    W::Error: std::fmt::Display,
 {
-    let mut batch = Vec::new();
-    let written: Result<(), W::Error> = async {
-        loop {
-            let mut ended = false;
-            // An idle connection keeps no batch: a new one per batch written.
-            if batch.capacity() != 0 {
-                batch = Vec::new();
+    pub(crate) fn new(
+        sink: W,
+        rx: QueueReceiver<Outgoing>,
+        control: Arc<Control>,
+        completion: bool,
+        camelize: bool,
+        log: Option<MessageLog>,
+    ) -> Self {
+        let batch = VecDeque::new();
+        Writer { sink, rx, control, batch, step: Step::Take, completion, camelize, log }
+    }
+
+    /// Fills the batch: a ping first, then the queued frames; `None` while there is
+    /// nothing to write. A discarding close replaces the queue; the end of the
+    /// connection (finish, close, or every sender gone) takes everything queued.
+    fn take(&mut self, cx: &mut Context<'_>) -> Option<Step> {
+        let requested = self.control.poll_requested(cx).is_ready();
+        let (ping, close, finish) = if requested { self.control.take() } else { (false, None, false) };
+        if ping {
+            self.batch.push_back(Outgoing::Ping);
+        }
+        if let Some(close) = close.as_ref().filter(|c| c.discard) {
+            self.batch.clear();
+            self.rx.close();
+            self.batch.push_back(Outgoing::Close(close.code, close.reason.clone()));
+            return Some(Step::Feed { last: true });
+        }
+        let mut last = finish || close.is_some();
+        if last {
+            while let Some(frame) = self.rx.try_recv() {
+                self.batch.push_back(frame);
             }
+        } else if let Poll::Ready(received) = self.rx.poll_recv_many(cx, &mut self.batch, 64) {
+            last = received == 0;
+        }
+        if let Some(close) = close {
+            self.batch.push_back(Outgoing::Close(close.code, close.reason));
+        }
+        (last || !self.batch.is_empty()).then_some(Step::Feed { last })
+    }
+
+    /// Feeds the batch to the sink, each broadcast followed by `group_complete` when
+    /// completion is on.
+    fn poll_feed(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), W::Error>> {
+        while !self.batch.is_empty() {
+            ready!(self.sink.poll_ready_unpin(cx))?;
+            let Some(frame) = self.batch.pop_front() else { break };
+            let frame = if self.camelize { camelized(frame) } else { frame };
+            if let Outgoing::Broadcast(_) = frame
+                && self.completion
             {
-                let notified = pin!(control.notify.notified());
-                tokio::select! {
-                    biased;
-                    () = notified => {}
-                    received = rx.recv_many(&mut batch, 64) => ended = received == 0,
-                }
+                self.batch.push_front(Outgoing::Text(GROUP_COMPLETE.clone()));
             }
-            let (ping, close, finish) = control.take();
-            if ping {
-                sink.feed(Outgoing::Ping).await?;
+            if let (Some(log), Outgoing::Text(text) | Outgoing::Broadcast(text)) = (&self.log, &frame) {
+                log.sent(text);
             }
-            if let Some(close) = close.as_ref().filter(|c| c.discard) {
-                batch.clear();
-                rx.close();
-                sink.feed(Outgoing::Close(close.code, close.reason.clone())).await?;
-                return sink.flush().await;
-            }
-            let last = ended || finish || close.is_some();
-            if last {
-                while let Some(frame) = rx.try_recv() {
-                    batch.push(frame);
-                }
-            }
-            for frame in batch.drain(..) {
-                let frame = if camelize { camelized(frame) } else { frame };
-                let broadcast = matches!(frame, Outgoing::Broadcast(_));
-                if let (Some(log), Outgoing::Text(text) | Outgoing::Broadcast(text)) = (&log, &frame) {
-                    log.sent(text);
-                }
-                sink.feed(frame).await?;
-                if broadcast && completion {
-                    if let Some(log) = &log {
-                        log.sent(&GROUP_COMPLETE);
+            self.sink.start_send_unpin(frame)?;
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<W> Future for Writer<W>
+where
+    W: Sink<Outgoing> + Unpin,
+    W::Error: std::fmt::Display,
+{
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        loop {
+            let written = match this.step {
+                Step::Take => match this.take(cx) {
+                    Some(step) => {
+                        this.step = step;
+                        continue;
                     }
-                    sink.feed(Outgoing::Text(GROUP_COMPLETE.clone())).await?;
+                    None => return Poll::Pending,
+                },
+                Step::Feed { last } => ready!(this.poll_feed(cx)).map(|()| Step::Flush { last }),
+                Step::Flush { last } => ready!(this.sink.poll_flush_unpin(cx)).map(|()| {
+                    // An idle connection keeps no batch.
+                    this.batch = VecDeque::new();
+                    if last { Step::Close } else { Step::Take }
+                }),
+                Step::Close => {
+                    this.rx.close();
+                    // Also sends a close reply the transport owes a client that closed
+                    // first.
+                    let _ = ready!(this.sink.poll_flush_unpin(cx));
+                    let _ = ready!(this.sink.poll_close_unpin(cx));
+                    this.step = Step::Done;
+                    return Poll::Ready(());
                 }
-            }
-            if let Some(close) = close {
-                sink.feed(Outgoing::Close(close.code, close.reason)).await?;
-            }
-            sink.flush().await?;
-            if last {
-                return Ok(());
-            }
+                Step::Done => return Poll::Ready(()),
+            };
+            this.step = written.unwrap_or_else(|error| {
+                tracing::debug!(%error, "write failed; the client is gone or closed");
+                Step::Close
+            });
         }
     }
-    .await;
-    rx.close();
-    if let Err(error) = written {
-        tracing::debug!(%error, "write failed; the client is gone or closed");
+}
+
+impl<W> FusedFuture for Writer<W>
+where
+    W: Sink<Outgoing> + Unpin,
+    W::Error: std::fmt::Display,
+{
+    fn is_terminated(&self) -> bool {
+        self.step == Step::Done
     }
-    // Also sends a close reply the transport owes a client that closed first.
-    let _ = sink.flush().await;
-    let _ = sink.close().await;
 }
 
 /// Frames larger than this go out in fragments of this size, so that the socket's
 /// write buffer stays bounded whatever a handler sends.
 pub(crate) const FRAGMENT: usize = 64 * 1024;
 
-/// The tungstenite frames of one outgoing frame.
+/// The tungstenite frames of one outgoing frame. (A `Vec` even for one frame: the sink
+/// adapter keeps this stream for the connection's whole life, and a `Vec`'s iterator is
+/// its smallest form.)
 pub(crate) fn to_messages(frame: Outgoing) -> impl Stream<Item = Result<Message, WsError>> {
     let messages: Vec<Message> = match frame {
         Outgoing::Text(text) | Outgoing::Broadcast(text) if text.len() > FRAGMENT => fragments(text.into()),

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::layer::{BoxFuture, Kind, Lagging, LayerHandle, LayerMessage};
 use crate::protocol::frame;
 use crate::protocol::message::Message;
-use crate::queue::QueueSender;
+use crate::queue::{PushError, QueueSender};
 use crate::settings::Settings;
 use crate::stats::{Stats, count};
 use crate::transport::{Control, Outgoing};
@@ -125,17 +125,14 @@ impl Sender {
     }
 
     pub(crate) async fn send_frame(&self, frame: Outgoing) -> Result<()> {
-        let pushed = match self.patience {
-            None => self.tx.push(frame).await,
-            Some(patience) => match tokio::time::timeout(patience, self.tx.push(frame)).await {
-                Ok(pushed) => pushed,
-                Err(_) => {
-                    self.lagging.close();
-                    return Err(Error::ConnectionClosed);
-                }
-            },
-        };
-        pushed.map_err(|_| Error::ConnectionClosed)
+        match self.tx.push(frame, self.patience).await {
+            Ok(()) => Ok(()),
+            Err(PushError::Full) => {
+                self.lagging.close();
+                Err(Error::ConnectionClosed)
+            }
+            Err(PushError::Closed) => Err(Error::ConnectionClosed),
+        }
     }
 }
 

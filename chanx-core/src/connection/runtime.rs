@@ -1,8 +1,9 @@
 //! The connection loop: register with the channel layer, authenticate, join groups,
 //! welcome, then handle client frames and server-side events one at a time, and
 //! always run `on_disconnect` and leave every group. The heartbeat and the inbound
-//! rate limit live here too; the socket's sending half is the writer task's
-//! ([`transport::write_loop`]).
+//! rate limit live here too. The socket's sending half is the [`Writer`]'s, which runs
+//! in the connection's task beside the loop ([`alongside`](crate::wake::alongside)): a
+//! reply is written in the turn that made it, without a wake-up.
 
 use std::any::Any;
 use std::borrow::Cow;
@@ -13,9 +14,9 @@ use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::future::FusedFuture;
 use futures_util::{FutureExt, Sink, Stream, StreamExt};
 use serde_json::value::RawValue;
-use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -32,7 +33,8 @@ use crate::protocol::validate::ErrorItem;
 use crate::queue::{QueueReceiver, queue};
 use crate::settings::{RateLimit, Settings};
 use crate::stats::count;
-use crate::transport::{self, Control, Incoming, MessageLog, Outgoing};
+use crate::transport::{Control, Incoming, MessageLog, Outgoing, Writer};
+use crate::wake::alongside;
 
 mod topics;
 
@@ -58,7 +60,10 @@ struct Connection<'a, C> {
     topics: Subscriptions,
     /// On a standalone topic route, the topic that frames without `topic` are for.
     default_topic: Option<Arc<str>>,
-    lagging: CancellationToken,
+    /// Cancelled when the connection lags or the server shuts down: a child of the
+    /// shutdown token, so that a connection's loop waits on its own token, not on
+    /// the lock every connection shares.
+    stop: CancellationToken,
     control: Arc<Control>,
     completion: bool,
     /// Whether client payloads are decamelized before they are decoded
@@ -90,7 +95,7 @@ pub(crate) fn serve<'a, C, R, W>(
 where
     C: Consumer,
     R: Stream<Item = Incoming> + Unpin + Send + 'a,
-    W: Sink<Outgoing> + Unpin + Send + 'static,
+    W: Sink<Outgoing> + Unpin + Send + 'a,
     W::Error: Display + Send,
 {
     let span = tracing::debug_span!(
@@ -104,8 +109,7 @@ where
         let (tx, rx) = queue(settings.outbound_buffer);
         let control = Arc::new(Control::default());
         let camelize = C::CAMELIZE.unwrap_or(settings.camelize);
-        let write = transport::write_loop(writer, rx, control.clone(), completion, camelize, log.clone());
-        let mut writer = tokio::spawn(write.in_current_span());
+        let mut write = pin!(Writer::new(writer, rx, control.clone(), completion, camelize, log.clone()));
         // The error is logged here, not kept: it would be stored for the connection's life.
         let (layer, unknown_layer) = match settings.layers.get(C::LAYER) {
             Ok(layer) => (layer, false),
@@ -115,12 +119,13 @@ where
             }
         };
         let (events_tx, events) = queue(settings.event_buffer);
-        let lagging = Arc::new(Lagging::new(control.clone(), settings.stats.clone()));
+        let stop = settings.shutdown.token.child_token();
+        let lagging = Arc::new(Lagging::new(control.clone(), stop.clone(), settings.stats.clone()));
         let inbox =
             Inbox::new(tx.clone(), events_tx, lagging.clone(), settings.overflow, settings.stats.clone());
-        let sender = Sender::new(tx, lagging.clone(), settings);
+        // Quiet: what this task sends is written when the writer is polled after it.
+        let sender = Sender::new(tx.quiet(), lagging.clone(), settings);
         let cx = Context::new(info, sender, control.clone(), layer, settings);
-        let lagging = lagging.token.clone();
         let rate = settings.inbound_rate.map(Bucket::new);
         let mut connection = Connection {
             cx,
@@ -128,7 +133,7 @@ where
             events,
             topics: Subscriptions::new(C::TOPICS, settings),
             default_topic: None,
-            lagging,
+            stop,
             control,
             completion,
             camelize,
@@ -138,30 +143,32 @@ where
             log,
             received: 0,
         };
-        let reason = if unknown_layer {
-            connection.server_close(INTERNAL_ERROR, "Internal error")
-        } else {
-            connection.run(&mut consumer, inbox, &mut reader).await
+        let main = async {
+            let reason = if unknown_layer {
+                connection.server_close(INTERNAL_ERROR, "Internal error")
+            } else {
+                connection.run(&mut consumer, inbox, &mut reader).await
+            };
+            tracing::debug!(?reason, "disconnected");
+            // Boxed, like the opening: it runs once, at the end.
+            Box::pin(end(connection, consumer, reason)).await
         };
-        tracing::debug!(?reason, "disconnected");
-        // Boxed, like the opening: it runs once, at the end.
-        Box::pin(end(connection, consumer, reason, &mut writer, &mut reader)).await;
+        let server_closed = alongside(pin!(main), write.as_mut()).await;
+        // The writer's last frames; a client that stopped reading cannot hold the
+        // connection's task forever.
+        if !write.is_terminated() && tokio::time::timeout(settings.close_timeout, write).await.is_err() {
+            tracing::debug!("the client does not read; dropping the connection");
+        } else if server_closed {
+            linger(&mut reader, settings.close_timeout).await;
+        }
     }
     .instrument(span)
 }
 
 /// The end of a connection: its subscriptions, `on_disconnect`, its groups, then the
-/// writer's last frames and, after a server close, the client's close.
-async fn end<C, R>(
-    mut connection: Connection<'_, C>,
-    mut consumer: C,
-    reason: Disconnect,
-    writer: &mut JoinHandle<()>,
-    reader: &mut R,
-) where
-    C: Consumer,
-    R: Stream<Item = Incoming> + Unpin + Send,
-{
+/// writer is told to finish. Whether the server closed it (then the client's close is
+/// waited for once the writer is done).
+async fn end<C: Consumer>(mut connection: Connection<'_, C>, mut consumer: C, reason: Disconnect) -> bool {
     let settings = connection.settings;
     connection.end_subscriptions().await;
     let Connection { mut cx, control, .. } = connection;
@@ -175,14 +182,7 @@ async fn end<C, R>(
     }
     leave_all(&mut cx).await;
     control.finish();
-    drop(cx);
-    // A client that stopped reading cannot hold the connection's task forever.
-    if tokio::time::timeout(settings.close_timeout, &mut *writer).await.is_err() {
-        tracing::debug!("the client does not read; dropping the connection");
-        writer.abort();
-    } else if matches!(reason, Disconnect::ServerClosed { .. }) {
-        linger(reader, settings.close_timeout).await;
-    }
+    matches!(reason, Disconnect::ServerClosed { .. })
 }
 
 /// After the server's close frame, reads (and drops) until the client's close, so
@@ -217,22 +217,21 @@ enum Next {
     Beat(Duration),
 }
 
-/// Runs `step` to its end; if shutdown or lagging strikes meanwhile, gives it `grace`
-/// more, then drops it (`None`).
+/// Runs `step` to its end; if the connection must stop meanwhile (shutdown or
+/// lagging), gives it `grace` more, then drops it (`None`).
 ///
 /// `step` is pinned by the caller, so that it is stored once, in the caller's state (a
 /// step taken by value and pinned here would be stored twice in this future: once as
 /// the argument, once pinned).
 async fn finish_or_stop<F: Future>(
     mut step: Pin<&mut F>,
-    shutdown: &mut (impl Future<Output = ()> + Unpin),
-    lagging: &mut (impl Future<Output = ()> + Unpin),
+    stopped: &mut (impl Future<Output = ()> + Unpin),
     grace: Duration,
 ) -> Option<F::Output> {
     tokio::select! {
+        biased;
         output = &mut step => return Some(output),
-        () = shutdown => {}
-        () = lagging => {}
+        () = stopped => {}
     }
     tokio::time::timeout(grace, step).await.ok()
 }
@@ -289,11 +288,9 @@ impl<C: Consumer> Connection<'_, C> {
     where
         R: Stream<Item = Incoming> + Unpin + Send,
     {
-        let shutdown_token = self.settings.shutdown.token.clone();
-        let lagging_token = self.lagging.clone();
+        let stop = self.stop.clone();
         let grace = self.settings.close_timeout;
-        let mut shutdown = pin!(shutdown_token.clone().cancelled_owned());
-        let mut lagging = pin!(lagging_token.clone().cancelled_owned());
+        let mut stopped = pin!(stop.clone().cancelled_owned());
         let mut heartbeat = self.settings.heartbeat.map(|beat| {
             let mut ticks =
                 tokio::time::interval_at(tokio::time::Instant::now() + beat.interval, beat.interval);
@@ -303,18 +300,18 @@ impl<C: Consumer> Connection<'_, C> {
         // Boxed: it runs once, and inline it would size the connection's future (held
         // for its whole life) for a step that is over once the client is welcomed.
         let mut open = Box::pin(self.open(consumer, inbox));
-        let opened = finish_or_stop(open.as_mut(), &mut shutdown, &mut lagging, grace).await;
+        let opened = finish_or_stop(open.as_mut(), &mut stopped, grace).await;
         drop(open);
         if let Some(reason) = opened.flatten() {
             return reason;
         }
         loop {
             // Checked first on every turn, so that a client flooding frames cannot
-            // delay either.
-            if shutdown_token.is_cancelled() {
-                return self.server_close(GOING_AWAY, "Server shutting down");
-            }
-            if lagging_token.is_cancelled() {
+            // delay a shutdown or a lagging close.
+            if stop.is_cancelled() {
+                if self.settings.shutdown.token.is_cancelled() {
+                    return self.server_close(GOING_AWAY, "Server shutting down");
+                }
                 throttled!(info, "buffer full: closing a client that does not keep up");
                 self.cx.close_with(LAGGING, LAGGING_REASON.into(), true);
                 return Disconnect::ServerClosed { code: LAGGING };
@@ -340,8 +337,7 @@ impl<C: Consumer> Connection<'_, C> {
                 Some(event) = self.events.recv() => Next::Event(event),
                 incoming = reader.next() => Next::Frame(incoming),
                 timeout = beat => Next::Beat(timeout),
-                () = &mut shutdown => continue,
-                () = &mut lagging => continue,
+                () = &mut stopped => continue,
             };
             let handled = {
                 // Boxed too: inline, the largest step (a handler's future) would size the
@@ -349,7 +345,7 @@ impl<C: Consumer> Connection<'_, C> {
                 // within the noise of the CPU each costs (BENCHMARKS.md).
                 let mut step = Box::pin(self.handle(consumer, next));
                 let step = step.as_mut();
-                finish_or_stop(step, &mut shutdown, &mut lagging, grace).await
+                finish_or_stop(step, &mut stopped, grace).await
             };
             if let Some(reason) = handled.flatten() {
                 return reason;

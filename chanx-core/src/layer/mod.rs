@@ -259,13 +259,15 @@ pub struct Inbox {
 pub(crate) struct Lagging {
     control: Arc<Control>,
     /// Cancelled once the connection lags; its loop then ends.
-    pub token: CancellationToken,
+    token: CancellationToken,
     stats: Arc<Stats>,
 }
 
 impl Lagging {
-    pub(crate) fn new(control: Arc<Control>, stats: Arc<Stats>) -> Self {
-        Lagging { control, token: CancellationToken::new(), stats }
+    /// `token` is cancelled when the connection lags (and may be by others: the
+    /// runtime gives a child of the shutdown token).
+    pub(crate) fn new(control: Arc<Control>, token: CancellationToken, stats: Arc<Stats>) -> Self {
+        Lagging { control, token, stats }
     }
 
     /// Closes the connection at once, dropping what is queued: the close does not wait

@@ -201,8 +201,9 @@ where
                 return refuse(StatusCode::SERVICE_UNAVAILABLE, "Handshake timeout");
             }
         };
-    let guard = settings.shutdown.tracker.token();
     count(&stats.accepted);
+    let registration = settings.shutdown.register();
+    let shutdown = settings.shutdown.clone();
     // What this task captures is stored in its future for the connection's whole life,
     // even once moved out: only what the connection needs, nothing built for one step.
     let task = async move {
@@ -223,14 +224,10 @@ where
         let (sink, stream) = socket.split();
         let reader = stream.filter_map(|frame| future::ready(transport::incoming(frame)));
         let writer = sink.with_flat_map(transport::to_messages);
-        let dropped = settings.shutdown.drop_token.clone();
-        tokio::select! {
-            () = runtime::serve(consumer, info, reader, Box::pin(writer), &settings) => {}
-            () = dropped.cancelled() => {}
-        }
-        drop((guard, app_slot, route_slot));
+        runtime::serve(consumer, info, reader, Box::pin(writer), &settings).await;
+        drop((registration, app_slot, route_slot));
     };
-    tokio::spawn(task);
+    shutdown.spawn(task);
     let mut response = StatusCode::SWITCHING_PROTOCOLS.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
