@@ -195,3 +195,34 @@ async fn shutdown_lets_a_running_handler_finish_before_closing() {
     assert_eq!(client.receive_json().await.expect("the reply"), json!({"action": "pong", "payload": null}));
     assert_eq!(client.wait_closed().await.expect("then the close").0, 1001);
 }
+
+/// Hands its connection's `Sender` out, for a push from outside the connection's task.
+#[derive(Default)]
+struct HandsOut;
+
+/// The `Sender` the last `ping` to a `HandsOut` connection handed out.
+static HANDED_OUT: std::sync::Mutex<Option<chanx::Sender>> = std::sync::Mutex::new(None);
+
+#[chanx::channel]
+impl HandsOut {
+    #[ws_handler]
+    async fn ping(&mut self, cx: &mut chanx::Context, _msg: chanx::PingMessage) -> chanx::PongMessage {
+        *HANDED_OUT.lock().unwrap() = Some(cx.sender());
+        chanx::PongMessage
+    }
+}
+
+impl chanx::Consumer for HandsOut {}
+
+#[tokio::test]
+async fn a_push_through_a_handed_out_sender_reaches_an_idle_connection() {
+    let mut client = TestClient::connect::<HandsOut>();
+    client.send_message(&chanx::PingMessage).await.expect("send");
+    assert_eq!(client.receive_json().await.expect("pong")["action"], "pong");
+    // The connection is idle now: the push must wake its writer by itself.
+    let sender = HANDED_OUT.lock().unwrap().take().expect("handed out");
+    let pushed = SystemEchoMessage { payload: MessagePayload { message: "from outside".into() } };
+    sender.send_message(pushed).await.expect("push");
+    let frame = client.receive_json().await.expect("the push");
+    assert_eq!(frame, json!({"action": "system_echo", "payload": {"message": "from outside"}}));
+}

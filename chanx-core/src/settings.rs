@@ -430,3 +430,36 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Nothing panics while holding these locks; recover the data if something ever did.
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_connection_task_leaves_no_entry_whether_it_ends_or_is_dropped() {
+        let shutdown = Shutdown::new();
+        // One that ends by itself, at once.
+        let registration = shutdown.register();
+        shutdown.spawn(async move { drop(registration) });
+        // One that never ends: only `drop_connections` ends it.
+        let registration = shutdown.register();
+        shutdown.spawn(async move {
+            let _held = registration;
+            std::future::pending::<()>().await;
+        });
+        let closed = shutdown.clone();
+        let all_closed = tokio::spawn(async move { closed.connections_closed().await });
+        let first_ended = async {
+            while shutdown.open_connections() > 1 {
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), first_ended).await.expect("the first task ends");
+        assert_eq!(lock(&shutdown.tasks).len(), 1, "the ended task's entry is gone");
+        shutdown.drop_connections();
+        let all_closed = tokio::time::timeout(Duration::from_secs(5), all_closed);
+        all_closed.await.expect("in time").expect("every connection ends");
+        assert!(lock(&shutdown.tasks).is_empty());
+        assert_eq!(shutdown.open_connections(), 0);
+    }
+}

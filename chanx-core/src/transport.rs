@@ -282,19 +282,19 @@ where
     }
 
     /// Fills the batch: a ping first, then the queued frames; `None` while there is
-    /// nothing to write. A discarding close replaces the queue; the end of the
-    /// connection (finish, close, or every sender gone) takes everything queued.
+    /// nothing to write. A discarding close replaces the queue (and a ping); the end of
+    /// the connection (finish, close, or every sender gone) takes everything queued.
     fn take(&mut self, cx: &mut Context<'_>) -> Option<Step> {
         let requested = self.control.poll_requested(cx).is_ready();
         let (ping, close, finish) = if requested { self.control.take() } else { (false, None, false) };
-        if ping {
-            self.batch.push_back(Outgoing::Ping);
-        }
         if let Some(close) = close.as_ref().filter(|c| c.discard) {
             self.batch.clear();
             self.rx.close();
             self.batch.push_back(Outgoing::Close(close.code, close.reason.clone()));
             return Some(Step::Feed { last: true });
+        }
+        if ping {
+            self.batch.push_back(Outgoing::Ping);
         }
         let mut last = finish || close.is_some();
         if last {
