@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["log", "origin", "queue", "stats", "wake"],
     &["protocol"],
-    &["transport"],
+    &["socket", "transport"],
     &["layer"],
     &["error", "settings"],
     &["connection"],

@@ -19,6 +19,7 @@ mod wake;
 
 mod protocol;
 
+mod socket;
 mod transport;
 
 pub mod layer;

@@ -12,6 +12,7 @@
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -21,7 +22,8 @@ use tokio::sync::{Semaphore, TryAcquireError};
 
 /// What an item costs against the budget.
 pub(crate) trait Cost {
-    /// Its size in bytes.
+    /// Its size in bytes; the same each time it is asked (it is asked when the item is
+    /// queued and again when it is taken).
     fn cost(&self) -> usize;
 }
 
@@ -42,14 +44,15 @@ struct Shared<T> {
     ready: AtomicWaker,
     budget: Semaphore,
     limit: usize,
+    /// Every sender is gone; set with the last sender's leaving, read without the lock.
+    ended: AtomicBool,
 }
 
 #[derive(Debug)]
 struct State<T> {
-    /// Allocated on the first item, not before, and given back when the receiver finds
-    /// it empty (about to wait): most connections never get an event, and an idle one
-    /// queues nothing.
-    items: VecDeque<(T, u32)>,
+    /// Allocated on the first item, not before, and given back when the receiver
+    /// empties it: most connections never get an event, and an idle one queues nothing.
+    items: VecDeque<T>,
     senders: usize,
     /// The receiver is gone or closed the queue.
     closed: bool,
@@ -59,6 +62,22 @@ impl<T> Shared<T> {
     fn state(&self) -> MutexGuard<'_, State<T>> {
         // No code panics while holding this lock; recover the data if one ever did.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Nothing is queued and a sender is still there: what a receiver finds most of the
+    /// time, read from two atomics instead of the lock. An item whose budget is taken
+    /// but which is not queued yet counts as queued (the receiver then looks under the
+    /// lock).
+    fn idle(&self) -> bool {
+        self.budget.available_permits() == self.limit && !self.ended.load(Ordering::Acquire)
+    }
+}
+
+impl<T: Cost> Shared<T> {
+    /// What `item` takes of the budget.
+    fn permits(&self, item: &T) -> u32 {
+        // Bounded by `limit`, which fits a u32.
+        item.cost().clamp(1, self.limit) as u32
     }
 }
 
@@ -86,6 +105,7 @@ impl<T> Drop for QueueSender<T> {
         state.senders -= 1;
         if state.senders == 0 {
             drop(state);
+            self.shared.ended.store(true, Ordering::Release);
             self.shared.ready.wake();
         }
     }
@@ -113,6 +133,7 @@ pub(crate) fn queue<T: Cost>(limit: usize) -> (QueueSender<T>, QueueReceiver<T>)
         ready: AtomicWaker::new(),
         budget: Semaphore::new(limit),
         limit,
+        ended: AtomicBool::new(false),
     });
     (QueueSender { shared: shared.clone(), wakes: true }, QueueReceiver { shared })
 }
@@ -127,18 +148,13 @@ impl<T> QueueSender<T> {
 }
 
 impl<T: Cost> QueueSender<T> {
-    fn permits(&self, item: &T) -> u32 {
-        // Bounded by `limit`, which fits a u32.
-        item.cost().clamp(1, self.shared.limit) as u32
-    }
-
     /// Queues an item whose budget is already taken.
-    fn enqueue(&self, item: T, permits: u32) -> Result<(), PushError> {
+    fn enqueue(&self, item: T) -> Result<(), PushError> {
         let mut state = self.shared.state();
         if state.closed {
             return Err(PushError::Closed);
         }
-        state.items.push_back((item, permits));
+        state.items.push_back(item);
         drop(state);
         if self.wakes {
             self.shared.ready.wake();
@@ -148,20 +164,20 @@ impl<T: Cost> QueueSender<T> {
 
     /// Queues `item` if the budget allows, without waiting.
     pub fn try_push(&self, item: T) -> Result<(), PushError> {
-        let permits = self.permits(&item);
+        let permits = self.shared.permits(&item);
         match self.shared.budget.try_acquire_many(permits) {
             Ok(permit) => permit.forget(),
             Err(TryAcquireError::NoPermits) => return Err(PushError::Full),
             Err(TryAcquireError::Closed) => return Err(PushError::Closed),
         }
-        self.enqueue(item, permits)
+        self.enqueue(item)
     }
 
     /// Queues `item`, waiting while the queue is over budget, for at most `patience`
     /// (then [`PushError::Full`]). Takes the budget at once when there is room: a
     /// timer is only set for a wait.
     pub async fn push(&self, item: T, patience: Option<Duration>) -> Result<(), PushError> {
-        let permits = self.permits(&item);
+        let permits = self.shared.permits(&item);
         match self.shared.budget.try_acquire_many(permits) {
             Ok(permit) => permit.forget(),
             Err(TryAcquireError::Closed) => return Err(PushError::Closed),
@@ -176,12 +192,12 @@ impl<T: Cost> QueueSender<T> {
                 acquired.map_err(|_| PushError::Closed)?.forget();
             }
         }
-        self.enqueue(item, permits)
+        self.enqueue(item)
     }
 
-    /// Whether the receiving side is gone.
+    /// Whether the receiving side is gone (its closing closes the budget too).
     pub fn is_closed(&self) -> bool {
-        self.shared.state().closed
+        self.shared.budget.is_closed()
     }
 
     /// The bytes queued now.
@@ -191,46 +207,51 @@ impl<T: Cost> QueueSender<T> {
     }
 }
 
-impl<T> QueueReceiver<T> {
-    /// Takes up to `max` queued items into `batch` now; `None` when there are none and
-    /// every sender is gone (the end), `Some(0)` when there are none yet.
-    fn take(&self, batch: &mut impl Extend<T>, max: usize) -> Option<usize> {
+impl<T: Cost> QueueReceiver<T> {
+    /// Takes every queued item into `batch` now; `None` when there are none and every
+    /// sender is gone (the end), `Some(0)` when there are none yet. Into an empty
+    /// batch, the queue's storage is handed over whole (the queue gets the batch's).
+    fn take(&self, batch: &mut VecDeque<T>) -> Option<usize> {
+        if self.shared.idle() {
+            return Some(0);
+        }
         let mut state = self.shared.state();
         if state.items.is_empty() {
-            let spare = std::mem::take(&mut state.items);
-            let open = state.senders > 0;
-            drop(state);
-            drop(spare);
-            return open.then_some(0);
+            return (state.senders > 0).then_some(0);
         }
-        let count = state.items.len().min(max.max(1));
-        let mut permits = 0usize;
-        batch.extend(state.items.drain(..count).map(|(item, cost)| {
-            permits += cost as usize;
-            item
-        }));
+        let start = batch.len();
+        if start == 0 {
+            std::mem::swap(&mut state.items, batch);
+        } else {
+            batch.extend(state.items.drain(..));
+        }
+        let spare = std::mem::take(&mut state.items);
         drop(state);
+        drop(spare);
+        let permits: usize = batch.range(start..).map(|item| self.shared.permits(item) as usize).sum();
         self.shared.budget.add_permits(permits);
-        Some(count)
+        Some(batch.len() - start)
     }
 
     /// The oldest queued item, if any; `Err(())` when there is none and every sender
     /// is gone.
     fn pop(&self) -> Result<Option<T>, ()> {
+        if self.shared.idle() {
+            return Ok(None);
+        }
         let mut state = self.shared.state();
         match state.items.pop_front() {
-            Some((item, permits)) => {
+            Some(item) => {
+                // An emptied queue gives its storage back.
+                let spare =
+                    if state.items.is_empty() { std::mem::take(&mut state.items) } else { VecDeque::new() };
                 drop(state);
-                self.shared.budget.add_permits(permits as usize);
+                drop(spare);
+                self.shared.budget.add_permits(self.shared.permits(&item) as usize);
                 Ok(Some(item))
             }
             None if state.senders == 0 => Err(()),
-            None => {
-                let spare = std::mem::take(&mut state.items);
-                drop(state);
-                drop(spare);
-                Ok(None)
-            }
+            None => Ok(None),
         }
     }
 
@@ -258,16 +279,11 @@ impl<T> QueueReceiver<T> {
         })
     }
 
-    /// Up to `max` items at once, appended to `batch`: ready with their count once
+    /// Every queued item at once, appended to `batch`: ready with their count once
     /// there is one, or with 0 once every sender is gone. Their budget is returned in
     /// one step.
-    pub fn poll_recv_many(
-        &self,
-        cx: &mut Context<'_>,
-        batch: &mut impl Extend<T>,
-        max: usize,
-    ) -> Poll<usize> {
-        self.poll(cx, || match self.take(batch, max) {
+    pub fn poll_recv_many(&self, cx: &mut Context<'_>, batch: &mut VecDeque<T>) -> Poll<usize> {
+        self.poll(cx, || match self.take(batch) {
             None => Some(0),
             Some(0) => None,
             Some(count) => Some(count),
@@ -278,7 +294,9 @@ impl<T> QueueReceiver<T> {
     pub fn try_recv(&mut self) -> Option<T> {
         self.pop().ok().flatten()
     }
+}
 
+impl<T> QueueReceiver<T> {
     /// Drops everything queued and refuses further items: waiting senders fail.
     pub fn close(&mut self) {
         self.shared.budget.close();
@@ -310,8 +328,8 @@ mod tests {
         assert_eq!(tx.queued(), 100);
         assert_eq!(rx.recv().await.map(|v| v.len()), Some(60));
         assert_eq!(tx.queued(), 40);
-        let mut batch = Vec::new();
-        assert_eq!(poll_fn(|cx| rx.poll_recv_many(cx, &mut batch, 8)).await, 1);
+        let mut batch = VecDeque::new();
+        assert_eq!(poll_fn(|cx| rx.poll_recv_many(cx, &mut batch)).await, 1);
         assert_eq!(tx.queued(), 0);
     }
 
@@ -354,6 +372,17 @@ mod tests {
         tx.try_push(vec![3]).unwrap();
         tx.try_push(vec![4]).unwrap();
         assert_eq!(woken(), 2, "one wake-up until the receiver polls again");
+    }
+
+    #[test]
+    fn the_last_sender_leaving_ends_the_queue_after_its_items() {
+        let (tx, rx) = queue::<Vec<u8>>(100);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        assert!(rx.poll_recv(&mut cx).is_pending(), "empty and open");
+        tx.try_push(vec![1]).unwrap();
+        drop(tx);
+        assert!(matches!(rx.poll_recv(&mut cx), Poll::Ready(Some(item)) if item == [1]));
+        assert!(matches!(rx.poll_recv(&mut cx), Poll::Ready(None)), "then the end");
     }
 
     #[tokio::test]

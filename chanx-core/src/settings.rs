@@ -187,17 +187,19 @@ impl Settings {
         self
     }
 
-    /// The socket's read buffer per connection, in bytes (default 4 KiB; tungstenite's
-    /// own default is 128 KiB). It holds what one read from the socket brings, so it
-    /// bounds the memory of an idle connection; larger messages still arrive whole.
+    /// How many bytes each read from a connection's socket asks for at least (default
+    /// 4 KiB). The buffer is filled, never cleared, so an idle connection holds only
+    /// the bytes it was sent; a message larger than this still arrives whole, in a
+    /// buffer of its size that goes with the message.
     pub fn read_buffer_size(mut self, bytes: usize) -> Self {
         self.read_buffer_size = bytes.max(1);
         self
     }
 
     /// How many bytes of outbound frames are gathered before they are written to the
-    /// socket, per connection (default 4 KiB; tungstenite's own default is 128 KiB).
-    /// Batches are flushed at the end of each burst regardless.
+    /// socket, per connection (default 4 KiB). Batches are written at the end of each
+    /// burst regardless. The socket's buffer holds at most this plus one 64 KiB
+    /// fragment: larger frames go out in fragments.
     pub fn write_buffer_size(mut self, bytes: usize) -> Self {
         self.write_buffer_size = bytes;
         self

@@ -276,7 +276,9 @@ impl<S> TestClientBuilder<S> {
             let mut parts = request_parts(&info);
             let mut handshake = Handshake { parts: &mut parts, info: &info, state: &state };
             match C::from_connection(&mut handshake).await {
-                Ok(consumer) => runtime::serve(consumer, Arc::new(info), reader, writer, &settings).await,
+                Ok(consumer) => {
+                    runtime::serve(consumer, Arc::new(info), reader, writer, Arc::default(), &settings).await
+                }
                 Err(refusal) => {
                     let status = refusal.status_code();
                     let body = serde_json::to_value(refusal.into_payload()).unwrap_or_default();

@@ -1,6 +1,6 @@
 //! What comes off the socket ([`Incoming`]) and goes on it ([`Outgoing`]), the writer
 //! that owns the socket's sending half (polled in the connection's task, beside its
-//! loop), and the adapters between these and tungstenite's frames.
+//! loop), and the [`Control`] lane.
 //!
 //! The writer takes frames from the connection's byte-bounded outbound queue and
 //! requests from its [`Control`] lane, which bypass the queue: a heartbeat ping, and a
@@ -17,12 +17,9 @@ use std::task::{Context, Poll, ready};
 use bytes::Bytes;
 use futures_util::future::FusedFuture;
 use futures_util::task::AtomicWaker;
-use futures_util::{Sink, SinkExt, Stream, stream};
+use futures_util::{Sink, SinkExt};
 use serde_json::value::RawValue;
-use tokio_tungstenite::tungstenite::error::{Error as WsError, ProtocolError};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
-use tokio_tungstenite::tungstenite::protocol::frame::{CloseFrame, Frame};
-use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::protocol::case;
 use crate::protocol::frame::{self, Keys};
@@ -34,7 +31,8 @@ use crate::queue::{Cost, QueueReceiver};
 pub(crate) enum Incoming {
     Text(Utf8Bytes),
     Binary,
-    /// A ping or pong the transport already answered: it only shows the client is there.
+    /// A frame the transport handled (a pong, a ping it answers, a fragment of a
+    /// message): it only shows the client is there.
     Control,
     /// A ping to answer through the outbound queue (the in-process test client).
     Ping(Bytes),
@@ -55,9 +53,14 @@ pub(crate) enum Outgoing {
     Pong(Bytes),
     /// Only from the [`Control`] lane, never queued.
     Ping,
-    /// Only from the [`Control`] lane, never queued.
+    /// Only from the [`Control`] lane, never queued. Code [`NO_STATUS`] is a close frame
+    /// without a code (the reply to a client's close that had none).
     Close(u16, Utf8Bytes),
 }
+
+/// The close code that stands for "no code": never written in a close frame (RFC 6455,
+/// 7.4.1), so it marks a close frame with an empty payload.
+pub(crate) const NO_STATUS: u16 = 1005;
 
 impl Cost for Outgoing {
     fn cost(&self) -> usize {
@@ -88,6 +91,9 @@ pub(crate) struct Control {
 #[derive(Debug, Default)]
 struct ControlState {
     ping: bool,
+    /// The payload of the latest ping to answer: a client that pings faster than it
+    /// reads gets the pong of its last ping only (RFC 6455, 5.5.3).
+    pong: Option<Bytes>,
     close: Option<CloseRequest>,
     finish: bool,
 }
@@ -110,6 +116,11 @@ impl Control {
     /// Sends a ping soon.
     pub fn ping(&self) {
         self.update(|s| s.ping = true);
+    }
+
+    /// Answers a client's ping soon.
+    pub fn pong(&self, data: Bytes) {
+        self.update(|s| s.pong = Some(data));
     }
 
     /// Closes with `code` after what is queued (or at once, dropping the queue, with
@@ -135,12 +146,18 @@ impl Control {
         if self.requested.load(Ordering::Acquire) { Poll::Ready(()) } else { Poll::Pending }
     }
 
-    fn take(&self) -> (bool, Option<CloseRequest>, bool) {
+    fn take(&self) -> ControlState {
         if !self.requested.swap(false, Ordering::AcqRel) {
-            return (false, None, false);
+            return ControlState::default();
         }
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        (std::mem::take(&mut state.ping), state.close.take(), state.finish)
+        // `finish` stays set: it is the connection's end, not a request to take once.
+        ControlState {
+            ping: std::mem::take(&mut state.ping),
+            pong: state.pong.take(),
+            close: state.close.take(),
+            finish: state.finish,
+        }
     }
 }
 
@@ -281,12 +298,14 @@ where
         Writer { sink, rx, control, batch, step: Step::Take, completion, camelize, log }
     }
 
-    /// Fills the batch: a ping first, then the queued frames; `None` while there is
-    /// nothing to write. A discarding close replaces the queue (and a ping); the end of
-    /// the connection (finish, close, or every sender gone) takes everything queued.
+    /// Fills the batch: a ping and a pong first, then the queued frames; `None` while
+    /// there is nothing to write. A discarding close replaces the queue (and the ping
+    /// and pong); the end of the connection (finish, close, or every sender gone) takes
+    /// everything queued.
     fn take(&mut self, cx: &mut Context<'_>) -> Option<Step> {
         let requested = self.control.poll_requested(cx).is_ready();
-        let (ping, close, finish) = if requested { self.control.take() } else { (false, None, false) };
+        let ControlState { ping, pong, close, finish } =
+            if requested { self.control.take() } else { ControlState::default() };
         if let Some(close) = close.as_ref().filter(|c| c.discard) {
             self.batch.clear();
             self.rx.close();
@@ -296,12 +315,15 @@ where
         if ping {
             self.batch.push_back(Outgoing::Ping);
         }
+        if let Some(data) = pong {
+            self.batch.push_back(Outgoing::Pong(data));
+        }
         let mut last = finish || close.is_some();
         if last {
             while let Some(frame) = self.rx.try_recv() {
                 self.batch.push_back(frame);
             }
-        } else if let Poll::Ready(received) = self.rx.poll_recv_many(cx, &mut self.batch, 64) {
+        } else if let Poll::Ready(received) = self.rx.poll_recv_many(cx, &mut self.batch) {
             last = received == 0;
         }
         if let Some(close) = close {
@@ -381,75 +403,5 @@ where
 {
     fn is_terminated(&self) -> bool {
         self.step == Step::Done
-    }
-}
-
-/// Frames larger than this go out in fragments of this size, so that the socket's
-/// write buffer stays bounded whatever a handler sends.
-pub(crate) const FRAGMENT: usize = 64 * 1024;
-
-/// The tungstenite frames of one outgoing frame. (A `Vec` even for one frame: the sink
-/// adapter keeps this stream for the connection's whole life, and a `Vec`'s iterator is
-/// its smallest form.)
-pub(crate) fn to_messages(frame: Outgoing) -> impl Stream<Item = Result<Message, WsError>> {
-    let messages: Vec<Message> = match frame {
-        Outgoing::Text(text) | Outgoing::Broadcast(text) if text.len() > FRAGMENT => fragments(text.into()),
-        Outgoing::Text(text) | Outgoing::Broadcast(text) => vec![Message::Text(text)],
-        Outgoing::Pong(data) => vec![Message::Pong(data)],
-        Outgoing::Ping => vec![Message::Ping(Bytes::new())],
-        Outgoing::Close(code, reason) => vec![Message::Close(Some(CloseFrame { code: code.into(), reason }))],
-    };
-    stream::iter(messages.into_iter().map(Ok))
-}
-
-/// A text message as a first frame and continuation frames of [`FRAGMENT`] bytes
-/// (slices of one buffer, not copies). Clients reassemble them; UTF-8 is checked on
-/// the whole message.
-fn fragments(text: Bytes) -> Vec<Message> {
-    let count = text.len().div_ceil(FRAGMENT);
-    (0..count)
-        .map(|i| {
-            let chunk = text.slice(i * FRAGMENT..((i + 1) * FRAGMENT).min(text.len()));
-            let opcode = if i == 0 { OpCode::Data(Data::Text) } else { OpCode::Data(Data::Continue) };
-            Message::Frame(Frame::message(chunk, opcode, i + 1 == count))
-        })
-        .collect()
-}
-
-/// Maps a tungstenite read to the runtime's frame; `None` for what needs no action.
-pub(crate) fn incoming(frame: Result<Message, WsError>) -> Option<Incoming> {
-    Some(match frame {
-        Ok(Message::Text(text)) => Incoming::Text(text),
-        Ok(Message::Binary(_)) => Incoming::Binary,
-        Ok(Message::Ping(_) | Message::Pong(_)) => Incoming::Control,
-        Ok(Message::Close(close)) => Incoming::Close(close.map(|c| c.code.into())),
-        Ok(Message::Frame(_)) => return None,
-        Err(WsError::Capacity(_)) => Incoming::TooBig,
-        Err(WsError::Utf8(_)) => Incoming::Invalid(1007, "Invalid UTF-8 in a text frame"),
-        Err(WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake)) => {
-            Incoming::Failed("reset without closing handshake".into())
-        }
-        Err(WsError::Protocol(_) | WsError::AttackAttempt) => {
-            Incoming::Invalid(1002, "WebSocket protocol error")
-        }
-        Err(error) => Incoming::Failed(error.to_string()),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn large_frames_are_fragmented_without_copying() {
-        let text = "é".repeat(FRAGMENT); // 2 * FRAGMENT bytes
-        let messages = fragments(Bytes::from(text));
-        assert_eq!(messages.len(), 2);
-        let Message::Frame(first) = &messages[0] else { panic!("a frame") };
-        assert_eq!(first.header().opcode, OpCode::Data(Data::Text));
-        assert!(!first.header().is_final);
-        let Message::Frame(last) = &messages[1] else { panic!("a frame") };
-        assert_eq!(last.header().opcode, OpCode::Data(Data::Continue));
-        assert!(last.header().is_final);
     }
 }

@@ -48,21 +48,53 @@ pub async fn connect(addr: SocketAddr, path: &str) -> TcpStream {
 
 /// A masked client frame (mask 0: the payload goes as it is).
 pub fn frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
-    let mut out = vec![0x80 | opcode];
+    frame_with(0x80 | opcode, payload, true)
+}
+
+/// A client frame with its first byte as given (FIN, reserved bits, opcode), masked
+/// with mask 0 or not masked at all.
+pub fn frame_with(first: u8, payload: &[u8], masked: bool) -> Vec<u8> {
+    let mask_bit = if masked { 0x80 } else { 0 };
+    let mut out = vec![first];
     match payload.len() {
-        n if n < 126 => out.push(0x80 | n as u8),
+        n if n < 126 => out.push(mask_bit | n as u8),
         n if n <= usize::from(u16::MAX) => {
-            out.push(0x80 | 126);
+            out.push(mask_bit | 126);
             out.extend_from_slice(&(n as u16).to_be_bytes());
         }
         n => {
-            out.push(0x80 | 127);
+            out.push(mask_bit | 127);
             out.extend_from_slice(&(n as u64).to_be_bytes());
         }
     }
-    out.extend_from_slice(&[0, 0, 0, 0]);
+    if masked {
+        out.extend_from_slice(&[0, 0, 0, 0]);
+    }
     out.extend_from_slice(payload);
     out
+}
+
+/// Reads one server frame: its first byte (FIN and opcode) and its payload; `None` when
+/// the stream ends.
+pub async fn read_frame(stream: &mut TcpStream) -> Option<(u8, Vec<u8>)> {
+    let mut header = [0u8; 2];
+    stream.read_exact(&mut header).await.ok()?;
+    let len = match header[1] & 0x7f {
+        126 => {
+            let mut n = [0u8; 2];
+            stream.read_exact(&mut n).await.ok()?;
+            u64::from(u16::from_be_bytes(n))
+        }
+        127 => {
+            let mut n = [0u8; 8];
+            stream.read_exact(&mut n).await.ok()?;
+            u64::from_be_bytes(n)
+        }
+        n => u64::from(n),
+    };
+    let mut payload = vec![0u8; usize::try_from(len).ok()?];
+    stream.read_exact(&mut payload).await.ok()?;
+    Some((header[0], payload))
 }
 
 /// Reads server frames until a close frame; returns its code (`None` if the connection
@@ -71,26 +103,8 @@ pub async fn read_until_close(stream: &mut TcpStream, limit: Duration) -> (Optio
     let mut seen: Vec<(u8, usize)> = Vec::new();
     let read = async {
         loop {
-            let mut header = [0u8; 2];
-            if stream.read_exact(&mut header).await.is_err() {
-                return None;
-            }
-            let opcode = header[0] & 0x0f;
-            let len = match header[1] & 0x7f {
-                126 => {
-                    let mut n = [0u8; 2];
-                    stream.read_exact(&mut n).await.ok()?;
-                    u64::from(u16::from_be_bytes(n))
-                }
-                127 => {
-                    let mut n = [0u8; 8];
-                    stream.read_exact(&mut n).await.ok()?;
-                    u64::from_be_bytes(n)
-                }
-                n => u64::from(n),
-            };
-            let mut payload = vec![0u8; usize::try_from(len).ok()?];
-            stream.read_exact(&mut payload).await.ok()?;
+            let (first, payload) = read_frame(stream).await?;
+            let opcode = first & 0x0f;
             if opcode == 0x8 {
                 return payload.get(..2).map(|c| u16::from_be_bytes([c[0], c[1]]));
             }

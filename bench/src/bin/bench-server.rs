@@ -1,5 +1,6 @@
 //! A server under test: `bench-server chanx|raw|lean|chanx-redis [ADDR] [PREFIX]`
-//! (default 127.0.0.1:9000). `raw` is the hand-written axum baseline, `lean` the one on
+//! (default 127.0.0.1:9000), chanx's apps served by `chanx::serve`. `raw` is the
+//! hand-written axum baseline (served by `axum::serve`), `lean` the one on
 //! fastwebsockets (`chanx_bench::lean`). `chanx-redis` is the chanx server on the Redis
 //! pub/sub layer at `REDIS_URL` (default `redis://127.0.0.1:6379`) under PREFIX (default
 //! `asgi`): processes started with the same PREFIX share the fan-out group.
@@ -16,14 +17,18 @@ async fn main() -> ExitCode {
         chanx_bench::lean::serve(listener).await;
         return ExitCode::SUCCESS;
     }
-    let router = match kind.as_deref() {
-        Some("chanx") => chanx_bench::servers::chanx(),
-        Some("raw") => chanx_bench::servers::raw(),
+    let Some(listener) = listen(&addr).await else { return ExitCode::FAILURE };
+    // The baseline is served as its user would serve it, chanx apps by chanx.
+    let served = match kind.as_deref() {
+        Some("raw") => axum::serve(listener, chanx_bench::servers::raw()).await.map_err(|e| e.to_string()),
+        Some("chanx") => {
+            chanx::serve(listener, chanx_bench::servers::chanx()).await.map_err(|e| e.to_string())
+        }
         Some("chanx-redis") => {
             let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
             let prefix = args.next().unwrap_or_else(|| "asgi".into());
             match chanx_bench::servers::chanx_redis(&url, &prefix).await {
-                Ok(router) => router,
+                Ok(router) => chanx::serve(listener, router).await.map_err(|e| e.to_string()),
                 Err(error) => {
                     // Not the URL: it may hold a password.
                     eprintln!("cannot use Redis at REDIS_URL: {error}");
@@ -36,8 +41,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let Some(listener) = listen(&addr).await else { return ExitCode::FAILURE };
-    match axum::serve(listener, router).await {
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("server failed: {error}");

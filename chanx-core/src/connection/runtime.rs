@@ -90,6 +90,7 @@ pub(crate) fn serve<'a, C, R, W>(
     info: Arc<ConnectionInfo>,
     mut reader: R,
     writer: W,
+    control: Arc<Control>,
     settings: &'a Settings,
 ) -> impl Future<Output = ()> + Send + 'a
 where
@@ -107,7 +108,6 @@ where
         let completion = C::SEND_COMPLETION.unwrap_or(settings.send_completion);
         let log = C::LOG_MESSAGES.then(|| MessageLog::new(info.channel_name(), C::LOG_IGNORED_ACTIONS));
         let (tx, rx) = queue(settings.outbound_buffer);
-        let control = Arc::new(Control::default());
         let camelize = C::CAMELIZE.unwrap_or(settings.camelize);
         let mut write = pin!(Writer::new(writer, rx, control.clone(), completion, camelize, log.clone()));
         // The error is logged here, not kept: it would be stored for the connection's life.

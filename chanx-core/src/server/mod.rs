@@ -10,12 +10,8 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
-use futures_util::{SinkExt, StreamExt, future};
 use hyper::upgrade::OnUpgrade;
-use hyper_util::rt::TokioIo;
-use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 use crate::connection::consumer::Consumer;
 use crate::connection::context::ConnectionInfo;
@@ -23,8 +19,9 @@ use crate::connection::runtime;
 use crate::connection::topic::{Standalone, Topic};
 use crate::log::throttled;
 use crate::settings::Settings;
+use crate::socket::{self, SocketReader, SocketSink};
 use crate::stats::count;
-use crate::transport::{self, FRAGMENT};
+use crate::transport::Control;
 
 mod handshake;
 pub mod serve;
@@ -211,20 +208,17 @@ where
             Ok(upgraded) => upgraded,
             Err(error) => return tracing::debug!(%error, "the upgrade did not complete"),
         };
-        let config = WebSocketConfig::default()
-            .max_message_size(Some(settings.max_message_size))
-            .max_frame_size(Some(settings.max_message_size))
-            .read_buffer_size(settings.read_buffer_size)
-            .write_buffer_size(settings.write_buffer_size)
-            // Bounds what a client that does not read holds in the socket's buffer (the
-            // pongs it asks for included); larger frames go out in fragments.
-            .max_write_buffer_size(settings.write_buffer_size + FRAGMENT + 1024);
-        let socket =
-            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
-        let (sink, stream) = socket.split();
-        let reader = stream.filter_map(|frame| future::ready(transport::incoming(frame)));
-        let writer = sink.with_flat_map(transport::to_messages);
-        runtime::serve(consumer, info, reader, Box::pin(writer), &settings).await;
+        let control = Arc::new(Control::default());
+        let (read, write, already_read) = socket::split(upgraded);
+        let reader = SocketReader::new(
+            read,
+            already_read,
+            settings.read_buffer_size,
+            control.clone(),
+            settings.max_message_size,
+        );
+        let writer = SocketSink::new(write, settings.write_buffer_size);
+        runtime::serve(consumer, info, reader, writer, control, &settings).await;
         drop((registration, app_slot, route_slot));
     };
     shutdown.spawn(task);

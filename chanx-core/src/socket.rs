@@ -1,0 +1,444 @@
+//! The server's WebSocket (RFC 6455) on an upgraded connection's two halves: the
+//! client's frames read as the runtime's [`Incoming`] ([`SocketReader`]), and
+//! [`Outgoing`] frames written ([`SocketSink`]).
+//!
+//! tungstenite parses and formats the frame headers and checks close codes; reading
+//! and buffering are done here, because both WebSocket crates at hand cost what this
+//! framework measures: tungstenite's reader clears its buffer before every read and
+//! reaches the socket through a blocking-style adapter, and fastwebsockets' keeps an
+//! 8 KiB buffer per connection. Here the reader is polled in the connection's task,
+//! never clears its buffer, asks the socket for `Settings::read_buffer_size` bytes at
+//! a time, and lets a large message's buffer go with the message. It puts fragmented
+//! messages together within the same size limit as whole ones, requires a client's
+//! frames to be masked, answers pings and a client's close through the connection's
+//! [`Control`](transport::Control) lane (so a client that floods pings and never reads
+//! holds one pong, not one per ping), and refuses what the protocol forbids with 1002
+//! (1007 for text that is not UTF-8, 1009 for a message over the limit).
+//!
+//! The sink encodes frames into one buffer and writes each batch with as few writes as
+//! the socket takes; the buffer holds at most `write_buffer_size` plus one fragment.
+
+use std::io::{self, Cursor};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use bytes::{Buf, Bytes, BytesMut};
+use futures_util::{Sink, Stream};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf, ReadHalf, WriteHalf};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Control, Data, OpCode};
+use tokio_util::io::poll_read_buf;
+
+use crate::transport::{self, Incoming, NO_STATUS, Outgoing};
+
+/// Texts larger than this go out in fragments of this size, so that the socket's write
+/// buffer stays bounded whatever a handler sends.
+pub(crate) const FRAGMENT: usize = 64 * 1024;
+
+/// The largest frame header: a client's, with 8 bytes of length and a 4-byte mask.
+const MAX_HEADER: usize = 14;
+
+/// The receiving half of an upgraded connection.
+pub(crate) enum ReadIo {
+    /// A TCP connection served by [`chanx::serve`](crate::serve), split without a lock.
+    Tcp(OwnedReadHalf),
+    /// Any other server's connection, behind hyper's `Upgraded`, split by tokio.
+    Upgraded(ReadHalf<TokioIo<Upgraded>>),
+}
+
+/// The sending half of an upgraded connection (see [`ReadIo`]).
+pub(crate) enum WriteIo {
+    Tcp(OwnedWriteHalf),
+    Upgraded(WriteHalf<TokioIo<Upgraded>>),
+}
+
+/// Splits an upgraded connection; the bytes are what the client sent after its
+/// upgrade request and the HTTP server already read.
+pub(crate) fn split(upgraded: Upgraded) -> (ReadIo, WriteIo, Bytes) {
+    match upgraded.downcast::<TokioIo<TcpStream>>() {
+        Ok(parts) => {
+            let (read, write) = parts.io.into_inner().into_split();
+            (ReadIo::Tcp(read), WriteIo::Tcp(write), parts.read_buf)
+        }
+        Err(upgraded) => {
+            let (read, write) = tokio::io::split(TokioIo::new(upgraded));
+            (ReadIo::Upgraded(read), WriteIo::Upgraded(write), Bytes::new())
+        }
+    }
+}
+
+impl AsyncRead for ReadIo {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ReadIo::Tcp(io) => Pin::new(io).poll_read(cx, buf),
+            ReadIo::Upgraded(io) => Pin::new(io).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for WriteIo {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            WriteIo::Tcp(io) => Pin::new(io).poll_write(cx, buf),
+            WriteIo::Upgraded(io) => Pin::new(io).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            WriteIo::Tcp(io) => Pin::new(io).poll_flush(cx),
+            WriteIo::Upgraded(io) => Pin::new(io).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            WriteIo::Tcp(io) => Pin::new(io).poll_shutdown(cx),
+            WriteIo::Upgraded(io) => Pin::new(io).poll_shutdown(cx),
+        }
+    }
+}
+
+/// The frames a client sends, as the runtime's [`Incoming`]; ends after the client's
+/// close frame, a protocol error or the end of the stream.
+///
+/// Every frame is reported, fragments and pongs as [`Incoming::Control`]: they show the
+/// client is there and count against the inbound rate limit.
+///
+/// The frames are read into one buffer that asks the socket for at least `read_size`
+/// bytes at a time and is never cleared before a read, so an idle connection holds
+/// only the bytes it was sent; a buffer grown for a large message is let go once the
+/// message is taken.
+pub(crate) struct SocketReader<R> {
+    io: R,
+    buf: BytesMut,
+    read_size: usize,
+    control: Arc<transport::Control>,
+    max_message_size: usize,
+    /// A fragmented message being received.
+    message: Option<Partial>,
+    done: bool,
+}
+
+/// The fragments of a message received so far.
+struct Partial {
+    text: bool,
+    /// A text's bytes (a binary message's are not kept: the runtime refuses it whole).
+    data: BytesMut,
+    len: usize,
+}
+
+/// What the buffer holds.
+enum Parsed {
+    Frame {
+        fin: bool,
+        opcode: OpCode,
+        payload: BytesMut,
+    },
+    /// Not a whole frame yet: the frame needs this many bytes in the buffer.
+    More(usize),
+    /// A frame the connection ends on, refused from its header.
+    Refused(Incoming),
+}
+
+impl<R: AsyncRead + Unpin> SocketReader<R> {
+    /// Reads `io` after the bytes already `read`, asking for at least `read_size` bytes
+    /// at a time; messages (whole or fragmented) over `max_message_size` bytes are
+    /// refused from their headers.
+    pub(crate) fn new(
+        io: R,
+        read: Bytes,
+        read_size: usize,
+        control: Arc<transport::Control>,
+        max_message_size: usize,
+    ) -> Self {
+        // A copy: `read` is a view of the HTTP server's whole read buffer.
+        let buf = BytesMut::from(&read[..]);
+        SocketReader { io, buf, read_size, control, max_message_size, message: None, done: false }
+    }
+
+    /// The next frame in the buffer, unmasked, with the protocol's checks on its header.
+    fn parse(&mut self) -> Parsed {
+        let mut cursor = Cursor::new(&self.buf[..]);
+        let (header, len) = match FrameHeader::parse(&mut cursor) {
+            Ok(Some(parsed)) => parsed,
+            Ok(None) => return Parsed::More(MAX_HEADER),
+            Err(_) => return Parsed::Refused(Incoming::Invalid(1002, "WebSocket protocol error")),
+        };
+        let head = usize::try_from(cursor.position()).unwrap_or(MAX_HEADER);
+        let refused = |reason| Parsed::Refused(Incoming::Invalid(1002, reason));
+        if header.rsv1 || header.rsv2 || header.rsv3 {
+            return refused("A reserved bit set without an extension");
+        }
+        let Some(mask) = header.mask else { return refused("A client frame without a mask") };
+        let opcode = header.opcode;
+        match opcode {
+            OpCode::Data(Data::Reserved(_)) | OpCode::Control(Control::Reserved(_)) => {
+                return refused("A reserved opcode");
+            }
+            OpCode::Control(_) if !header.is_final || len > 125 => {
+                return refused("A control frame fragmented or over 125 bytes");
+            }
+            _ => {}
+        }
+        let len = match usize::try_from(len) {
+            Ok(len) if len <= self.max_message_size => len,
+            _ => return Parsed::Refused(Incoming::TooBig),
+        };
+        if self.buf.len() < head + len {
+            return Parsed::More(head + len);
+        }
+        self.buf.advance(head);
+        let mut payload = self.buf.split_to(len);
+        if self.buf.is_empty() && len > self.read_size {
+            // Let a large message's buffer go with the message.
+            self.buf = BytesMut::new();
+        }
+        unmask(&mut payload, mask);
+        Parsed::Frame { fin: header.is_final, opcode, payload }
+    }
+
+    /// What a whole frame means for the runtime.
+    fn on_frame(&mut self, fin: bool, opcode: OpCode, payload: BytesMut) -> Incoming {
+        match opcode {
+            OpCode::Data(Data::Text | Data::Binary) if self.message.is_some() => {
+                Incoming::Invalid(1002, "A new message before the end of a fragmented one")
+            }
+            OpCode::Data(Data::Text) if fin => complete(true, payload.freeze()),
+            OpCode::Data(Data::Binary) if fin => Incoming::Binary,
+            OpCode::Data(data @ (Data::Text | Data::Binary)) => {
+                let text = data == Data::Text;
+                let len = payload.len();
+                self.message =
+                    Some(Partial { text, data: if text { payload } else { BytesMut::new() }, len });
+                Incoming::Control
+            }
+            OpCode::Data(_) => self.continuation(fin, &payload),
+            OpCode::Control(Control::Ping) => {
+                self.control.pong(payload.freeze());
+                Incoming::Control
+            }
+            OpCode::Control(Control::Close) => self.close(&payload),
+            OpCode::Control(_) => Incoming::Control,
+        }
+    }
+
+    /// A fragment after a message's first: counted against the size limit, kept if the
+    /// message is a text, and the message complete with the last one.
+    fn continuation(&mut self, fin: bool, payload: &[u8]) -> Incoming {
+        let Some(message) = &mut self.message else {
+            return Incoming::Invalid(1002, "A continuation frame outside a fragmented message");
+        };
+        message.len += payload.len();
+        if message.len > self.max_message_size {
+            return Incoming::TooBig;
+        }
+        if message.text {
+            message.data.extend_from_slice(payload);
+        }
+        match self.message.take_if(|_| fin) {
+            Some(message) => complete(message.text, message.data.freeze()),
+            None => Incoming::Control,
+        }
+    }
+
+    /// The client's close: answered at once with its own code and reason (what was
+    /// queued for it is dropped: it is leaving), or with 1002 for a code a client may
+    /// not send.
+    fn close(&self, payload: &[u8]) -> Incoming {
+        let (code, reason) = match payload {
+            [] => (None, &[][..]),
+            [_] => return Incoming::Invalid(1002, "A close frame of one byte"),
+            _ if payload.len() > 125 => return Incoming::Invalid(1002, "A close frame over 125 bytes"),
+            [high, low, reason @ ..] => (Some(u16::from_be_bytes([*high, *low])), reason),
+        };
+        let Ok(reason) = Utf8Bytes::try_from(Bytes::copy_from_slice(reason)) else {
+            return Incoming::Invalid(1007, "Invalid UTF-8 in a close reason");
+        };
+        let reply = match code {
+            None => (NO_STATUS, reason),
+            Some(code) if CloseCode::from(code).is_allowed() => (code, reason),
+            Some(_) => (1002, Utf8Bytes::from_static("Protocol violation")),
+        };
+        self.control.close(reply.0, reply.1, true);
+        Incoming::Close(code.map(|_| reply.0))
+    }
+}
+
+impl<R: AsyncRead + Unpin> Stream for SocketReader<R> {
+    type Item = Incoming;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Incoming>> {
+        let this = &mut *self;
+        while !this.done {
+            let needed = match this.parse() {
+                Parsed::Frame { fin, opcode, payload } => {
+                    let incoming = this.on_frame(fin, opcode, payload);
+                    this.done = !matches!(incoming, Incoming::Text(_) | Incoming::Binary | Incoming::Control);
+                    return Poll::Ready(Some(incoming));
+                }
+                Parsed::Refused(incoming) => {
+                    this.done = true;
+                    return Poll::Ready(Some(incoming));
+                }
+                Parsed::More(needed) => needed,
+            };
+            let wanted = needed.saturating_sub(this.buf.len()).max(this.read_size);
+            if this.buf.capacity() - this.buf.len() < wanted {
+                this.buf.reserve(wanted);
+            }
+            let ended = match ready!(poll_read_buf(Pin::new(&mut this.io), cx, &mut this.buf)) {
+                Ok(0) => Incoming::Failed("reset without closing handshake".into()),
+                Ok(_) => continue,
+                Err(error) => Incoming::Failed(error.to_string()),
+            };
+            this.done = true;
+            return Poll::Ready(Some(ended));
+        }
+        Poll::Ready(None)
+    }
+}
+
+/// Unmasks a client frame's payload (RFC 6455, 5.3): XOR with the 4-byte key, in
+/// 4-byte chunks the compiler vectorizes.
+fn unmask(payload: &mut [u8], mask: [u8; 4]) {
+    let mut chunks = payload.chunks_exact_mut(4);
+    for chunk in &mut chunks {
+        chunk.iter_mut().zip(mask).for_each(|(byte, key)| *byte ^= key);
+    }
+    chunks.into_remainder().iter_mut().zip(mask).for_each(|(byte, key)| *byte ^= key);
+}
+
+/// A whole message.
+fn complete(text: bool, data: Bytes) -> Incoming {
+    if !text {
+        return Incoming::Binary;
+    }
+    match Utf8Bytes::try_from(data) {
+        Ok(text) => Incoming::Text(text),
+        Err(_) => Incoming::Invalid(1007, "Invalid UTF-8 in a text frame"),
+    }
+}
+
+/// Writes [`Outgoing`] frames on the socket's sending half: each frame is encoded into
+/// one buffer, written out once it holds `limit` bytes and at each flush. A text over
+/// [`FRAGMENT`] bytes goes out in fragments, one at a time as the buffer has room, so
+/// the buffer never holds more than `limit` plus one fragment. Nothing is written after
+/// a close frame.
+pub(crate) struct SocketSink<W> {
+    io: W,
+    buf: Vec<u8>,
+    /// How much of `buf` is written.
+    written: usize,
+    /// The part of a large text not yet in `buf`; `continuing` once its first fragment is.
+    rest: Bytes,
+    continuing: bool,
+    limit: usize,
+    closed: bool,
+}
+
+impl<W: AsyncWrite + Unpin> SocketSink<W> {
+    /// A sink writing to `io`, buffering up to `limit` bytes before it writes.
+    pub(crate) fn new(io: W, limit: usize) -> Self {
+        SocketSink {
+            io,
+            buf: Vec::new(),
+            written: 0,
+            rest: Bytes::new(),
+            continuing: false,
+            limit,
+            closed: false,
+        }
+    }
+
+    fn push(&mut self, fin: bool, opcode: OpCode, payload: &[u8]) -> io::Result<()> {
+        let header = FrameHeader { is_final: fin, opcode, ..FrameHeader::default() };
+        header.format(payload.len() as u64, &mut self.buf).map_err(io::Error::other)?;
+        self.buf.extend_from_slice(payload);
+        Ok(())
+    }
+
+    /// Writes out the whole buffer.
+    fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.written < self.buf.len() {
+            match ready!(Pin::new(&mut self.io).poll_write(cx, &self.buf[self.written..]))? {
+                0 => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                n => self.written += n,
+            }
+        }
+        self.buf.clear();
+        self.written = 0;
+        // A large frame's storage is not kept once it is written.
+        if self.buf.capacity() > self.limit {
+            self.buf = Vec::new();
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<W: AsyncWrite + Unpin> Sink<Outgoing> for SocketSink<W> {
+    type Error = io::Error;
+
+    /// Ready once the buffer is under its limit and a large text's fragments are all
+    /// in it.
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        loop {
+            if !this.buf.is_empty() && this.buf.len() >= this.limit {
+                ready!(this.poll_write_out(cx))?;
+            } else if this.rest.is_empty() {
+                return Poll::Ready(Ok(()));
+            } else {
+                let fragment = this.rest.split_to(FRAGMENT.min(this.rest.len()));
+                let opcode = OpCode::Data(if this.continuing { Data::Continue } else { Data::Text });
+                this.continuing = !this.rest.is_empty();
+                this.push(!this.continuing, opcode, &fragment)?;
+            }
+        }
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, frame: Outgoing) -> io::Result<()> {
+        if self.closed {
+            return Err(io::Error::other("the connection's close frame is sent"));
+        }
+        match frame {
+            Outgoing::Text(text) | Outgoing::Broadcast(text) if text.len() > FRAGMENT => {
+                self.rest = text.into();
+                Ok(())
+            }
+            Outgoing::Text(text) | Outgoing::Broadcast(text) => {
+                self.push(true, OpCode::Data(Data::Text), text.as_bytes())
+            }
+            Outgoing::Pong(data) => self.push(true, OpCode::Control(Control::Pong), &data),
+            Outgoing::Ping => self.push(true, OpCode::Control(Control::Ping), &[]),
+            Outgoing::Close(code, reason) => {
+                self.closed = true;
+                let mut payload = Vec::new();
+                if code != NO_STATUS {
+                    payload.extend_from_slice(&code.to_be_bytes());
+                    // Reasons are cut to fit a control frame where they are made.
+                    payload.extend_from_slice(reason.as_bytes());
+                }
+                self.push(true, OpCode::Control(Control::Close), &payload)
+            }
+        }
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.as_mut().poll_ready(cx))?;
+        ready!(self.poll_write_out(cx))?;
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    /// Writes what is left; the socket itself is closed when the connection's task
+    /// drops it.
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush(cx)
+    }
+}
