@@ -20,6 +20,9 @@ use std::time::Duration;
 use futures_util::task::AtomicWaker;
 use tokio::sync::{Semaphore, TryAcquireError};
 
+/// The most items an idle queue keeps room for (see [`QueueReceiver::give_back`]).
+const KEPT_CAPACITY: usize = 8;
+
 /// What an item costs against the budget.
 pub(crate) trait Cost {
     /// Its size in bytes; the same each time it is asked (it is asked when the item is
@@ -50,8 +53,9 @@ struct Shared<T> {
 
 #[derive(Debug)]
 struct State<T> {
-    /// Allocated on the first item, not before, and given back when the receiver
-    /// empties it: most connections never get an event, and an idle one queues nothing.
+    /// Allocated on the first item, not before, and dropped when the receiver empties
+    /// it, except the small storage the writer gives back: most connections never get
+    /// an event, and an idle one keeps room for a few frames at most.
     items: VecDeque<T>,
     senders: usize,
     /// The receiver is gone or closed the queue.
@@ -225,6 +229,8 @@ impl<T: Cost> QueueReceiver<T> {
         } else {
             batch.extend(state.items.drain(..));
         }
+        // The queue is empty now; whatever storage it got from the batch goes, and the
+        // batch's comes back through `give_back` once it is written.
         let spare = std::mem::take(&mut state.items);
         drop(state);
         drop(spare);
@@ -297,6 +303,20 @@ impl<T: Cost> QueueReceiver<T> {
 }
 
 impl<T> QueueReceiver<T> {
+    /// Gives an emptied batch's storage back to the queue, which keeps it to store
+    /// what comes next if it has none and the storage is small (a burst's large
+    /// storage is dropped).
+    pub fn give_back(&self, mut storage: VecDeque<T>) {
+        storage.clear();
+        if storage.capacity() > KEPT_CAPACITY {
+            return;
+        }
+        let mut state = self.shared.state();
+        if state.items.capacity() == 0 && !state.closed {
+            std::mem::swap(&mut state.items, &mut storage);
+        }
+    }
+
     /// Drops everything queued and refuses further items: waiting senders fail.
     pub fn close(&mut self) {
         self.shared.budget.close();

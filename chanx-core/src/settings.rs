@@ -187,10 +187,10 @@ impl Settings {
         self
     }
 
-    /// How many bytes each read from a connection's socket asks for at least (default
-    /// 4 KiB). The buffer is filled, never cleared, so an idle connection holds only
-    /// the bytes it was sent; a message larger than this still arrives whole, in a
-    /// buffer of its size that goes with the message.
+    /// The most bytes one read from a connection's socket asks for (default 4 KiB).
+    /// Reads start at 512 bytes and grow to this while the client sends more at once
+    /// than they bring, so a client of small messages keeps a small buffer. A message
+    /// larger than this still arrives whole, in a buffer of its size that goes with it.
     pub fn read_buffer_size(mut self, bytes: usize) -> Self {
         self.read_buffer_size = bytes.max(1);
         self

@@ -44,6 +44,10 @@ pub(crate) const FRAGMENT: usize = 64 * 1024;
 /// The largest frame header: a client's, with 8 bytes of length and a 4-byte mask.
 const MAX_HEADER: usize = 14;
 
+/// What the first read of a connection asks for: reads grow from this to
+/// `Settings::read_buffer_size` while the client sends more than they bring.
+const FIRST_READ: usize = 512;
+
 /// The receiving half of an upgraded connection.
 pub(crate) enum ReadIo {
     /// A TCP connection served by [`chanx::serve`](crate::serve), split without a lock.
@@ -111,14 +115,17 @@ impl AsyncWrite for WriteIo {
 /// Every frame is reported, fragments and pongs as [`Incoming::Control`]: they show the
 /// client is there and count against the inbound rate limit.
 ///
-/// The frames are read into one buffer that asks the socket for at least `read_size`
-/// bytes at a time and is never cleared before a read, so an idle connection holds
-/// only the bytes it was sent; a buffer grown for a large message is let go once the
-/// message is taken.
+/// The frames are read into one buffer, never cleared before a read. Each read asks
+/// for room for the rest of the frame, and at least `read_size` bytes: 512 at first,
+/// doubled each time a read fills all it asked for, up to `max_read`. A client of small
+/// messages keeps a small buffer (the buffer is most of an idle connection's memory);
+/// one that sends more at once gets larger reads. A buffer grown for a large message is
+/// let go once the message is taken.
 pub(crate) struct SocketReader<R> {
     io: R,
     buf: BytesMut,
     read_size: usize,
+    max_read: usize,
     control: Arc<transport::Control>,
     max_message_size: usize,
     /// A fragmented message being received.
@@ -148,19 +155,20 @@ enum Parsed {
 }
 
 impl<R: AsyncRead + Unpin> SocketReader<R> {
-    /// Reads `io` after the bytes already `read`, asking for at least `read_size` bytes
-    /// at a time; messages (whole or fragmented) over `max_message_size` bytes are
-    /// refused from their headers.
+    /// Reads `io` after the bytes already `read`, asking for up to `max_read` bytes at a
+    /// time; messages (whole or fragmented) over `max_message_size` bytes are refused
+    /// from their headers.
     pub(crate) fn new(
         io: R,
         read: Bytes,
-        read_size: usize,
+        max_read: usize,
         control: Arc<transport::Control>,
         max_message_size: usize,
     ) -> Self {
         // A copy: `read` is a view of the HTTP server's whole read buffer.
         let buf = BytesMut::from(&read[..]);
-        SocketReader { io, buf, read_size, control, max_message_size, message: None, done: false }
+        let read_size = FIRST_READ.min(max_read);
+        SocketReader { io, buf, read_size, max_read, control, max_message_size, message: None, done: false }
     }
 
     /// The next frame in the buffer, unmasked, with the protocol's checks on its header.
@@ -196,7 +204,7 @@ impl<R: AsyncRead + Unpin> SocketReader<R> {
         }
         self.buf.advance(head);
         let mut payload = self.buf.split_to(len);
-        if self.buf.is_empty() && len > self.read_size {
+        if self.buf.is_empty() && len > self.max_read {
             // Let a large message's buffer go with the message.
             self.buf = BytesMut::new();
         }
@@ -293,9 +301,15 @@ impl<R: AsyncRead + Unpin> Stream for SocketReader<R> {
             if this.buf.capacity() - this.buf.len() < wanted {
                 this.buf.reserve(wanted);
             }
+            let room = this.buf.capacity() - this.buf.len();
             let ended = match ready!(poll_read_buf(Pin::new(&mut this.io), cx, &mut this.buf)) {
                 Ok(0) => Incoming::Failed("reset without closing handshake".into()),
-                Ok(_) => continue,
+                Ok(read) => {
+                    if read == room {
+                        this.read_size = (this.read_size * 2).min(this.max_read);
+                    }
+                    continue;
+                }
                 Err(error) => Incoming::Failed(error.to_string()),
             };
             this.done = true;
@@ -440,5 +454,48 @@ impl<W: AsyncWrite + Unpin> Sink<Outgoing> for SocketSink<W> {
     /// drops it.
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.poll_flush(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::StreamExt;
+    use tokio::io::AsyncWriteExt;
+
+    use super::*;
+
+    /// A client's text frame, masked with 1, 2, 3, 4.
+    fn client_frame(payload: &[u8]) -> Vec<u8> {
+        let mask = [1u8, 2, 3, 4];
+        let mut out = vec![0x81];
+        match u8::try_from(payload.len()) {
+            Ok(len) if len < 126 => out.push(0x80 | len),
+            _ => {
+                out.push(0x80 | 126);
+                out.extend_from_slice(&u16::try_from(payload.len()).expect("under 64 KiB").to_be_bytes());
+            }
+        }
+        out.extend_from_slice(&mask);
+        out.extend(payload.iter().zip(mask.iter().cycle()).map(|(byte, key)| byte ^ key));
+        out
+    }
+
+    #[tokio::test]
+    async fn reads_grow_with_a_burst_and_a_large_messages_buffer_goes_with_it() {
+        let (mut client, server) = tokio::io::duplex(64 * 1024);
+        let mut reader = SocketReader::new(server, Bytes::new(), 4096, Arc::default(), 1 << 20);
+        assert_eq!(reader.read_size, FIRST_READ);
+        // 102 bytes each: the unmasking's last chunk is short.
+        let text = "x".repeat(102);
+        let burst: Vec<u8> = (0..100).flat_map(|_| client_frame(text.as_bytes())).collect();
+        client.write_all(&burst).await.expect("write");
+        for _ in 0..100 {
+            assert!(matches!(reader.next().await, Some(Incoming::Text(t)) if t.as_str() == text));
+        }
+        assert_eq!(reader.read_size, 4096, "grown to the most a read may ask for");
+        let big = "y".repeat(10_000);
+        client.write_all(&client_frame(big.as_bytes())).await.expect("write");
+        assert!(matches!(reader.next().await, Some(Incoming::Text(t)) if t.as_str() == big));
+        assert_eq!(reader.buf.capacity(), 0, "the large message's buffer is not kept");
     }
 }

@@ -373,8 +373,10 @@ where
                 },
                 Step::Feed { last } => ready!(this.poll_feed(cx)).map(|()| Step::Flush { last }),
                 Step::Flush { last } => ready!(this.sink.poll_flush_unpin(cx)).map(|()| {
-                    // An idle connection keeps no batch.
-                    this.batch = VecDeque::new();
+                    // The emptied batch's storage goes back to the queue, which fills it
+                    // again: no allocation per frame, and an idle connection keeps one
+                    // small buffer at most.
+                    this.rx.give_back(std::mem::take(&mut this.batch));
                     if last { Step::Close } else { Step::Take }
                 }),
                 Step::Close => {
