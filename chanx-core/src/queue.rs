@@ -185,18 +185,22 @@ impl<T: Cost> QueueSender<T> {
         match self.shared.budget.try_acquire_many(permits) {
             Ok(permit) => permit.forget(),
             Err(TryAcquireError::Closed) => return Err(PushError::Closed),
-            Err(TryAcquireError::NoPermits) => {
-                let acquire = self.shared.budget.acquire_many(permits);
-                let acquired = match patience {
-                    None => acquire.await,
-                    Some(patience) => {
-                        tokio::time::timeout(patience, acquire).await.map_err(|_| PushError::Full)?
-                    }
-                };
-                acquired.map_err(|_| PushError::Closed)?.forget();
-            }
+            // Boxed: the wait (and its timer) is rare, and inline it would size the future
+            // of every send, which is part of every frame's step.
+            Err(TryAcquireError::NoPermits) => Box::pin(self.wait_for_room(permits, patience)).await?,
         }
         self.enqueue(item)
+    }
+
+    /// Takes `permits` of the budget once there is room, waiting at most `patience`.
+    async fn wait_for_room(&self, permits: u32, patience: Option<Duration>) -> Result<(), PushError> {
+        let acquire = self.shared.budget.acquire_many(permits);
+        let acquired = match patience {
+            None => acquire.await,
+            Some(patience) => tokio::time::timeout(patience, acquire).await.map_err(|_| PushError::Full)?,
+        };
+        acquired.map_err(|_| PushError::Closed)?.forget();
+        Ok(())
     }
 
     /// Whether the receiving side is gone (its closing closes the budget too).

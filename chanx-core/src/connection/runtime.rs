@@ -339,14 +339,11 @@ impl<C: Consumer> Connection<'_, C> {
                 timeout = beat => Next::Beat(timeout),
                 () = &mut stopped => continue,
             };
-            let handled = {
-                // Boxed too: inline, the largest step (a handler's future) would size the
-                // state every idle connection holds. One allocation per frame or event,
-                // within the noise of the CPU each costs (BENCHMARKS.md).
-                let mut step = Box::pin(self.handle(consumer, next));
-                let step = step.as_mut();
-                finish_or_stop(step, &mut stopped, grace).await
-            };
+            // Inline: what is large in a step (a text's or an event's handling, with the
+            // handler's future) is boxed inside it, so that the state every idle
+            // connection holds stays small, and each allocation stays under 1 KiB, in the
+            // allocator's per-thread cache (BENCHMARKS.md).
+            let handled = finish_or_stop(pin!(self.handle(consumer, next)), &mut stopped, grace).await;
             if let Some(reason) = handled.flatten() {
                 return reason;
             }
@@ -360,7 +357,7 @@ impl<C: Consumer> Connection<'_, C> {
     async fn handle(&mut self, consumer: &mut C, next: Next) -> Option<Disconnect> {
         match next {
             Next::Event(event) => {
-                self.on_event(consumer, event).await;
+                Box::pin(self.on_event(consumer, event)).await;
                 None
             }
             Next::Frame(incoming) => self.on_incoming(consumer, incoming).await,
@@ -445,7 +442,7 @@ impl<C: Consumer> Connection<'_, C> {
                         let msg =
                             format!("Too many messages: at most {limit} per second; this one was dropped");
                         let error = ErrorMessage::validation(vec![ErrorItem::frame("rate_limited", msg)]);
-                        send(&self.cx, &error, Keys::default()).await;
+                        Box::pin(send(&self.cx, &error, Keys::default())).await;
                     }
                     return None;
                 }
@@ -458,17 +455,19 @@ impl<C: Consumer> Connection<'_, C> {
         }
         match incoming {
             Incoming::Text(text) => {
-                self.on_text(consumer, &text).await;
-                self.send_own_copies().await;
+                Box::pin(self.on_text(consumer, &text)).await;
+                if !self.cx.own_copies.is_empty() {
+                    Box::pin(self.send_own_copies()).await;
+                }
             }
             Incoming::Binary => {
                 let error = ErrorItem::frame("json_invalid", "Invalid JSON: binary frames are not supported");
-                send(&self.cx, &ErrorMessage::validation(vec![error]), Keys::default()).await;
+                Box::pin(send(&self.cx, &ErrorMessage::validation(vec![error]), Keys::default())).await;
             }
             Incoming::Control => {}
             // Answered through the queue so that the pong follows earlier replies.
             Incoming::Ping(data) => {
-                let _ = self.cx.raw_sender().send_frame(Outgoing::Pong(data)).await;
+                let _ = Box::pin(self.cx.raw_sender().send_frame(Outgoing::Pong(data))).await;
             }
             Incoming::Close(code) => return Some(Disconnect::ClientClosed { code }),
             Incoming::TooBig => {
@@ -520,7 +519,7 @@ impl<C: Consumer> Connection<'_, C> {
         let outcome = match frame::action(&envelope, expected) {
             // A frame for a topic not subscribed to is refused as such, action or not.
             Err(_) if topic.as_ref().is_some_and(|topic| !self.topics.contains(topic)) => {
-                self.not_subscribed().await;
+                Box::pin(self.not_subscribed()).await;
                 Ok(())
             }
             Err(error) => Err(vec![error]),
@@ -536,7 +535,9 @@ impl<C: Consumer> Connection<'_, C> {
                             AssertUnwindSafe(consumer.dispatch(cx, &action, payload)).catch_unwind().await;
                         settle(cx, &action, C::ACTIONS, dispatched).await
                     }
-                    Some(topic) => self.on_topic_action(topic, &action, payload).await,
+                    // Boxed: inline, it would size every text's future (which is
+                    // allocated per frame) past the allocator's per-thread cache.
+                    Some(topic) => Box::pin(self.on_topic_action(topic, &action, payload)).await,
                 }
             }
         };
@@ -659,12 +660,12 @@ async fn settle(
         Ok(Dispatch::Failed(_)) if cx.raw_sender().is_closed() => Ok(()),
         Ok(Dispatch::Failed(error)) => {
             throttled!(error, %action, %error, "handler failed");
-            send_failure(cx, action).await;
+            Box::pin(send_failure(cx, action)).await;
             Ok(())
         }
         Err(panic) => {
             throttled!(error, %action, panic = panic_text(&panic), "handler panicked");
-            send_failure(cx, action).await;
+            Box::pin(send_failure(cx, action)).await;
             Ok(())
         }
     }
