@@ -27,19 +27,20 @@ use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{Sink, Stream};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Control, Data, OpCode};
+use tokio_util::either::Either;
 use tokio_util::io::poll_read_buf;
 
 use crate::transport::{self, Incoming, NO_STATUS, Outgoing};
 
 /// Texts larger than this go out in fragments of this size, so that the socket's write
 /// buffer stays bounded whatever a handler sends.
-pub(crate) const FRAGMENT: usize = 64 * 1024;
+const FRAGMENT: usize = 64 * 1024;
 
 /// The largest frame header: a client's, with 8 bytes of length and a 4-byte mask.
 const MAX_HEADER: usize = 14;
@@ -48,19 +49,13 @@ const MAX_HEADER: usize = 14;
 /// `Settings::read_buffer_size` while the client sends more than they bring.
 const FIRST_READ: usize = 512;
 
-/// The receiving half of an upgraded connection.
-pub(crate) enum ReadIo {
-    /// A TCP connection served by [`chanx::serve`](crate::serve), split without a lock.
-    Tcp(OwnedReadHalf),
-    /// Any other server's connection, behind hyper's `Upgraded`, split by tokio.
-    Upgraded(ReadHalf<TokioIo<Upgraded>>),
-}
+/// The receiving half of an upgraded connection: a TCP connection served by
+/// [`chanx::serve`](crate::serve), split without a lock, or any other server's, behind
+/// hyper's `Upgraded` and split by tokio.
+pub(crate) type ReadIo = Either<OwnedReadHalf, ReadHalf<TokioIo<Upgraded>>>;
 
 /// The sending half of an upgraded connection (see [`ReadIo`]).
-pub(crate) enum WriteIo {
-    Tcp(OwnedWriteHalf),
-    Upgraded(WriteHalf<TokioIo<Upgraded>>),
-}
+pub(crate) type WriteIo = Either<OwnedWriteHalf, WriteHalf<TokioIo<Upgraded>>>;
 
 /// Splits an upgraded connection; the bytes are what the client sent after its
 /// upgrade request and the HTTP server already read.
@@ -68,43 +63,11 @@ pub(crate) fn split(upgraded: Upgraded) -> (ReadIo, WriteIo, Bytes) {
     match upgraded.downcast::<TokioIo<TcpStream>>() {
         Ok(parts) => {
             let (read, write) = parts.io.into_inner().into_split();
-            (ReadIo::Tcp(read), WriteIo::Tcp(write), parts.read_buf)
+            (Either::Left(read), Either::Left(write), parts.read_buf)
         }
         Err(upgraded) => {
             let (read, write) = tokio::io::split(TokioIo::new(upgraded));
-            (ReadIo::Upgraded(read), WriteIo::Upgraded(write), Bytes::new())
-        }
-    }
-}
-
-impl AsyncRead for ReadIo {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            ReadIo::Tcp(io) => Pin::new(io).poll_read(cx, buf),
-            ReadIo::Upgraded(io) => Pin::new(io).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for WriteIo {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            WriteIo::Tcp(io) => Pin::new(io).poll_write(cx, buf),
-            WriteIo::Upgraded(io) => Pin::new(io).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            WriteIo::Tcp(io) => Pin::new(io).poll_flush(cx),
-            WriteIo::Upgraded(io) => Pin::new(io).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            WriteIo::Tcp(io) => Pin::new(io).poll_shutdown(cx),
-            WriteIo::Upgraded(io) => Pin::new(io).poll_shutdown(cx),
+            (Either::Right(read), Either::Right(write), Bytes::new())
         }
     }
 }
@@ -116,7 +79,9 @@ impl AsyncWrite for WriteIo {
 /// client is there and count against the inbound rate limit.
 ///
 /// The frames are read into one buffer, never cleared before a read. Each read asks
-/// for room for the rest of the frame, and at least `read_size` bytes: 512 at first,
+/// for room for the rest of the frame (growing the buffer at most twofold at a time, so
+/// that it follows the bytes that arrive, not the length a header announces), and at
+/// least `read_size` bytes: 512 at first,
 /// doubled each time a read fills all it asked for, up to `max_read`. A client of small
 /// messages keeps a small buffer (the buffer is most of an idle connection's memory);
 /// one that sends more at once gets larger reads. A buffer grown for a large message is
@@ -297,7 +262,10 @@ impl<R: AsyncRead + Unpin> Stream for SocketReader<R> {
                 }
                 Parsed::More(needed) => needed,
             };
-            let wanted = needed.saturating_sub(this.buf.len()).max(this.read_size);
+            // Room for the rest of the frame, but never more than doubling what is held:
+            // a header alone does not make the buffer grow to the size it announces.
+            let held = this.buf.len().max(this.read_size);
+            let wanted = needed.saturating_sub(this.buf.len()).min(held).max(this.read_size);
             if this.buf.capacity() - this.buf.len() < wanted {
                 this.buf.reserve(wanted);
             }
@@ -497,5 +465,20 @@ mod tests {
         client.write_all(&client_frame(big.as_bytes())).await.expect("write");
         assert!(matches!(reader.next().await, Some(Incoming::Text(t)) if t.as_str() == big));
         assert_eq!(reader.buf.capacity(), 0, "the large message's buffer is not kept");
+    }
+
+    #[tokio::test]
+    async fn a_header_alone_does_not_grow_the_buffer_to_its_length() {
+        let (mut client, server) = tokio::io::duplex(64 * 1024);
+        let mut reader = SocketReader::new(server, Bytes::new(), 4096, Arc::default(), 1 << 20);
+        // A text frame announcing 1,000,000 bytes, then 10 of them.
+        let mut frame = vec![0x81, 0x80 | 127];
+        frame.extend_from_slice(&1_000_000u64.to_be_bytes());
+        frame.extend_from_slice(&[0, 0, 0, 0]);
+        frame.extend_from_slice(&[b'x'; 10]);
+        client.write_all(&frame).await.expect("write");
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        assert!(Pin::new(&mut reader).poll_next(&mut cx).is_pending(), "the frame is not whole");
+        assert!(reader.buf.capacity() < 16 * 1024, "{} bytes held for 24 received", reader.buf.capacity());
     }
 }
