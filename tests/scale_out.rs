@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use common::Client;
 use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
 
@@ -40,26 +41,46 @@ async fn free_port() -> u16 {
     listener.local_addr().expect("address").port()
 }
 
-/// Runs example `name` with the examples' layers on Redis; killed when dropped.
+/// Runs example `name` with the examples' layers on Redis; killed when dropped. Its
+/// log lines are printed by the test's task, so that a failure shows them with its own
+/// output.
 fn spawn(name: &str, args: &[&str]) -> Child {
-    Command::new(example(name))
+    let mut child = Command::new(example(name))
         .args(args)
         .env("REDIS_URL", redis_url())
         .env("JOB_DELAY_SCALE", "0")
         .env("SEND_COMPLETION", "1")
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "info")
         .stdout(Stdio::null())
+        .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot run the example {name}: {e}"))
+        .unwrap_or_else(|e| panic!("cannot run the example {name}: {e}"));
+    let mut lines = BufReader::new(child.stderr.take().expect("piped stderr")).lines();
+    let name = name.to_owned();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            eprintln!("[{name}] {line}");
+        }
+    });
+    child
 }
 
-/// A web process of the `background_jobs` example on a port of its own, once it accepts.
+/// A web process of the `background_jobs` example on a port of its own, once it answers
+/// HTTP (a bare TCP connection is not proof: connecting in a loop to a port nobody
+/// listens on may connect the socket to itself).
 async fn web() -> (Child, SocketAddr) {
     let addr = SocketAddr::from(([127, 0, 0, 1], free_port().await));
     let process = spawn("background_jobs", &["--addr", &addr.to_string()]);
+    let answers = || async {
+        let mut stream = TcpStream::connect(addr).await.ok()?;
+        stream.write_all(b"GET /asyncapi.json HTTP/1.0\r\n\r\n").await.ok()?;
+        let mut status = [0; 12];
+        stream.read_exact(&mut status).await.ok()?;
+        status.starts_with(b"HTTP/1.").then_some(())
+    };
     let accepting = async {
-        while TcpStream::connect(addr).await.is_err() {
+        while answers().await.is_none() {
             tokio::task::yield_now().await;
         }
     };
