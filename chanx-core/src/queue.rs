@@ -281,7 +281,8 @@ impl<T: Cost> QueueReceiver<T> {
         poll_fn(|cx| self.poll_recv(cx)).await
     }
 
-    fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+    /// [`recv`](Self::recv) as a poll.
+    pub fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         self.poll(cx, || match self.pop() {
             Ok(Some(item)) => Some(Some(item)),
             Ok(None) => None,

@@ -14,6 +14,7 @@ use tokio_util::task::task_tracker::TaskTrackerToken;
 use crate::layer::{Layers, Overflow};
 use crate::origin::OriginPolicy;
 use crate::stats::Stats;
+use crate::transport::{Control, Stop};
 
 /// App-wide settings of chanx consumers, provided to the router as an axum
 /// `Extension` (or by [`serve`](crate::serve())). Routes without one share a default
@@ -329,6 +330,10 @@ impl Settings {
     }
 }
 
+/// The open connections of a [`Shutdown`], by task: each one's task, to abort, and its
+/// control lane, to stop.
+type OpenConnections = Arc<Mutex<HashMap<task::Id, (AbortHandle, Arc<Control>)>>>;
+
 /// Graceful shutdown of WebSocket connections: trigger it, and every open connection
 /// gets a 1001 close frame, runs `on_disconnect`, and ends. [`serve`](crate::serve())
 /// does all this (and more) for the settings it is given.
@@ -353,10 +358,11 @@ impl Settings {
 #[derive(Debug, Clone, Default)]
 pub struct Shutdown {
     pub(crate) token: CancellationToken,
-    /// The open connections' tasks, aborted if they outlive the grace period. (Not a
-    /// token every connection waits on: that would be polled, and its lock taken, each
-    /// time a connection's task runs.)
-    tasks: Arc<Mutex<HashMap<task::Id, AbortHandle>>>,
+    /// The open connections: each one's task, aborted if it outlives the grace period,
+    /// and its control lane, which the trigger stops. (Not a token every connection
+    /// waits on: that would be polled, and its lock taken, each time a connection's
+    /// task runs.)
+    tasks: OpenConnections,
     tracker: TaskTracker,
 }
 
@@ -369,6 +375,9 @@ impl Shutdown {
     /// Starts the shutdown: open connections are closed with 1001.
     pub fn trigger(&self) {
         self.token.cancel();
+        for (_, control) in lock(&self.tasks).values() {
+            control.stop(Stop::Shutdown);
+        }
     }
 
     /// Completes once [`trigger`](Shutdown::trigger) was called; pass it to axum's
@@ -391,8 +400,8 @@ impl Shutdown {
     /// Ends every connection served with this handle at once, without a close frame or
     /// `on_disconnect`: for those that outlived the shutdown's grace period.
     pub(crate) fn drop_connections(&self) {
-        for connection in std::mem::take(&mut *lock(&self.tasks)).into_values() {
-            connection.abort();
+        for (task, _) in std::mem::take(&mut *lock(&self.tasks)).into_values() {
+            task.abort();
         }
     }
 
@@ -402,13 +411,18 @@ impl Shutdown {
         Registration { _counted: self.tracker.token(), tasks: self.tasks.clone() }
     }
 
-    /// Runs a connection's task, which holds a [`Registration`]; ended by
+    /// Runs a connection's task, which holds a [`Registration`]: stopped through
+    /// `control` by [`trigger`](Self::trigger) (at once if that came first), ended by
     /// [`drop_connections`](Self::drop_connections) if still running.
-    pub(crate) fn spawn(&self, connection: impl Future<Output = ()> + Send + 'static) {
-        // Locked across the spawn, so that a task that ends at once finds its entry.
+    pub(crate) fn spawn(&self, connection: impl Future<Output = ()> + Send + 'static, control: Arc<Control>) {
+        // Locked across the spawn, so that a task that ends at once finds its entry,
+        // and so that a trigger either sees the entry or is seen here.
         let mut open = lock(&self.tasks);
+        if self.token.is_cancelled() {
+            control.stop(Stop::Shutdown);
+        }
         let handle = tokio::spawn(connection);
-        open.insert(handle.id(), handle.abort_handle());
+        open.insert(handle.id(), (handle.abort_handle(), control));
     }
 }
 
@@ -417,7 +431,7 @@ impl Shutdown {
 #[derive(Debug)]
 pub(crate) struct Registration {
     _counted: TaskTrackerToken,
-    tasks: Arc<Mutex<HashMap<task::Id, AbortHandle>>>,
+    tasks: OpenConnections,
 }
 
 impl Drop for Registration {
@@ -442,13 +456,16 @@ mod tests {
         let shutdown = Shutdown::new();
         // One that ends by itself, at once.
         let registration = shutdown.register();
-        shutdown.spawn(async move { drop(registration) });
+        shutdown.spawn(async move { drop(registration) }, Arc::default());
         // One that never ends: only `drop_connections` ends it.
         let registration = shutdown.register();
-        shutdown.spawn(async move {
-            let _held = registration;
-            std::future::pending::<()>().await;
-        });
+        shutdown.spawn(
+            async move {
+                let _held = registration;
+                std::future::pending::<()>().await;
+            },
+            Arc::default(),
+        );
         let closed = shutdown.clone();
         let all_closed = tokio::spawn(async move { closed.connections_closed().await });
         let first_ended = async {

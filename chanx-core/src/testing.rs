@@ -60,7 +60,7 @@ use crate::protocol::message::{
 };
 use crate::server::{FromConnection, Handshake};
 use crate::settings::Settings;
-use crate::transport::{Incoming, Outgoing};
+use crate::transport::{Control, Incoming, Outgoing};
 
 /// Errors of the test client.
 #[derive(Debug, thiserror::Error)]
@@ -271,13 +271,19 @@ impl<S> TestClientBuilder<S> {
         let settings = self.settings.clone();
         let max_message_size = settings.max_message_size;
         let timeout = self.timeout;
-        tokio::spawn(async move {
+        // Served as `chanx::serve` serves a connection: counted and stopped by the
+        // settings' shutdown handle.
+        let shutdown = settings.shutdown.clone();
+        let registration = shutdown.register();
+        let control = Arc::new(Control::default());
+        let stop = control.clone();
+        let task = async move {
             let TestClientBuilder { info, state, .. } = self;
             let mut parts = request_parts(&info);
             let mut handshake = Handshake { parts: &mut parts, info: &info, state: &state };
             match C::from_connection(&mut handshake).await {
                 Ok(consumer) => {
-                    runtime::serve(consumer, Arc::new(info), reader, writer, Arc::default(), &settings).await
+                    runtime::serve(consumer, Arc::new(info), reader, writer, control, &settings).await
                 }
                 Err(refusal) => {
                     let status = refusal.status_code();
@@ -285,7 +291,9 @@ impl<S> TestClientBuilder<S> {
                     let _ = refused_tx.send(TestError::Refused { status, body });
                 }
             }
-        });
+            drop(registration);
+        };
+        shutdown.spawn(task, stop);
         let camelize = C::CAMELIZE.unwrap_or(self.settings.camelize);
         TestClient {
             channel_name,

@@ -10,9 +10,9 @@
 use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Waker, ready};
 
 use bytes::Bytes;
 use futures_util::future::FusedFuture;
@@ -78,7 +78,8 @@ impl Cost for Utf8Bytes {
     }
 }
 
-/// Requests to the writer that do not wait in the outbound queue.
+/// Requests to the writer that do not wait in the outbound queue, and the connection's
+/// [`Stop`] signal to its loop.
 #[derive(Debug, Default)]
 pub(crate) struct Control {
     state: Mutex<ControlState>,
@@ -86,6 +87,23 @@ pub(crate) struct Control {
     /// read this flag, not the lock.
     requested: AtomicBool,
     writer: AtomicWaker,
+    /// The [`Stop`] the connection's loop must honour (0 while there is none): read
+    /// with one load on each of the loop's turns, where a cancellation token took a
+    /// lock and a registration.
+    stop: AtomicU8,
+    /// The loop's waker, registered once ([`watch`](Self::watch)): the loop's waker
+    /// never changes (see `wake::alongside`), and it is woken once, by the stop.
+    loop_waker: AtomicWaker,
+}
+
+/// Why a connection's loop must end now, whatever it waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Stop {
+    /// Its buffers are full ([`Overflow::Close`](crate::layer::Overflow::Close)): closed with 1013.
+    Lagging = 1,
+    /// The server shuts down: closed with 1001.
+    Shutdown = 2,
 }
 
 #[derive(Debug, Default)]
@@ -137,6 +155,31 @@ impl Control {
         self.update(|s| s.finish = true);
     }
 
+    /// Tells the connection's loop to end; `true` if this is the first stop (a later
+    /// one changes nothing).
+    pub fn stop(&self, stop: Stop) -> bool {
+        let first = self.stop.compare_exchange(0, stop as u8, Ordering::AcqRel, Ordering::Acquire).is_ok();
+        if first {
+            self.loop_waker.wake();
+        }
+        first
+    }
+
+    /// The stop the connection's loop must honour, if any.
+    pub fn stopped(&self) -> Option<Stop> {
+        match self.stop.load(Ordering::Acquire) {
+            0 => None,
+            1 => Some(Stop::Lagging),
+            _ => Some(Stop::Shutdown),
+        }
+    }
+
+    /// Registers the loop's waker, woken by the first [`stop`](Self::stop). Once: the
+    /// loop's waker does not change, and nothing else takes it.
+    pub fn watch(&self, waker: &Waker) {
+        self.loop_waker.register(waker);
+    }
+
     /// Ready once something was requested that the writer has not taken yet.
     fn poll_requested(&self, cx: &mut Context<'_>) -> Poll<()> {
         if self.requested.load(Ordering::Acquire) {
@@ -146,8 +189,9 @@ impl Control {
         if self.requested.load(Ordering::Acquire) { Poll::Ready(()) } else { Poll::Pending }
     }
 
+    /// What was requested since the last take (nothing, most of the time: one load).
     fn take(&self) -> ControlState {
-        if !self.requested.swap(false, Ordering::AcqRel) {
+        if !self.requested.load(Ordering::Acquire) || !self.requested.swap(false, Ordering::AcqRel) {
             return ControlState::default();
         }
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -303,9 +347,7 @@ where
     /// and pong); the end of the connection (finish, close, or every sender gone) takes
     /// everything queued.
     fn take(&mut self, cx: &mut Context<'_>) -> Option<Step> {
-        let requested = self.control.poll_requested(cx).is_ready();
-        let ControlState { ping, pong, close, finish } =
-            if requested { self.control.take() } else { ControlState::default() };
+        let ControlState { ping, pong, close, finish } = self.control.take();
         if let Some(close) = close.as_ref().filter(|c| c.discard) {
             self.batch.clear();
             self.rx.close();
@@ -329,7 +371,12 @@ where
         if let Some(close) = close {
             self.batch.push_back(Outgoing::Close(close.code, close.reason));
         }
-        (last || !self.batch.is_empty()).then_some(Step::Feed { last })
+        if last || !self.batch.is_empty() {
+            return Some(Step::Feed { last });
+        }
+        // Nothing to write: wait for a request too. (With frames to write, the writer
+        // comes back here after them, and registers then.)
+        self.control.poll_requested(cx).is_ready().then_some(Step::Take)
     }
 
     /// Feeds the batch to the sink, each broadcast followed by `group_complete` when

@@ -42,11 +42,62 @@ impl Wake for Branch {
     }
 }
 
+/// A gate for what a loop polls on each of its turns but is rarely ready (a timer): it
+/// is polled with the gate's own waker, and only after that waker fired, so that the
+/// other turns cost one atomic swap instead of a registration with the timer. The
+/// waker it forwards to (`outer`) must be the waker of whoever polls the gate, for as
+/// long as it does: `main`'s waker under [`alongside`], which never changes.
+#[derive(Debug)]
+pub(crate) struct Gate {
+    fired: Arc<Fired>,
+    waker: Waker,
+}
+
+#[derive(Debug)]
+struct Fired {
+    fired: AtomicBool,
+    outer: Waker,
+}
+
+impl Wake for Fired {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.fired.store(true, Ordering::Release);
+        self.outer.wake_by_ref();
+    }
+}
+
+impl Gate {
+    /// A gate that lets the first poll through.
+    pub(crate) fn new(outer: Waker) -> Self {
+        let fired = Arc::new(Fired { fired: AtomicBool::new(true), outer });
+        Gate { waker: Waker::from(fired.clone()), fired }
+    }
+
+    /// Runs `poll` with the gate's waker if it fired since the last run (or if the
+    /// last run was ready, so that the next readiness is armed); pending otherwise.
+    pub(crate) fn poll<T>(&self, poll: impl FnOnce(&mut Context<'_>) -> Poll<T>) -> Poll<T> {
+        if !self.fired.fired.swap(false, Ordering::AcqRel) {
+            return Poll::Pending;
+        }
+        let polled = poll(&mut Context::from_waker(&self.waker));
+        if polled.is_ready() {
+            self.fired.fired.store(true, Ordering::Release);
+        }
+        polled
+    }
+}
+
 /// Polls `main` to its end with `side` alongside: `main` only when its own waker fired,
 /// `side` on every poll, with the task's waker. So a broadcast or a writable socket
 /// wakes the task to poll `side` alone, and what `main` pushed into `side`'s queue
 /// through a [quiet](crate::queue::QueueSender::quiet) sender is written in the same
-/// turn. When `main` ends, `side` is left as it is, for the caller to finish.
+/// turn. When `main` ends, `side` is left as it is, for the caller to finish. `main` is
+/// always polled with the same waker, so that it may hand its waker out once (see
+/// [`Gate`]).
 pub(crate) async fn alongside<M, S>(mut main: Pin<&mut M>, mut side: Pin<&mut S>) -> M::Output
 where
     M: Future,
@@ -105,5 +156,37 @@ mod tests {
         alongside(main, side).await;
         assert_eq!(main_polls.load(Ordering::Relaxed), 2, "the first poll, then once woken");
         assert_eq!(side_polls.load(Ordering::Relaxed), 5);
+    }
+
+    /// A waker that counts its wake-ups.
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn a_gate_polls_only_after_its_waker_fired_or_a_ready_poll() {
+        let outer = Arc::new(Count(AtomicUsize::new(0)));
+        let gate = Gate::new(Waker::from(outer.clone()));
+        let runs = std::cell::Cell::new(0);
+        let inner = std::cell::RefCell::new(None::<Waker>);
+        let poll = |ready: bool| {
+            gate.poll(|cx| {
+                runs.set(runs.get() + 1);
+                *inner.borrow_mut() = Some(cx.waker().clone());
+                if ready { Poll::Ready(()) } else { Poll::Pending }
+            })
+        };
+        assert!(poll(false).is_pending(), "the first poll goes through");
+        assert!(poll(false).is_pending(), "not fired: not run");
+        inner.take().expect("the gate's waker").wake();
+        assert_eq!(outer.0.load(Ordering::Relaxed), 1, "the wake-up is forwarded");
+        assert!(poll(true).is_ready(), "fired: run, and ready");
+        assert!(poll(false).is_pending(), "after a ready poll, run again to arm the next");
+        assert!(poll(true).is_pending(), "then not until fired");
+        assert_eq!(runs.get(), 3);
     }
 }

@@ -8,17 +8,18 @@
 use std::any::Any;
 use std::borrow::Cow;
 use std::fmt::Display;
+use std::future::poll_fn;
 use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures_util::future::FusedFuture;
 use futures_util::{FutureExt, Sink, Stream, StreamExt};
 use serde_json::value::RawValue;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
-use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::connection::channel::Dispatch;
@@ -33,8 +34,8 @@ use crate::protocol::validate::ErrorItem;
 use crate::queue::{QueueReceiver, queue};
 use crate::settings::{RateLimit, Settings};
 use crate::stats::count;
-use crate::transport::{Control, Incoming, MessageLog, Outgoing, Writer};
-use crate::wake::alongside;
+use crate::transport::{Control, Incoming, MessageLog, Outgoing, Stop, Writer};
+use crate::wake::{Gate, alongside};
 
 mod topics;
 
@@ -54,16 +55,15 @@ struct Connection<'a, C> {
     cx: Context,
     /// The consumer type this connection serves (its methods take the consumer).
     consumer: PhantomData<fn(&mut C)>,
-    /// Server-side events: their frames and, for topic pushes, their topic.
+    /// Server-side events: their frames and, for topic pushes, their topic. Only the
+    /// inbox pushes here, and its pushes wake (no quiet sender): the loop polls the
+    /// queue only after a wake-up.
     events: QueueReceiver<Event>,
     /// The topics this connection is subscribed to.
     topics: Subscriptions,
     /// On a standalone topic route, the topic that frames without `topic` are for.
     default_topic: Option<Arc<str>>,
-    /// Cancelled when the connection lags or the server shuts down: a child of the
-    /// shutdown token, so that a connection's loop waits on its own token, not on
-    /// the lock every connection shares.
-    stop: CancellationToken,
+    /// The writer's control lane, and the [`Stop`] signal (lagging, shutdown).
     control: Arc<Control>,
     completion: bool,
     /// Whether client payloads are decamelized before they are decoded
@@ -119,8 +119,7 @@ where
             }
         };
         let (events_tx, events) = queue(settings.event_buffer);
-        let stop = settings.shutdown.token.child_token();
-        let lagging = Arc::new(Lagging::new(control.clone(), stop.clone(), settings.stats.clone()));
+        let lagging = Arc::new(Lagging::new(control.clone(), settings.stats.clone()));
         let inbox =
             Inbox::new(tx.clone(), events_tx, lagging.clone(), settings.overflow, settings.stats.clone());
         // Quiet: what this task sends is written when the writer is polled after it.
@@ -133,7 +132,6 @@ where
             events,
             topics: Subscriptions::new(C::TOPICS, settings),
             default_topic: None,
-            stop,
             control,
             completion,
             camelize,
@@ -288,15 +286,23 @@ impl<C: Consumer> Connection<'_, C> {
     where
         R: Stream<Item = Incoming> + Unpin + Send,
     {
-        let stop = self.stop.clone();
+        // The loop's waker, the same for its whole life (`wake::alongside`): woken by a
+        // stop, and by the heartbeat's timer through its gate.
+        let loop_waker = poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
+        self.control.watch(&loop_waker);
         let grace = self.settings.close_timeout;
-        let mut stopped = pin!(stop.clone().cancelled_owned());
+        let control = self.control.clone();
+        let mut stopped =
+            poll_fn(move |_| if control.stopped().is_some() { Poll::Ready(()) } else { Poll::Pending });
         let mut heartbeat = self.settings.heartbeat.map(|beat| {
             let mut ticks =
                 tokio::time::interval_at(tokio::time::Instant::now() + beat.interval, beat.interval);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            (ticks, beat.timeout)
+            (ticks, Gate::new(loop_waker.clone()), beat.timeout)
         });
+        // Events come from other tasks, whose pushes wake: gated, the queue is looked at
+        // only after one did (or after an event, for the next one).
+        let events = Gate::new(loop_waker);
         // Boxed: it runs once, and inline it would size the connection's future (held
         // for its whole life) for a step that is over once the client is welcomed.
         let mut open = Box::pin(self.open(consumer, inbox));
@@ -308,33 +314,31 @@ impl<C: Consumer> Connection<'_, C> {
         loop {
             // Checked first on every turn, so that a client flooding frames cannot
             // delay a shutdown or a lagging close.
-            if stop.is_cancelled() {
-                if self.settings.shutdown.token.is_cancelled() {
-                    return self.server_close(GOING_AWAY, "Server shutting down");
+            match self.control.stopped() {
+                None => {}
+                Some(Stop::Shutdown) => return self.server_close(GOING_AWAY, "Server shutting down"),
+                Some(Stop::Lagging) => {
+                    throttled!(info, "buffer full: closing a client that does not keep up");
+                    self.cx.close_with(LAGGING, LAGGING_REASON.into(), true);
+                    return Disconnect::ServerClosed { code: LAGGING };
                 }
-                throttled!(info, "buffer full: closing a client that does not keep up");
-                self.cx.close_with(LAGGING, LAGGING_REASON.into(), true);
-                return Disconnect::ServerClosed { code: LAGGING };
             }
             // The writer is gone: the client cannot be written to any more, so the
             // frames it sent before it went are not handled.
             if self.cx.raw_sender().is_closed() {
                 return Disconnect::Lost;
             }
-            let beat = async {
-                match &mut heartbeat {
-                    Some((ticks, timeout)) => {
-                        ticks.tick().await;
-                        *timeout
-                    }
-                    None => std::future::pending().await,
-                }
-            };
+            // Polled only once its timer fired: on other turns it costs one atomic swap,
+            // not a timer registration.
+            let beat = poll_fn(|_| match &mut heartbeat {
+                Some((ticks, gate, timeout)) => gate.poll(|cx| ticks.poll_tick(cx)).map(|_| *timeout),
+                None => Poll::Pending,
+            });
             // Events first: they were queued before the client frame that is now
             // waiting, so the answers come out in that order.
             let next = tokio::select! {
                 biased;
-                Some(event) = self.events.recv() => Next::Event(event),
+                Some(event) = poll_fn(|_| events.poll(|cx| self.events.poll_recv(cx))) => Next::Event(event),
                 incoming = reader.next() => Next::Frame(incoming),
                 timeout = beat => Next::Beat(timeout),
                 () = &mut stopped => continue,

@@ -31,13 +31,12 @@ use blake2::{Blake2s, Digest, digest::consts::U6};
 use tokio::sync::Notify;
 
 use tokio_tungstenite::tungstenite::Utf8Bytes;
-use tokio_util::sync::CancellationToken;
 
 use crate::protocol::frame;
 use crate::protocol::message::Message;
 use crate::queue::{Cost, PushError, QueueSender};
 use crate::stats::{Stats, count};
-use crate::transport::{Control, Outgoing};
+use crate::transport::{Control, Outgoing, Stop};
 
 #[cfg(feature = "redis")]
 pub mod redis;
@@ -258,25 +257,21 @@ pub struct Inbox {
 #[derive(Debug)]
 pub(crate) struct Lagging {
     control: Arc<Control>,
-    /// Cancelled once the connection lags; its loop then ends.
-    token: CancellationToken,
     stats: Arc<Stats>,
 }
 
 impl Lagging {
-    /// `token` is cancelled when the connection lags (and may be by others: the
-    /// runtime gives a child of the shutdown token).
-    pub(crate) fn new(control: Arc<Control>, token: CancellationToken, stats: Arc<Stats>) -> Self {
-        Lagging { control, token, stats }
+    pub(crate) fn new(control: Arc<Control>, stats: Arc<Stats>) -> Self {
+        Lagging { control, stats }
     }
 
     /// Closes the connection at once, dropping what is queued: the close does not wait
-    /// behind the full buffer, and sends still waiting on it fail.
+    /// behind the full buffer, and sends still waiting on it fail. Nothing happens if
+    /// the connection is already stopping (lagging, or the server shuts down).
     pub(crate) fn close(&self) {
-        if !self.token.is_cancelled() {
+        if self.control.stop(Stop::Lagging) {
             count(&self.stats.overflow_closes);
             self.control.close(LAGGING, Utf8Bytes::from_static(LAGGING_REASON), true);
-            self.token.cancel();
         }
     }
 }

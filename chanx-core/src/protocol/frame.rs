@@ -1,6 +1,7 @@
 //! The wire format: decoding the inbound envelope, encoding outbound frames.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 use serde::{Deserialize, Deserializer};
@@ -235,12 +236,13 @@ pub(crate) struct Keys<'a> {
 /// when the frame carries `ref` or `topic`, then `topic`, `ref` and `seq`, in the
 /// wire's key order. The one encoder of outgoing frames.
 pub(crate) fn encode<M: Message>(message: &M, keys: Keys<'_>) -> Result<Utf8Bytes, serde_json::Error> {
-    let mut out = Vec::with_capacity(96);
-    out.extend_from_slice(b"{\"action\":");
-    serde_json::to_writer(&mut out, M::ACTION)?;
-    out.extend_from_slice(b",\"payload\":");
-    serde_json::to_writer(&mut out, &crate::protocol::message::AsSerde(message.payload()))?;
-    close(out, keys)
+    written(|out| {
+        out.extend_from_slice(b"{\"action\":");
+        serde_json::to_writer(&mut *out, M::ACTION)?;
+        out.extend_from_slice(b",\"payload\":");
+        serde_json::to_writer(&mut *out, &crate::protocol::message::AsSerde(message.payload()))?;
+        close(out, keys)
+    })
 }
 
 /// A frame `{"action": ..., "payload": ...}` (as [`encode`] writes it, without keys)
@@ -248,19 +250,21 @@ pub(crate) fn encode<M: Message>(message: &M, keys: Keys<'_>) -> Result<Utf8Byte
 /// topic and `seq`. `None` for a text that is no JSON object.
 pub(crate) fn stamp(frame: &str, keys: Keys<'_>) -> Option<Utf8Bytes> {
     let body = frame.trim_end().strip_suffix('}')?;
-    let mut out = Vec::with_capacity(frame.len() + 48);
-    out.extend_from_slice(body.as_bytes());
-    close(out, keys).ok()
+    written(|out| {
+        out.extend_from_slice(body.as_bytes());
+        close(out, keys)
+    })
+    .ok()
 }
 
 /// Appends the envelope `keys` and the closing brace to a frame's action and payload.
-fn close(mut out: Vec<u8>, keys: Keys<'_>) -> Result<Utf8Bytes, serde_json::Error> {
+fn close(out: &mut Vec<u8>, keys: Keys<'_>) -> Result<(), serde_json::Error> {
     if keys.reference.is_some() || keys.topic.is_some() {
         out.extend_from_slice(b",\"version\":1");
     }
     if let Some(topic) = keys.topic {
         out.extend_from_slice(b",\"topic\":");
-        serde_json::to_writer(&mut out, topic)?;
+        serde_json::to_writer(&mut *out, topic)?;
     }
     if let Some(reference) = keys.reference {
         out.extend_from_slice(b",\"ref\":");
@@ -268,11 +272,46 @@ fn close(mut out: Vec<u8>, keys: Keys<'_>) -> Result<Utf8Bytes, serde_json::Erro
     }
     if let Some(seq) = keys.seq {
         out.extend_from_slice(b",\"seq\":");
-        serde_json::to_writer(&mut out, &seq)?;
+        serde_json::to_writer(&mut *out, &seq)?;
     }
     out.push(b'}');
-    // serde_json writes UTF-8 only, and `reference` is a JSON string taken from a `str`.
-    String::from_utf8(out).map(Utf8Bytes::from).map_err(serde::ser::Error::custom)
+    Ok(())
+}
+
+/// The most a thread's frame buffer keeps between frames.
+const SCRATCH_KEPT: usize = 64 * 1024;
+
+thread_local! {
+    /// Where this thread writes frames before copying each out at its exact size: no
+    /// growth as a frame is written, and no second allocation for the frame's shared
+    /// handle (`Bytes` from a `Vec` with spare room allocates one).
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The frame `write` writes, copied out of the thread's buffer.
+fn written(
+    write: impl FnOnce(&mut Vec<u8>) -> Result<(), serde_json::Error>,
+) -> Result<Utf8Bytes, serde_json::Error> {
+    SCRATCH.with(|scratch| {
+        // A frame written while another is (a payload whose `Serialize` encodes a
+        // frame) gets a buffer of its own.
+        let mut own = Vec::new();
+        let mut borrowed = scratch.try_borrow_mut();
+        let out = match &mut borrowed {
+            Ok(scratch) => &mut **scratch,
+            Err(_) => &mut own,
+        };
+        out.clear();
+        let frame = write(out).and_then(|()| {
+            // serde_json writes UTF-8 only, and `reference` is a JSON string taken from
+            // a `str`.
+            String::from_utf8(out.to_vec()).map(Utf8Bytes::from).map_err(serde::ser::Error::custom)
+        });
+        if out.capacity() > SCRATCH_KEPT {
+            *out = Vec::new();
+        }
+        frame
+    })
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
+use bytes::Bytes;
 use hyper::upgrade::OnUpgrade;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
@@ -201,6 +202,9 @@ where
     count(&stats.accepted);
     let registration = settings.shutdown.register();
     let shutdown = settings.shutdown.clone();
+    // The connection's control lane, also in the shutdown's hands, to stop it.
+    let control = Arc::new(Control::default());
+    let stop = control.clone();
     // What this task captures is stored in its future for the connection's whole life,
     // even once moved out: only what the connection needs, nothing built for one step.
     let task = async move {
@@ -208,7 +212,6 @@ where
             Ok(upgraded) => upgraded,
             Err(error) => return tracing::debug!(%error, "the upgrade did not complete"),
         };
-        let control = Arc::new(Control::default());
         let (read, write, already_read) = socket::split(upgraded);
         let reader = SocketReader::new(
             read,
@@ -221,7 +224,7 @@ where
         runtime::serve(consumer, info, reader, writer, control, &settings).await;
         drop((registration, app_slot, route_slot));
     };
-    shutdown.spawn(task);
+    shutdown.spawn(task, stop);
     let mut response = StatusCode::SWITCHING_PROTOCOLS.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
@@ -327,16 +330,26 @@ fn is_websocket_key(key: &[u8]) -> bool {
 
 /// A copy of the request headers that owns its bytes. hyper parses header values as
 /// slices of its HTTP read buffer, so keeping the request's own map for the life of the
-/// connection would keep that whole buffer (8 to 16 KiB) alive too.
+/// connection would keep that whole buffer (8 to 16 KiB) alive too. The values are
+/// copied into one allocation, each a slice of it, and the map is sized at once.
 fn detached(headers: &HeaderMap) -> HeaderMap {
-    headers
-        .iter()
-        .filter_map(|(name, value)| {
-            let mut copy = HeaderValue::from_bytes(value.as_bytes()).ok()?;
-            copy.set_sensitive(value.is_sensitive());
-            Some((name.clone(), copy))
-        })
-        .collect()
+    let mut bytes = Vec::with_capacity(headers.iter().map(|(_, value)| value.len()).sum());
+    for (_, value) in headers {
+        bytes.extend_from_slice(value.as_bytes());
+    }
+    let bytes = Bytes::from(bytes);
+    let mut copy = HeaderMap::with_capacity(headers.len());
+    let mut start = 0;
+    for (name, value) in headers {
+        let end = start + value.len();
+        // The bytes of a value that was valid: valid again.
+        if let Ok(mut owned) = HeaderValue::from_maybe_shared(bytes.slice(start..end)) {
+            owned.set_sensitive(value.is_sensitive());
+            copy.append(name.clone(), owned);
+        }
+        start = end;
+    }
+    copy
 }
 
 #[cfg(test)]

@@ -16,9 +16,9 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
+use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::response::Response;
-use axum::{Extension, Router};
 use http::Request;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -182,7 +182,6 @@ impl Serve {
             shutdown_timeout,
         } = self;
         let shutdown = settings.shutdown.clone();
-        let app = app.layer(Extension(settings));
         let mut signal = signal.unwrap_or_else(|| Box::pin(terminate_signal()));
         let mut http = http1::Builder::new();
         http.timer(TokioTimer::new()).header_read_timeout(header_read_timeout).max_buf_size(max_header_bytes);
@@ -192,13 +191,17 @@ impl Serve {
         tracing::info!("serving on http://{}/", listener.local_addr()?);
 
         loop {
+            // Accepting first: the signal and the ended tasks are looked at when no
+            // connection waits (the listener's cooperative budget makes sure it does not
+            // accept forever), not once per accepted connection.
             let accepted = tokio::select! {
-                () = &mut signal => break,
+                biased;
+                accepted = listener.accept() => accepted,
                 Some(ended) = connections.join_next(), if !connections.is_empty() => {
                     report(ended);
                     continue;
                 }
-                accepted = listener.accept() => accepted,
+                () = &mut signal => break,
             };
             let (stream, remote) = match accepted {
                 Ok(accepted) => accepted,
@@ -219,8 +222,9 @@ impl Serve {
             if let Err(error) = stream.set_nodelay(true) {
                 tracing::debug!(%error, %remote, "cannot set TCP_NODELAY");
             }
-            let connection =
-                http.serve_connection(TokioIo::new(stream), AppService::new(&app, remote)).with_upgrades();
+            let connection = http
+                .serve_connection(TokioIo::new(stream), AppService::new(&app, &settings, remote))
+                .with_upgrades();
             let closing = closing.clone();
             connections.spawn(async move {
                 let mut connection = std::pin::pin!(connection);
@@ -284,15 +288,18 @@ impl IntoFuture for Serve {
 }
 
 /// The app as the hyper service of one connection: the router, with the client's address
-/// added to each request.
+/// and the settings added to each request. (Added here rather than by an axum layer on
+/// the router: a layer wraps every route, and axum clones a route's whole stack of
+/// services for each request it routes.)
 struct AppService {
     router: TowerToHyperService<Router>,
+    settings: Settings,
     remote: SocketAddr,
 }
 
 impl AppService {
-    fn new(app: &Router, remote: SocketAddr) -> Self {
-        AppService { router: TowerToHyperService::new(app.clone()), remote }
+    fn new(app: &Router, settings: &Settings, remote: SocketAddr) -> Self {
+        AppService { router: TowerToHyperService::new(app.clone()), settings: settings.clone(), remote }
     }
 }
 
@@ -302,7 +309,9 @@ impl Service<Request<Incoming>> for AppService {
     type Future = TowerToHyperServiceFuture<Router, Request<Incoming>>;
 
     fn call(&self, mut request: Request<Incoming>) -> Self::Future {
-        request.extensions_mut().insert(ConnectInfo(self.remote));
+        let extensions = request.extensions_mut();
+        extensions.insert(ConnectInfo(self.remote));
+        extensions.insert(self.settings.clone());
         self.router.call(request)
     }
 }
