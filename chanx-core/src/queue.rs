@@ -276,7 +276,9 @@ impl<T: Cost> QueueReceiver<T> {
         attempt().map_or(Poll::Pending, Poll::Ready)
     }
 
-    /// The next item, or `None` once every sender is gone.
+    /// The next item, or `None` once every sender is gone. (The connection's loop polls
+    /// its event queue through [`poll_recv`](Self::poll_recv).)
+    #[cfg(any(feature = "client", feature = "redis", test))]
     pub async fn recv(&mut self) -> Option<T> {
         poll_fn(|cx| self.poll_recv(cx)).await
     }
