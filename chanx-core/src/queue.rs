@@ -11,7 +11,6 @@
 //! make the task run once more for nothing.
 
 use std::collections::VecDeque;
-use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
@@ -280,7 +279,7 @@ impl<T: Cost> QueueReceiver<T> {
     /// its event queue through [`poll_recv`](Self::poll_recv).)
     #[cfg(any(feature = "client", feature = "redis", test))]
     pub async fn recv(&mut self) -> Option<T> {
-        poll_fn(|cx| self.poll_recv(cx)).await
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
     }
 
     /// [`recv`](Self::recv) as a poll.
@@ -338,6 +337,8 @@ impl<T> QueueReceiver<T> {
 
 #[cfg(test)]
 mod tests {
+    use std::future::poll_fn;
+
     use super::*;
 
     impl Cost for Vec<u8> {
