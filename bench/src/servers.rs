@@ -79,9 +79,24 @@ impl TopicHub {}
 
 impl Consumer for TopicHub {}
 
-/// The chanx server: System Echo at `/ws/system`, fan-out at `/ws/fanout`, on the
-/// default in-memory channel layer.
-pub fn chanx() -> Router {
+/// The chanx server: its routes and its settings, which `chanx::serve` hands to them
+/// ([`ChanxApp::layered`] for `axum::serve`).
+pub struct ChanxApp {
+    /// System Echo at `/ws/system`, fan-out at `/ws/fanout`, topics at `/ws/topics`.
+    pub router: Router,
+    /// The limits and the channel layers.
+    pub settings: chanx::Settings,
+}
+
+impl ChanxApp {
+    /// The routes with the settings as an axum layer, for `axum::serve`.
+    pub fn layered(self) -> Router {
+        self.router.layer(axum::Extension(self.settings))
+    }
+}
+
+/// The chanx server on the default in-memory channel layer.
+pub fn chanx() -> ChanxApp {
     chanx_on(Layers::default())
 }
 
@@ -89,21 +104,21 @@ pub fn chanx() -> Router {
 /// group. A benchmark connection sends far more than the default inbound rate allows a
 /// client, and the idle and fan-out scenarios hold more connections than the default
 /// app limit: both limits stay on (their cost is measured), set past the load.
-pub fn chanx_on(layers: Layers) -> Router {
+pub fn chanx_on(layers: Layers) -> ChanxApp {
     let settings = chanx::Settings::default()
         .inbound_rate(10_000_000, 10_000_000)
         .max_connections(1_000_000)
         .max_subscriptions(10_000)
         .layers(layers);
-    system_echo::router()
+    let router = system_echo::router()
         .route("/ws/fanout", FanoutConsumer::route())
-        .route("/ws/topics", TopicHub::route())
-        .layer(axum::Extension(settings))
+        .route("/ws/topics", TopicHub::route());
+    ChanxApp { router, settings }
 }
 
 /// The chanx server on a Redis pub/sub layer (`redis_url`, `prefix`), as
 /// [`chanx_on`]; fails if Redis cannot be reached.
-pub async fn chanx_redis(redis_url: &str, prefix: &str) -> Result<Router, LayerError> {
+pub async fn chanx_redis(redis_url: &str, prefix: &str) -> Result<ChanxApp, LayerError> {
     let redis = RedisPubSubLayer::builder().host(redis_url).prefix(prefix).connect().await?;
     Ok(chanx_on(Layers::new(redis)))
 }

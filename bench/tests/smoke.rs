@@ -31,7 +31,7 @@ const LIMIT: Duration = Duration::from_secs(30);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_scenario_runs_clean_against_the_three_servers() {
     let me = Some(std::process::id());
-    for base in [serve(servers::chanx()).await, serve(servers::raw()).await, serve_lean().await] {
+    for base in [serve(servers::chanx().layered()).await, serve(servers::raw()).await, serve_lean().await] {
         let echo = load::echo(&base, 3, 20, 4, LIMIT, me).await;
         assert_eq!((echo.error_count, echo.messages), (0, 60), "{base}: {:?}", echo.errors);
         assert!(echo.server_cpu.is_some_and(|cpu| cpu >= 0.0), "{base}: {:?}", echo.server_cpu);
@@ -55,7 +55,7 @@ async fn every_scenario_runs_clean_against_the_three_servers() {
 /// subscription is acknowledged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_topic_scenarios_run_clean_against_chanx() {
-    let base = serve(servers::chanx()).await;
+    let base = serve(servers::chanx().layered()).await;
     let fanout = load::fanout(&base, Audience::Topic, 5, 3, LIMIT, None).await;
     assert_eq!((fanout.error_count, fanout.messages), (0, 15), "{:?}", fanout.errors);
     let (report, (connected, subscribed)) = load::subscriptions(&base, 2, 50, LIMIT, async || 7).await;
@@ -89,7 +89,10 @@ async fn the_lean_server_refuses_other_paths_and_plain_requests() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn split_fanout_spans_servers_sharing_a_layer() {
     let layers = Layers::new(InMemoryLayer::new());
-    let bases = [serve(servers::chanx_on(layers.clone())).await, serve(servers::chanx_on(layers)).await];
+    let bases = [
+        serve(servers::chanx_on(layers.clone()).layered()).await,
+        serve(servers::chanx_on(layers).layered()).await,
+    ];
     let report = load::split_fanout(&bases, 6, 4, 2, LIMIT).await;
     assert_eq!((report.error_count, report.messages), (0, 24), "{:?}", report.errors);
     assert_eq!(report.delivery.map(|h| h.len()), Some(24));
@@ -98,7 +101,7 @@ async fn split_fanout_spans_servers_sharing_a_layer() {
 /// Servers that share no layer: the members of the second never get a broadcast.
 #[tokio::test]
 async fn a_lost_delivery_is_an_error() {
-    let bases = [serve(servers::chanx()).await, serve(servers::chanx()).await];
+    let bases = [serve(servers::chanx().layered()).await, serve(servers::chanx().layered()).await];
     let report = load::split_fanout(&bases, 4, 1, 1, Duration::from_secs(1)).await;
     assert_eq!((report.error_count, report.messages), (1, 2), "{:?}", report.errors);
     assert!(report.errors[0].contains("2 of 4 copies missing"), "{:?}", report.errors);

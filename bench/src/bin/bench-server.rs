@@ -22,13 +22,16 @@ async fn main() -> ExitCode {
     let served = match kind.as_deref() {
         Some("raw") => axum::serve(listener, chanx_bench::servers::raw()).await.map_err(|e| e.to_string()),
         Some("chanx") => {
-            chanx::serve(listener, chanx_bench::servers::chanx()).await.map_err(|e| e.to_string())
+            let app = chanx_bench::servers::chanx();
+            chanx::serve(listener, app.router).settings(app.settings).await.map_err(|e| e.to_string())
         }
         Some("chanx-redis") => {
             let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
             let prefix = args.next().unwrap_or_else(|| "asgi".into());
             match chanx_bench::servers::chanx_redis(&url, &prefix).await {
-                Ok(router) => chanx::serve(listener, router).await.map_err(|e| e.to_string()),
+                Ok(app) => {
+                    chanx::serve(listener, app.router).settings(app.settings).await.map_err(|e| e.to_string())
+                }
                 Err(error) => {
                     // Not the URL: it may hold a password.
                     eprintln!("cannot use Redis at REDIS_URL: {error}");

@@ -675,7 +675,14 @@ static CHANNEL_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// A channel name no other connection (in this or another process) has: the default of
 /// [`ChannelLayer::new_channel_name`](crate::layer::ChannelLayer::new_channel_name).
 fn default_channel_name() -> String {
-    format!("{}!{}", *CHANNEL_PREFIX, CHANNEL_COUNTER.fetch_add(1, Ordering::Relaxed))
+    use std::fmt::Write;
+
+    // Sized at once: the prefix, `!` and at most 20 digits.
+    let mut name = String::with_capacity(CHANNEL_PREFIX.len() + 21);
+    name.push_str(&CHANNEL_PREFIX);
+    // Writing to a `String` cannot fail.
+    let _ = write!(name, "!{}", CHANNEL_COUNTER.fetch_add(1, Ordering::Relaxed));
+    name
 }
 
 /// A cloneable, typed handle on one channel layer, for any code: an axum handler, a
