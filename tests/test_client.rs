@@ -196,6 +196,20 @@ async fn shutdown_lets_a_running_handler_finish_before_closing() {
     assert_eq!(client.wait_closed().await.expect("then the close").0, 1001);
 }
 
+#[tokio::test]
+async fn a_connection_opened_after_the_shutdown_is_closed_with_1001() {
+    let shutdown = chanx::Shutdown::new();
+    shutdown.trigger();
+    let settings = Settings::default().shutdown(shutdown.clone());
+    let mut client = TestClient::builder().settings(settings).connect::<SystemMessageConsumer>();
+    assert_eq!(client.wait_closed().await.expect("a close").0, 1001);
+    // Gone: the server stops waiting for the client's close frame.
+    drop(client);
+    tokio::time::timeout(Duration::from_secs(10), shutdown.connections_closed())
+        .await
+        .expect("counted, then ended");
+}
+
 /// Hands its connection's `Sender` out, for a push from outside the connection's task.
 #[derive(Default)]
 struct HandsOut;
