@@ -10,35 +10,53 @@ use std::task::{Context, Poll, Wake, Waker};
 use futures_util::future::FusedFuture;
 use futures_util::task::AtomicWaker;
 
-/// `main`'s waker: remembers that it fired, and wakes the task.
+/// A waker that remembers that it fired, then passes the wake-up on: `main`'s waker
+/// under [`alongside`] (on to the task), and a [`Gate`]'s (on to `main`).
 #[derive(Debug)]
-struct Branch {
-    woken: AtomicBool,
-    task: AtomicWaker,
+struct Flag<T> {
+    fired: AtomicBool,
+    then: T,
 }
 
-impl Branch {
-    fn new() -> Arc<Self> {
-        // Woken at first, so that the first poll polls it.
-        Arc::new(Branch { woken: AtomicBool::new(true), task: AtomicWaker::new() })
-    }
+/// Where a [`Flag`] passes its wake-ups on.
+trait PassOn: Send + Sync + 'static {
+    fn pass_on(&self);
+}
 
-    /// Whether it fired since the last call. The task's waker is registered first, so
-    /// that a wake-up between the two is not lost.
-    fn take(&self, task: &Waker) -> bool {
-        self.task.register(task);
-        self.woken.swap(false, Ordering::AcqRel)
+/// The task's waker, registered on each poll.
+impl PassOn for AtomicWaker {
+    fn pass_on(&self) {
+        self.wake();
     }
 }
 
-impl Wake for Branch {
+/// A waker that does not change.
+impl PassOn for Waker {
+    fn pass_on(&self) {
+        self.wake_by_ref();
+    }
+}
+
+impl<T> Flag<T> {
+    /// Fired at first, so that the first poll goes through.
+    fn new(then: T) -> Arc<Self> {
+        Arc::new(Flag { fired: AtomicBool::new(true), then })
+    }
+
+    /// Whether it fired since the last call.
+    fn take(&self) -> bool {
+        self.fired.swap(false, Ordering::AcqRel)
+    }
+}
+
+impl<T: PassOn> Wake for Flag<T> {
     fn wake(self: Arc<Self>) {
         self.wake_by_ref();
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.woken.store(true, Ordering::Release);
-        self.task.wake();
+        self.fired.store(true, Ordering::Release);
+        self.then.pass_on();
     }
 }
 
@@ -49,38 +67,21 @@ impl Wake for Branch {
 /// long as it does: `main`'s waker under [`alongside`], which never changes.
 #[derive(Debug)]
 pub(crate) struct Gate {
-    fired: Arc<Fired>,
+    fired: Arc<Flag<Waker>>,
     waker: Waker,
-}
-
-#[derive(Debug)]
-struct Fired {
-    fired: AtomicBool,
-    outer: Waker,
-}
-
-impl Wake for Fired {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.fired.store(true, Ordering::Release);
-        self.outer.wake_by_ref();
-    }
 }
 
 impl Gate {
     /// A gate that lets the first poll through.
     pub(crate) fn new(outer: Waker) -> Self {
-        let fired = Arc::new(Fired { fired: AtomicBool::new(true), outer });
+        let fired = Flag::new(outer);
         Gate { waker: Waker::from(fired.clone()), fired }
     }
 
     /// Runs `poll` with the gate's waker if it fired since the last run (or if the
     /// last run was ready, so that the next readiness is armed); pending otherwise.
     pub(crate) fn poll<T>(&self, poll: impl FnOnce(&mut Context<'_>) -> Poll<T>) -> Poll<T> {
-        if !self.fired.fired.swap(false, Ordering::AcqRel) {
+        if !self.fired.take() {
             return Poll::Pending;
         }
         let polled = poll(&mut Context::from_waker(&self.waker));
@@ -103,10 +104,13 @@ where
     M: Future,
     S: FusedFuture<Output = ()>,
 {
-    let branch = Branch::new();
+    let branch = Flag::new(AtomicWaker::new());
     let main_waker = Waker::from(branch.clone());
     std::future::poll_fn(|cx: &mut Context<'_>| {
-        if branch.take(cx.waker())
+        // The task's waker registered first, so that a wake-up between the two is not
+        // lost.
+        branch.then.register(cx.waker());
+        if branch.take()
             && let Poll::Ready(output) = main.as_mut().poll(&mut Context::from_waker(&main_waker))
         {
             return Poll::Ready(output);
