@@ -154,6 +154,48 @@ async fn error_table() {
     assert_alive(&mut client).await;
 }
 
+/// Frames in the usual shape, `{"action": ..., "payload": ...}`, are decoded without
+/// their envelope parsed first; these look like it but are not (a key after the payload,
+/// a repeated key, broken JSON after a known or unknown action), and must be answered
+/// as if parsed in full.
+#[tokio::test]
+async fn frames_that_only_start_like_the_usual_shape_are_answered_as_parsed_in_full() {
+    let mut client = system_client(app::router()).await;
+    client.send_text(r#"{"action": "user_message", "payload": {"message": "spaced"} }"#).await;
+    assert_eq!(client.recv().await, echo_of("spaced"));
+    client.send_text(r#"{"action":"user_message","payload":{"message":"x"},"ref":"r2"}"#).await;
+    let mut expected = echo_of("x");
+    expected["version"] = json!(1);
+    expected["ref"] = json!("r2");
+    assert_eq!(client.recv().await, expected);
+    client
+        .send_text(r#"{"action":"user_message","payload":{"message":"a"},"payload":{"message":"b"}}"#)
+        .await;
+    assert_eq!(client.recv().await, echo_of("b"));
+    client.send_text(r#"{"action":"user_message","payload":{"message":"t"},"topic":null}"#).await;
+    assert_eq!(client.recv().await, echo_of("t"));
+    let none = json!([]);
+    for broken in [
+        r#"{"action":"user_message","payload":{"message":"x"}}}"#,
+        r#"{"action":"nope","payload":[}"#,
+        r#"{"action":"ping","payload":null,}"#,
+    ] {
+        expect_errors(&mut client, broken, &[("json_invalid", none.clone())]).await;
+    }
+    expect_errors(
+        &mut client,
+        r#"{"action":"user_message","payload":{"message":"x"},"version":"abc"}"#,
+        &[("int_parsing", json!(["version"]))],
+    )
+    .await;
+    expect_errors(
+        &mut client,
+        r#"{"action":"user_message","payload":["x"]}"#,
+        &[("model_type", json!(["user_message", "payload"]))],
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn every_invalid_field_is_listed_in_field_order() {
     let (probe, _reports) = probe::router();

@@ -61,9 +61,9 @@ pub mod __private {
 
     pub use axum::routing::MethodRouter;
 
+    pub use crate::protocol::frame::RawPayload;
     pub use schemars;
     pub use serde;
-    pub use serde_json::value::RawValue;
 
     #[cfg(feature = "client")]
     pub use crate::client::{

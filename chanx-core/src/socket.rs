@@ -18,7 +18,7 @@
 //! The sink encodes frames into one buffer and writes each batch with as few writes as
 //! the socket takes; the buffer holds at most `write_buffer_size` plus one fragment.
 
-use std::io::{self, Cursor};
+use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -31,7 +31,6 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
-use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Control, Data, OpCode};
 use tokio_util::either::Either;
 use tokio_util::io::poll_read_buf;
@@ -119,6 +118,43 @@ enum Parsed {
     Refused(Incoming),
 }
 
+/// A frame's header (RFC 6455, 5.2).
+struct Header {
+    fin: bool,
+    /// Any of RSV1, RSV2 and RSV3.
+    reserved_bits: bool,
+    opcode: OpCode,
+    mask: Option<[u8; 4]>,
+    /// The payload's length.
+    len: u64,
+    /// The header's own length.
+    head: usize,
+}
+
+impl Header {
+    /// The header at the start of `buf`; `None` while part of it is still to come.
+    fn parse(buf: &[u8]) -> Option<Header> {
+        let [first, second, rest @ ..] = buf else { return None };
+        let (len, rest) = match second & 0x7F {
+            126 => rest.split_first_chunk().map(|(len, rest)| (u64::from(u16::from_be_bytes(*len)), rest))?,
+            127 => rest.split_first_chunk().map(|(len, rest)| (u64::from_be_bytes(*len), rest))?,
+            len => (u64::from(len), rest),
+        };
+        let (mask, rest) = match second & 0x80 {
+            0 => (None, rest),
+            _ => rest.split_first_chunk().map(|(mask, rest)| (Some(*mask), rest))?,
+        };
+        Some(Header {
+            fin: first & 0x80 != 0,
+            reserved_bits: first & 0x70 != 0,
+            opcode: OpCode::from(first & 0x0F),
+            mask,
+            len,
+            head: buf.len() - rest.len(),
+        })
+    }
+}
+
 impl<R: AsyncRead + Unpin> SocketReader<R> {
     /// Reads `io` after the bytes already `read`, asking for up to `max_read` bytes at a
     /// time; messages (whole or fragmented) over `max_message_size` bytes are refused
@@ -138,24 +174,18 @@ impl<R: AsyncRead + Unpin> SocketReader<R> {
 
     /// The next frame in the buffer, unmasked, with the protocol's checks on its header.
     fn parse(&mut self) -> Parsed {
-        let mut cursor = Cursor::new(&self.buf[..]);
-        let (header, len) = match FrameHeader::parse(&mut cursor) {
-            Ok(Some(parsed)) => parsed,
-            Ok(None) => return Parsed::More(MAX_HEADER),
-            Err(_) => return Parsed::Refused(Incoming::Invalid(1002, "WebSocket protocol error")),
-        };
-        let head = usize::try_from(cursor.position()).unwrap_or(MAX_HEADER);
+        let Some(header) = Header::parse(&self.buf) else { return Parsed::More(MAX_HEADER) };
         let refused = |reason| Parsed::Refused(Incoming::Invalid(1002, reason));
-        if header.rsv1 || header.rsv2 || header.rsv3 {
+        if header.reserved_bits {
             return refused("A reserved bit set without an extension");
         }
         let Some(mask) = header.mask else { return refused("A client frame without a mask") };
-        let opcode = header.opcode;
+        let Header { fin, opcode, len, head, .. } = header;
         match opcode {
             OpCode::Data(Data::Reserved(_)) | OpCode::Control(Control::Reserved(_)) => {
                 return refused("A reserved opcode");
             }
-            OpCode::Control(_) if !header.is_final || len > 125 => {
+            OpCode::Control(_) if !fin || len > 125 => {
                 return refused("A control frame fragmented or over 125 bytes");
             }
             _ => {}
@@ -174,7 +204,7 @@ impl<R: AsyncRead + Unpin> SocketReader<R> {
             self.buf = BytesMut::new();
         }
         unmask(&mut payload, mask);
-        Parsed::Frame { fin: header.is_final, opcode, payload }
+        Parsed::Frame { fin, opcode, payload }
     }
 
     /// What a whole frame means for the runtime.
@@ -339,11 +369,23 @@ impl<W: AsyncWrite + Unpin> SocketSink<W> {
         }
     }
 
-    fn push(&mut self, fin: bool, opcode: OpCode, payload: &[u8]) -> io::Result<()> {
-        let header = FrameHeader { is_final: fin, opcode, ..FrameHeader::default() };
-        header.format(payload.len() as u64, &mut self.buf).map_err(io::Error::other)?;
+    /// Appends a frame: its header (RFC 6455, 5.2; a server's frames are not masked),
+    /// then its payload.
+    fn push(&mut self, fin: bool, opcode: OpCode, payload: &[u8]) {
+        let first = u8::from(opcode) | if fin { 0x80 } else { 0 };
+        let len = payload.len();
+        match (u8::try_from(len), u16::try_from(len)) {
+            (Ok(short @ 0..=125), _) => self.buf.extend_from_slice(&[first, short]),
+            (_, Ok(medium)) => {
+                self.buf.extend_from_slice(&[first, 126]);
+                self.buf.extend_from_slice(&medium.to_be_bytes());
+            }
+            _ => {
+                self.buf.extend_from_slice(&[first, 127]);
+                self.buf.extend_from_slice(&(len as u64).to_be_bytes());
+            }
+        }
         self.buf.extend_from_slice(payload);
-        Ok(())
     }
 
     /// Writes out the whole buffer.
@@ -380,7 +422,7 @@ impl<W: AsyncWrite + Unpin> Sink<Outgoing> for SocketSink<W> {
                 let fragment = this.rest.split_to(FRAGMENT.min(this.rest.len()));
                 let opcode = OpCode::Data(if this.continuing { Data::Continue } else { Data::Text });
                 this.continuing = !this.rest.is_empty();
-                this.push(!this.continuing, opcode, &fragment)?;
+                this.push(!this.continuing, opcode, &fragment);
             }
         }
     }
@@ -391,11 +433,10 @@ impl<W: AsyncWrite + Unpin> Sink<Outgoing> for SocketSink<W> {
         }
         match frame {
             Outgoing::Text(text) | Outgoing::Broadcast(text) if text.len() > FRAGMENT => {
-                self.rest = text.into();
-                Ok(())
+                self.rest = text.into()
             }
             Outgoing::Text(text) | Outgoing::Broadcast(text) => {
-                self.push(true, OpCode::Data(Data::Text), text.as_bytes())
+                self.push(true, OpCode::Data(Data::Text), text.as_bytes());
             }
             Outgoing::Pong(data) => self.push(true, OpCode::Control(Control::Pong), &data),
             Outgoing::Ping => self.push(true, OpCode::Control(Control::Ping), &[]),
@@ -407,9 +448,10 @@ impl<W: AsyncWrite + Unpin> Sink<Outgoing> for SocketSink<W> {
                     // Reasons are cut to fit a control frame where they are made.
                     payload.extend_from_slice(reason.as_bytes());
                 }
-                self.push(true, OpCode::Control(Control::Close), &payload)
+                self.push(true, OpCode::Control(Control::Close), &payload);
             }
         }
+        Ok(())
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -480,5 +522,29 @@ mod tests {
         let mut cx = Context::from_waker(std::task::Waker::noop());
         assert!(Pin::new(&mut reader).poll_next(&mut cx).is_pending(), "the frame is not whole");
         assert!(reader.buf.capacity() < 16 * 1024, "{} bytes held for 24 received", reader.buf.capacity());
+    }
+
+    #[test]
+    fn headers_written_are_read_back_at_every_length_form_and_not_before_they_are_whole() {
+        for len in [0, 1, 125, 126, 65_535, 65_536, 70_000] {
+            let mut sink = SocketSink::new(tokio::io::sink(), 1 << 20);
+            sink.push(len != 126, OpCode::Data(Data::Binary), &vec![7; len]);
+            let header = Header::parse(&sink.buf).expect("a whole header");
+            assert_eq!(
+                (header.fin, header.opcode, header.len),
+                (len != 126, OpCode::Data(Data::Binary), len as u64)
+            );
+            assert_eq!((header.mask, header.reserved_bits), (None, false));
+            assert_eq!(header.head + len, sink.buf.len(), "the header's length at {len}");
+            assert!(
+                (0..header.head).all(|cut| Header::parse(&sink.buf[..cut]).is_none()),
+                "a cut header at {len}"
+            );
+        }
+        let frame = client_frame(b"hi");
+        let header = Header::parse(&frame).expect("a whole header");
+        assert_eq!((header.mask, header.head, header.len), (Some([1, 2, 3, 4]), 6, 2));
+        let reserved = Header::parse(&[0xC1, 0x80, 0, 0, 0, 0]).expect("a whole header");
+        assert!(reserved.reserved_bits && reserved.fin);
     }
 }

@@ -6,10 +6,10 @@ use std::future::Future;
 use std::marker::PhantomData;
 
 use serde::de::IntoDeserializer;
-use serde_json::value::RawValue;
 
 use crate::connection::context::Context;
 use crate::connection::topic::TopicType;
+use crate::protocol::frame::RawPayload;
 use crate::protocol::message::{AsSerde, Message, MessageMeta, Payload};
 use crate::protocol::validate::{ErrorItem, validate_payload};
 
@@ -76,7 +76,7 @@ pub trait Channel: Sized + Send + 'static {
         &'a mut self,
         cx: &'a mut Context,
         action: &'a str,
-        payload: Option<&'a RawValue>,
+        payload: Option<RawPayload<'a>>,
     ) -> impl Future<Output = Dispatch> + Send + 'a;
 
     /// Decodes a server-side event for `action` and runs its `#[event_handler]`, or
@@ -85,7 +85,7 @@ pub trait Channel: Sized + Send + 'static {
         &'a mut self,
         cx: &'a mut Context,
         action: &'a str,
-        payload: Option<&'a RawValue>,
+        payload: Option<RawPayload<'a>>,
     ) -> impl Future<Output = Dispatch> + Send + 'a;
 }
 
@@ -242,12 +242,16 @@ pub enum Dispatch {
     Failed(HandlerError),
     /// A passthrough event: forward its frame to the client unchanged.
     Passthrough,
+    /// The payload did not decode, and is not known to be JSON: the frame is to be
+    /// parsed in full, for the errors that answer it.
+    Unchecked,
 }
 
-/// Decodes the payload of a frame into `M`, or lists every validation error.
+/// Decodes the payload of a frame into `M`, or lists every validation error
+/// ([`Dispatch::Unchecked`] instead for a payload not known to be JSON).
 #[doc(hidden)]
-pub fn decode<M: Message>(payload: Option<&RawValue>) -> Result<M, Dispatch> {
-    let raw = payload.map(RawValue::get);
+pub fn decode<M: Message>(payload: Option<RawPayload<'_>>) -> Result<M, Dispatch> {
+    let raw = payload.map(RawPayload::get);
     let decoded = match raw {
         Some(text) => serde_json::from_str::<AsSerde<M::Payload>>(text).map(|payload| payload.0),
         None => M::Payload::deserialize_payload(().into_deserializer())
@@ -257,6 +261,7 @@ pub fn decode<M: Message>(payload: Option<&RawValue>) -> Result<M, Dispatch> {
         // serde reads a struct from an array too; only the schema can tell whether an
         // array is welcome.
         Ok(payload) if !raw.is_some_and(|text| text.starts_with('[')) => Ok(M::from_payload(payload)),
+        _ if payload.is_some_and(|payload| !payload.is_checked()) => Err(Dispatch::Unchecked),
         Ok(_) | Err(_) => validate_payload::<M>(raw).map(M::from_payload).map_err(Dispatch::Invalid),
     }
 }

@@ -16,9 +16,8 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use futures_util::future::FusedFuture;
+use futures_util::future::{Either, FusedFuture};
 use futures_util::{FutureExt, Sink, Stream, StreamExt};
-use serde_json::value::RawValue;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tracing::Instrument;
 
@@ -28,7 +27,7 @@ use crate::connection::context::{ConnectionInfo, Context, Sender};
 use crate::layer::{Event, Inbox, LAGGING, LAGGING_REASON, Lagging};
 use crate::log::throttled;
 use crate::protocol::case;
-use crate::protocol::frame::{self, Keys};
+use crate::protocol::frame::{self, Keys, RawPayload};
 use crate::protocol::message::{CompleteMessage, ErrorMessage, ErrorPayload, EventCompleteMessage, Message};
 use crate::protocol::validate::ErrorItem;
 use crate::queue::{QueueReceiver, queue};
@@ -104,7 +103,7 @@ where
         channel = %info.channel_name(),
         consumer = std::any::type_name::<C>()
     );
-    async move {
+    let served = async move {
         let completion = C::SEND_COMPLETION.unwrap_or(settings.send_completion);
         let log = C::LOG_MESSAGES.then(|| MessageLog::new(info.channel_name(), C::LOG_IGNORED_ACTIONS));
         let (tx, rx) = queue(settings.outbound_buffer);
@@ -159,8 +158,9 @@ where
         } else if server_closed {
             linger(&mut reader, settings.close_timeout).await;
         }
-    }
-    .instrument(span)
+    };
+    // A span no subscriber wants is not entered at every poll.
+    if span.is_disabled() { Either::Left(served) } else { Either::Right(served.instrument(span)) }
 }
 
 /// The end of a connection: its subscriptions, `on_disconnect`, its groups, then the
@@ -496,6 +496,23 @@ impl<C: Consumer> Connection<'_, C> {
     /// Handles one text frame: decode, dispatch (to the consumer or to a topic),
     /// answer, complete.
     async fn on_text(&mut self, consumer: &mut C, text: &str) {
+        // The usual frame, `{"action": ..., "payload": ...}` for one of the consumer's
+        // handlers: its payload is decoded without the envelope parsed first. Anything
+        // else (an unknown action, a payload that does not decode) is parsed in full
+        // below, so that every frame gets the errors it always got.
+        if self.default_topic.is_none()
+            && !self.camelize
+            && self.log.is_none()
+            && let Some((action, payload)) = frame::canonical(text)
+        {
+            let cx = &mut self.cx;
+            let dispatched =
+                AssertUnwindSafe(consumer.dispatch(cx, action, Some(payload))).catch_unwind().await;
+            if !matches!(dispatched, Ok(Dispatch::Unknown | Dispatch::Unchecked)) {
+                let outcome = settle(cx, action, C::ACTIONS, dispatched).await;
+                return self.answered(outcome).await;
+            }
+        }
         let envelope = match frame::parse(text) {
             Ok(envelope) => envelope,
             Err(errors) => return send(&self.cx, &ErrorMessage::validation(errors), Keys::default()).await,
@@ -511,15 +528,15 @@ impl<C: Consumer> Connection<'_, C> {
         };
         self.cx.reference = envelope.reference.map(|r| Box::from(r.get()));
         self.cx.topic = topic.clone();
-        let decamelized: Option<Box<RawValue>> = match envelope.payload {
+        let decamelized = match envelope.payload {
             Some(payload) if self.camelize => match case::decamelize_keys(payload.get()) {
                 Cow::Borrowed(_) => None,
-                // The payload was valid JSON, and renaming keys keeps it so.
-                Cow::Owned(renamed) => RawValue::from_string(renamed).ok(),
+                Cow::Owned(renamed) => Some(renamed),
             },
             _ => None,
         };
-        let payload = decamelized.as_deref().or(envelope.payload);
+        // The payload was valid JSON, and renaming keys keeps it so.
+        let payload = decamelized.as_deref().map(RawPayload::checked).or(envelope.payload);
         let outcome = match frame::action(&envelope, expected) {
             // A frame for a topic not subscribed to is refused as such, action or not.
             Err(_) if topic.as_ref().is_some_and(|topic| !self.topics.contains(topic)) => {
@@ -545,6 +562,11 @@ impl<C: Consumer> Connection<'_, C> {
                 }
             }
         };
+        self.answered(outcome).await;
+    }
+
+    /// After a text's handling: its errors, if any, then `complete`.
+    async fn answered(&mut self, outcome: Result<(), Vec<ErrorItem>>) {
         if let Err(errors) = outcome {
             send(&self.cx, &ErrorMessage::validation(errors), self.cx.keys()).await;
         }
@@ -623,6 +645,7 @@ impl<C: Consumer> Connection<'_, C> {
             Ok(Dispatch::Invalid(errors)) => {
                 throttled!(error, %action, ?errors, "event payload does not match its type")
             }
+            Ok(Dispatch::Unchecked) => throttled!(error, %action, "event payload is not JSON"),
             Ok(Dispatch::Failed(error)) => {
                 throttled!(error, %action, %error, "event handler failed")
             }
@@ -660,6 +683,9 @@ async fn settle(
         Ok(Dispatch::Done | Dispatch::Passthrough) => Ok(()),
         Ok(Dispatch::Unknown) => Err(vec![frame::unknown_action(action, expected)]),
         Ok(Dispatch::Invalid(errors)) => Err(errors),
+        // Only a payload read by `frame::canonical` is unchecked, and its frame is then
+        // parsed in full instead.
+        Ok(Dispatch::Unchecked) => Err(vec![ErrorItem::frame("json_invalid", "Invalid JSON")]),
         // Its reply could not be sent: the client is gone, nothing to report.
         Ok(Dispatch::Failed(_)) if cx.raw_sender().is_closed() => Ok(()),
         Ok(Dispatch::Failed(error)) => {

@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use serde_json::value::RawValue;
+use crate::protocol::frame::RawPayload;
 
 use crate::connection::channel::{Channel, ChannelMeta, Dispatch};
 use crate::connection::consumer::Consumer;
@@ -141,13 +141,13 @@ pub(crate) trait Subscription: Send {
         &'a mut self,
         cx: &'a mut Context,
         action: &'a str,
-        payload: Option<&'a RawValue>,
+        payload: Option<RawPayload<'a>>,
     ) -> BoxFuture<'a, Dispatch>;
     fn dispatch_event<'a>(
         &'a mut self,
         cx: &'a mut Context,
         action: &'a str,
-        payload: Option<&'a RawValue>,
+        payload: Option<RawPayload<'a>>,
     ) -> BoxFuture<'a, Dispatch>;
 }
 
@@ -168,7 +168,7 @@ impl<T: Topic> Subscription for T {
         &'a mut self,
         cx: &'a mut Context,
         action: &'a str,
-        payload: Option<&'a RawValue>,
+        payload: Option<RawPayload<'a>>,
     ) -> BoxFuture<'a, Dispatch> {
         Box::pin(Channel::dispatch(self, cx, action, payload))
     }
@@ -177,7 +177,7 @@ impl<T: Topic> Subscription for T {
         &'a mut self,
         cx: &'a mut Context,
         action: &'a str,
-        payload: Option<&'a RawValue>,
+        payload: Option<RawPayload<'a>>,
     ) -> BoxFuture<'a, Dispatch> {
         Box::pin(Channel::dispatch_event(self, cx, action, payload))
     }
@@ -292,7 +292,7 @@ impl<T: Topic> Channel for Standalone<T> {
         &'a mut self,
         _cx: &'a mut Context,
         _action: &'a str,
-        _payload: Option<&'a RawValue>,
+        _payload: Option<RawPayload<'a>>,
     ) -> impl Future<Output = Dispatch> + Send + 'a {
         std::future::ready(Dispatch::Unknown)
     }
@@ -301,7 +301,7 @@ impl<T: Topic> Channel for Standalone<T> {
         &'a mut self,
         _cx: &'a mut Context,
         _action: &'a str,
-        _payload: Option<&'a RawValue>,
+        _payload: Option<RawPayload<'a>>,
     ) -> impl Future<Output = Dispatch> + Send + 'a {
         std::future::ready(Dispatch::Unknown)
     }

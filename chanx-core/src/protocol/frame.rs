@@ -17,7 +17,7 @@ pub(crate) struct Envelope<'a> {
     /// `Some` whenever the key is present, `null` included.
     pub action: Option<&'a RawValue>,
     /// `Some` whenever the key is present, `null` included.
-    pub payload: Option<&'a RawValue>,
+    pub payload: Option<RawPayload<'a>>,
     /// The `ref` as raw JSON (a string), to echo byte for byte.
     pub reference: Option<&'a RawValue>,
     /// The topic subscription the frame is for; `None` for the consumer's own handlers.
@@ -109,7 +109,72 @@ pub(crate) fn parse(text: &str) -> Result<Envelope<'_>, Vec<ErrorItem>> {
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(Envelope { action: raw.action, payload: raw.payload, reference: raw.reference, topic })
+    let payload = raw.payload.map(RawPayload::from);
+    Ok(Envelope { action: raw.action, payload, reference: raw.reference, topic })
+}
+
+/// A frame's payload: the JSON text of its value, read by `decode`.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct RawPayload<'a> {
+    text: &'a str,
+    /// Whether `text` is known to be one JSON value. The payload of a frame read by
+    /// [`canonical`] is not: it is one if it decodes, and the frame is parsed in full
+    /// when it does not.
+    checked: bool,
+}
+
+impl<'a> RawPayload<'a> {
+    /// A payload whose text is one JSON value.
+    pub(crate) fn checked(text: &'a str) -> Self {
+        RawPayload { text, checked: true }
+    }
+
+    /// The payload's JSON text, without surrounding whitespace.
+    pub(crate) fn get(self) -> &'a str {
+        self.text
+    }
+
+    /// Whether the text is known to be one JSON value.
+    pub(crate) fn is_checked(self) -> bool {
+        self.checked
+    }
+}
+
+impl<'a> From<&'a RawValue> for RawPayload<'a> {
+    fn from(raw: &'a RawValue) -> Self {
+        RawPayload::checked(raw.get())
+    }
+}
+
+/// JSON's whitespace.
+const JSON_SPACE: [char; 4] = [' ', '\t', '\n', '\r'];
+
+/// The action and payload of a frame in the shape clients send,
+/// `{"action": "...", "payload": ...}` and nothing else (whitespace allowed between
+/// tokens, an action without escapes), read without parsing the payload: the payload's
+/// text is all that comes before the closing brace, and is only one JSON value if it
+/// decodes (so the whole frame is valid). `None` for any other frame, which
+/// [`parse`] reads in full.
+pub(crate) fn canonical(text: &str) -> Option<(&str, RawPayload<'_>)> {
+    let mut rest = text;
+    for literal in ["{", "\"action\"", ":", "\""] {
+        rest = token(rest, literal)?;
+    }
+    let (action, mut rest) = rest.split_once('"')?;
+    if action.bytes().any(|byte| byte == b'\\' || byte < 0x20) {
+        return None;
+    }
+    for literal in [",", "\"payload\"", ":"] {
+        rest = token(rest, literal)?;
+    }
+    let payload = rest.trim_end_matches(JSON_SPACE).strip_suffix('}')?.trim_matches(JSON_SPACE);
+    Some((action, RawPayload { text: payload, checked: false }))
+}
+
+/// `text` after `literal` and the whitespace before it.
+fn token<'a>(text: &'a str, literal: &str) -> Option<&'a str> {
+    text.trim_start_matches(JSON_SPACE).strip_prefix(literal)
 }
 
 /// The envelope of an object that repeats a key, the last value winning as in Python
@@ -302,10 +367,12 @@ fn written(
             Err(_) => &mut own,
         };
         out.clear();
-        let frame = write(out).and_then(|()| {
-            // serde_json writes UTF-8 only, and `reference` is a JSON string taken from
-            // a `str`.
-            String::from_utf8(out.to_vec()).map(Utf8Bytes::from).map_err(serde::ser::Error::custom)
+        let frame = write(out).map(|()| {
+            debug_assert!(std::str::from_utf8(out).is_ok(), "a frame is UTF-8");
+            // SAFETY: every byte in `out` comes from serde_json's serializer, which
+            // writes UTF-8 only (its own `to_string` relies on it the same way), or from
+            // a `str` (the envelope's keys, `stamp`'s frame, `reference`).
+            Utf8Bytes::from(unsafe { String::from_utf8_unchecked(out.to_vec()) })
         });
         if out.capacity() > SCRATCH_KEPT {
             *out = Vec::new();
@@ -357,7 +424,7 @@ mod tests {
     #[test]
     fn payload_null_differs_from_absent() {
         let with_null = parse(r#"{"action":"a","payload":null}"#).unwrap();
-        assert_eq!(with_null.payload.map(RawValue::get), Some("null"));
+        assert_eq!(with_null.payload.map(RawPayload::get), Some("null"));
         assert!(parse(r#"{"action":"a"}"#).unwrap().payload.is_none());
     }
 
@@ -416,5 +483,27 @@ mod tests {
             encode(&PongMessage, Keys::default()).unwrap().as_str(),
             r#"{"action":"pong","payload":null}"#
         );
+    }
+
+    #[test]
+    fn the_usual_shape_is_read_without_its_payload_parsed() {
+        let read =
+            |text| canonical(text).map(|(action, payload)| (action, payload.get(), payload.is_checked()));
+        assert_eq!(read(r#"{"action":"echo","payload":{"a":[1]}}"#), Some(("echo", r#"{"a":[1]}"#, false)));
+        assert_eq!(read(" {\"action\" : \"é\",\n\"payload\": null } \r\n"), Some(("é", "null", false)));
+        // What follows the payload is its text's: it decodes only if nothing does.
+        assert_eq!(read(r#"{"action":"a","payload":1,"ref":"r"}"#), Some(("a", r#"1,"ref":"r""#, false)));
+        for other in [
+            r#"{"action":"a"}"#,
+            r#"{"payload":1,"action":"a"}"#,
+            r#"{"action":"a\"b","payload":1}"#,
+            "{\"action\":\"a\u{1}\",\"payload\":1}",
+            r#"{"action":1,"payload":1}"#,
+            r#"{"action":"a","payload":1"#,
+            r#"{"action":"a","ref":"r","payload":1}"#,
+            r#"["action","a"]"#,
+        ] {
+            assert_eq!(read(other), None, "{other}");
+        }
     }
 }

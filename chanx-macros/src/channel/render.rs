@@ -350,7 +350,7 @@ pub(super) fn dispatch_fn(
             &'a mut self,
             cx: &'a mut #p::Context,
             action: &'a str,
-            payload: ::core::option::Option<&'a #p::RawValue>,
+            payload: ::core::option::Option<#p::RawPayload<'a>>,
         ) -> impl ::core::future::Future<Output = #p::Dispatch> + ::core::marker::Send + 'a {
             async move {
                 match action {

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
+use crate::protocol::frame::RawPayload;
 use futures_util::FutureExt;
-use serde_json::value::RawValue;
 
 use super::{Connection, INTERNAL_ERROR, panic_text, send, send_failure, settle};
 use crate::connection::channel::Dispatch;
@@ -75,7 +75,7 @@ impl Subscriptions {
         cx: &mut Context,
         name: &str,
         action: &str,
-        payload: Option<&RawValue>,
+        payload: Option<RawPayload<'_>>,
     ) -> std::thread::Result<Dispatch> {
         match self.active.get_mut(name) {
             Some(active) => {
@@ -93,7 +93,7 @@ impl<C: Consumer> Connection<'_, C> {
         &mut self,
         name: &Arc<str>,
         action: &str,
-        payload: Option<&RawValue>,
+        payload: Option<RawPayload<'_>>,
     ) -> Result<(), Vec<ErrorItem>> {
         match action {
             SubscribeMessage::ACTION => {
