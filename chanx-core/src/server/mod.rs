@@ -224,7 +224,9 @@ where
         runtime::serve(consumer, info, reader, writer, control, &settings).await;
         drop((registration, app_slot, route_slot));
     };
-    shutdown.spawn(task, stop);
+    // Boxed: the task moves its future several times as it spawns, runs and ends, and a
+    // pointer is cheaper to move than the 2 KiB of a connection's state.
+    shutdown.spawn(Box::pin(task), stop);
     let mut response = StatusCode::SWITCHING_PROTOCOLS.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));

@@ -226,7 +226,8 @@ impl Serve {
                 .serve_connection(TokioIo::new(stream), AppService::new(&app, &settings, remote))
                 .with_upgrades();
             let closing = closing.clone();
-            connections.spawn(async move {
+            // Boxed, as a WebSocket's task: moved as a pointer, not as its 1.5 KiB.
+            connections.spawn(Box::pin(async move {
                 let mut connection = std::pin::pin!(connection);
                 // Not `closing.is_cancelled()`: the signal may come before the first poll.
                 let mut shutting_down = false;
@@ -244,7 +245,7 @@ impl Serve {
                         }
                     }
                 }
-            });
+            }));
         }
 
         drop(listener);
