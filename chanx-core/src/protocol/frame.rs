@@ -161,10 +161,13 @@ pub(crate) fn canonical(text: &str) -> Option<(&str, RawPayload<'_>)> {
     for literal in ["{", "\"action\"", ":", "\""] {
         rest = token(rest, literal)?;
     }
-    let (action, mut rest) = rest.split_once('"')?;
-    if action.bytes().any(|byte| byte == b'\\' || byte < 0x20) {
+    // The action ends at its closing quote; an escape or a control character first
+    // sends the frame to the full parse.
+    let end = rest.bytes().position(|byte| byte == b'"' || byte == b'\\' || byte < 0x20)?;
+    if rest.as_bytes().get(end) != Some(&b'"') {
         return None;
     }
+    let (action, mut rest) = (rest.get(..end)?, rest.get(end + 1..)?);
     for literal in [",", "\"payload\"", ":"] {
         rest = token(rest, literal)?;
     }
