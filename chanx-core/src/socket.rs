@@ -472,6 +472,8 @@ mod tests {
     use futures_util::StreamExt;
     use tokio::io::AsyncWriteExt;
 
+    use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
+
     use super::*;
 
     /// A client's text frame, masked with 1, 2, 3, 4.
@@ -536,6 +538,11 @@ mod tests {
             );
             assert_eq!((header.mask, header.reserved_bits), (None, false));
             assert_eq!(header.head + len, sink.buf.len(), "the header's length at {len}");
+            // The same as tungstenite (the clients' side) reads it.
+            let mut cursor = std::io::Cursor::new(&sink.buf[..]);
+            let (theirs, their_len) = FrameHeader::parse(&mut cursor).expect("valid").expect("whole");
+            assert_eq!((theirs.is_final, theirs.opcode, their_len), (header.fin, header.opcode, header.len));
+            assert_eq!(usize::try_from(cursor.position()).ok(), Some(header.head));
             assert!(
                 (0..header.head).all(|cut| Header::parse(&sink.buf[..cut]).is_none()),
                 "a cut header at {len}"

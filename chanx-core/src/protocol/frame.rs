@@ -171,8 +171,37 @@ pub(crate) fn canonical(text: &str) -> Option<(&str, RawPayload<'_>)> {
     for literal in [",", "\"payload\"", ":"] {
         rest = token(rest, literal)?;
     }
-    let payload = rest.trim_end_matches(JSON_SPACE).strip_suffix('}')?.trim_matches(JSON_SPACE);
-    Some((action, RawPayload { text: payload, checked: false }))
+    let body = rest.trim_end_matches(JSON_SPACE).strip_suffix('}')?;
+    if ends_with_other_member(body) {
+        return None;
+    }
+    Some((action, RawPayload { text: body.trim_matches(JSON_SPACE), checked: false }))
+}
+
+/// Whether the members of an object (`body`, its closing brace taken off) visibly end
+/// with one other than `payload`: `"key": value` at the end, a string or scalar value
+/// and a key that is not `payload`. Clients put `ref` and `version` after the payload;
+/// such a frame goes to the full parse at once instead of through a decode that would
+/// fail on them. `false` when it cannot be told cheaply (an object or array at the end,
+/// a string with escapes), and the decode decides.
+fn ends_with_other_member(body: &str) -> bool {
+    let bytes = body.trim_end_matches(JSON_SPACE).as_bytes();
+    let start = match bytes.split_last() {
+        Some((b'"', inner)) => match inner.iter().rposition(|byte| *byte == b'"') {
+            Some(open) if !inner.get(open.saturating_sub(1)..).unwrap_or_default().contains(&b'\\') => open,
+            _ => return false,
+        },
+        Some((last, _)) if last.is_ascii_alphanumeric() => bytes
+            .iter()
+            .rposition(|byte| !(byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'+' | b'.')))
+            .map_or(0, |before| before + 1),
+        _ => return false,
+    };
+    let key = bytes.get(..start).unwrap_or_default().trim_ascii_end().strip_suffix(b":");
+    key.is_some_and(|key| {
+        let key = key.trim_ascii_end();
+        key.ends_with(b"\"") && !key.ends_with(b"\"payload\"")
+    })
 }
 
 /// `text` after `literal` and the whitespace before it.
@@ -494,8 +523,13 @@ mod tests {
             |text| canonical(text).map(|(action, payload)| (action, payload.get(), payload.is_checked()));
         assert_eq!(read(r#"{"action":"echo","payload":{"a":[1]}}"#), Some(("echo", r#"{"a":[1]}"#, false)));
         assert_eq!(read(" {\"action\" : \"é\",\n\"payload\": null } \r\n"), Some(("é", "null", false)));
-        // What follows the payload is its text's: it decodes only if nothing does.
-        assert_eq!(read(r#"{"action":"a","payload":1,"ref":"r"}"#), Some(("a", r#"1,"ref":"r""#, false)));
+        assert_eq!(read(r#"{"action":"a","payload":"b:c"}"#), Some(("a", r#""b:c""#, false)));
+        assert_eq!(read(r#"{"action":"a","payload":-1.5e3}"#), Some(("a", "-1.5e3", false)));
+        // What follows the payload is its text's, when it cannot be told at once: it
+        // decodes only if nothing follows.
+        let escaped = r#"{"action":"a","payload":1,"ref":"r\"s"}"#;
+        assert_eq!(read(escaped), Some(("a", r#"1,"ref":"r\"s""#, false)));
+        assert_eq!(read(r#"{"action":"a","payload":1,"x":{"y":2}}"#), Some(("a", r#"1,"x":{"y":2}"#, false)));
         for other in [
             r#"{"action":"a"}"#,
             r#"{"payload":1,"action":"a"}"#,
@@ -504,6 +538,9 @@ mod tests {
             r#"{"action":1,"payload":1}"#,
             r#"{"action":"a","payload":1"#,
             r#"{"action":"a","ref":"r","payload":1}"#,
+            r#"{"action":"a","payload":{"b":1},"ref":"r"}"#,
+            r#"{"action":"a","payload":{"b":1}, "version" : 1 }"#,
+            r#"{"action":"a","payload":null,"version":1,"ref":"r-1"}"#,
             r#"["action","a"]"#,
         ] {
             assert_eq!(read(other), None, "{other}");
