@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 /// The top-level modules of `chanx-core`, bottom up.
 const LAYERS: &[&[&str]] = &[
-    &["log", "origin", "queue", "stats", "wake"],
+    &["heartbeat", "log", "origin", "queue", "stats", "wake"],
     &["protocol"],
     &["socket", "transport"],
     &["layer"],

@@ -11,6 +11,7 @@ extern crate self as chanx;
 
 // The layers, bottom up (ARCHITECTURE.md; `tests/architecture.rs` checks that no
 // module uses one of a layer above its own).
+mod heartbeat;
 mod log;
 mod origin;
 mod queue;

@@ -220,11 +220,15 @@ impl Settings {
         self
     }
 
-    /// Server pings every `interval` (default 30 s); a connection from which nothing
-    /// (no frame, no pong) arrived for `timeout` (default 60 s) is closed with 1011,
-    /// running `on_disconnect` and leaving its groups. A send that waits `timeout` for
-    /// room in a full outbound buffer means the client does not read: its connection
-    /// is closed with 1013.
+    /// Server pings every `interval` (default 30 s; a shorter interval than 1 ms
+    /// counts as 1 ms); a connection from which nothing (no frame, no pong) arrived
+    /// for `timeout` (default 60 s) is closed with 1011, running `on_disconnect` and
+    /// leaving its groups. A send that waits `timeout` for room in a full outbound
+    /// buffer means the client does not read: its connection is closed with 1013.
+    ///
+    /// The pings are timed by one chanx thread for the whole process
+    /// (`chanx-heartbeat`), on the system's clock, not by a tokio timer per connection:
+    /// tokio's paused test time does not move them.
     pub fn heartbeat(mut self, interval: Duration, timeout: Duration) -> Self {
         self.heartbeat = Some(Heartbeat { interval, timeout });
         self

@@ -24,6 +24,7 @@ use tracing::Instrument;
 use crate::connection::channel::Dispatch;
 use crate::connection::consumer::{Consumer, Disconnect};
 use crate::connection::context::{ConnectionInfo, Context, Sender};
+use crate::heartbeat::Ticks;
 use crate::layer::{Event, Inbox, LAGGING, LAGGING_REASON, Lagging};
 use crate::log::throttled;
 use crate::protocol::case;
@@ -294,12 +295,11 @@ impl<C: Consumer> Connection<'_, C> {
         let control = self.control.clone();
         let mut stopped =
             poll_fn(move |_| if control.stopped().is_some() { Poll::Ready(()) } else { Poll::Pending });
-        let mut heartbeat = self.settings.heartbeat.map(|beat| {
-            let mut ticks =
-                tokio::time::interval_at(tokio::time::Instant::now() + beat.interval, beat.interval);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            (ticks, Gate::new(loop_waker.clone()), beat.timeout)
-        });
+        // Not a tokio timer: see `heartbeat`.
+        let heartbeat = self
+            .settings
+            .heartbeat
+            .map(|beat| (Ticks::new(beat.interval), Gate::new(loop_waker.clone()), beat.timeout));
         // Events come from other tasks, whose pushes wake: gated, the queue is looked at
         // only after one did (or after an event, for the next one).
         let events = Gate::new(loop_waker);
@@ -330,7 +330,7 @@ impl<C: Consumer> Connection<'_, C> {
             }
             // Polled only once its timer fired: on other turns it costs one atomic swap,
             // not a timer registration.
-            let beat = poll_fn(|_| match &mut heartbeat {
+            let beat = poll_fn(|_| match &heartbeat {
                 Some((ticks, gate, timeout)) => gate.poll(|cx| ticks.poll_tick(cx)).map(|_| *timeout),
                 None => Poll::Pending,
             });
