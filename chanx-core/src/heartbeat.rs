@@ -11,9 +11,12 @@
 //!
 //! The clock keeps one entry per connection with a heartbeat, removed when the
 //! connection's [`Ticks`] is dropped, so connections that come and go leave nothing
-//! behind.
+//! behind. Each entry keeps its own phase (its next deadline is one interval after its
+//! last), so connections opened at different times ping at different times. If the
+//! thread cannot be started, connections fall back to a tokio interval each.
 
 use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::{Context, Poll};
@@ -25,13 +28,19 @@ use futures_util::task::AtomicWaker;
 pub(crate) const SHORTEST: Duration = Duration::from_millis(1);
 
 /// A connection's place on the clock: ready once every `interval`, from `interval`
-/// after it was made. A tick missed while the connection was busy is not made up: the
-/// next one is due `interval` after the clock marked the missed one.
+/// after it was made. Ticks missed while the connection was busy are not made up: it
+/// sees one, and the next is due on its schedule.
 #[derive(Debug)]
-pub(crate) struct Ticks {
-    slot: Arc<Slot>,
-    /// Where the slot is on the clock; `None` if the clock could not be started.
-    clock: Option<&'static Clock>,
+pub(crate) struct Ticks(Source);
+
+#[derive(Debug)]
+enum Source {
+    Clock {
+        slot: Arc<Slot>,
+        clock: &'static Clock,
+    },
+    /// The clock's thread could not be started: a tokio interval, as before the clock.
+    Timer(tokio::time::Interval),
 }
 
 #[derive(Debug)]
@@ -62,7 +71,7 @@ struct Clock {
 }
 
 /// The process's clock, its thread started on first use; `None` if the thread could not
-/// be started (then connections get no heartbeat, and it was logged).
+/// be started (then it was logged, and each connection gets a tokio timer).
 fn clock() -> Option<&'static Clock> {
     static CLOCK: OnceLock<Option<&'static Clock>> = OnceLock::new();
     *CLOCK.get_or_init(|| {
@@ -75,7 +84,7 @@ fn clock() -> Option<&'static Clock> {
         match started {
             Ok(_) => Some(clock),
             Err(error) => {
-                tracing::error!(%error, "cannot start the heartbeat thread: no connection gets a heartbeat");
+                tracing::error!(%error, "cannot start the heartbeat thread: each connection gets a timer");
                 None
             }
         }
@@ -93,7 +102,9 @@ impl Clock {
         nanos(self.epoch.elapsed())
     }
 
-    /// Marks and wakes every slot that is due, then sleeps until the next one is.
+    /// Marks and wakes every slot that is due, puts it back one interval after its
+    /// deadline (or after now, if it is more than an interval late: no burst after a
+    /// stall), then sleeps until the next one is due.
     fn run(&self) {
         let mut fired = Vec::new();
         let mut schedule = self.schedule();
@@ -103,8 +114,9 @@ impl Clock {
                 if entry.key().0 > now {
                     break;
                 }
+                let deadline = entry.key().0;
                 let slot = entry.remove();
-                let next = now.saturating_add(slot.interval);
+                let next = next_deadline(deadline, slot.interval, now);
                 slot.at.store(next, Ordering::Relaxed);
                 schedule.due.insert((next, slot.id), slot.clone());
                 fired.push(slot);
@@ -114,7 +126,10 @@ impl Clock {
                 drop(schedule);
                 for slot in fired.drain(..) {
                     slot.due.store(true, Ordering::Release);
-                    slot.waker.wake();
+                    // A waker that panics must not stop every connection's heartbeat.
+                    if std::panic::catch_unwind(AssertUnwindSafe(|| slot.waker.wake())).is_err() {
+                        tracing::error!("a task's waker panicked when its heartbeat was due");
+                    }
                 }
                 schedule = self.schedule();
                 continue;
@@ -134,44 +149,62 @@ impl Ticks {
     /// Ticks every `interval` (at least [`SHORTEST`]), the first `interval` from now.
     pub(crate) fn new(interval: Duration) -> Self {
         let interval = interval.max(SHORTEST);
-        let clock = clock();
-        let slot = |id, at| {
-            let (due, waker, interval) = (AtomicBool::new(false), AtomicWaker::new(), nanos(interval));
-            Arc::new(Slot { due, waker, interval, id, at: AtomicU64::new(at) })
-        };
-        let Some(clock) = clock else { return Ticks { slot: slot(0, 0), clock } };
+        let Some(clock) = clock() else { return Ticks::timer(interval) };
         let at = clock.now().saturating_add(nanos(interval));
         let mut schedule = clock.schedule();
         let id = schedule.next_id;
         schedule.next_id += 1;
         let first = schedule.due.first_key_value().is_none_or(|((next, _), _)| at < *next);
-        let slot = slot(id, at);
+        let (due, waker, interval) = (AtomicBool::new(false), AtomicWaker::new(), nanos(interval));
+        let slot = Arc::new(Slot { due, waker, interval, id, at: AtomicU64::new(at) });
         schedule.due.insert((at, id), slot.clone());
         drop(schedule);
         if first {
             clock.earlier.notify_one();
         }
-        Ticks { slot, clock: Some(clock) }
+        Ticks(Source::Clock { slot, clock })
+    }
+
+    /// Ticks on a tokio interval of the connection's own, for when the clock's thread
+    /// could not be started.
+    fn timer(interval: Duration) -> Self {
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Ticks(Source::Timer(ticks))
     }
 
     /// Ready once a tick is due since the last ready poll.
-    pub(crate) fn poll_tick(&self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.slot.due.swap(false, Ordering::AcqRel) {
+    pub(crate) fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let slot = match &mut self.0 {
+            Source::Clock { slot, .. } => slot,
+            Source::Timer(ticks) => return ticks.poll_tick(cx).map(drop),
+        };
+        if slot.due.swap(false, Ordering::AcqRel) {
             return Poll::Ready(());
         }
-        self.slot.waker.register(cx.waker());
-        if self.slot.due.swap(false, Ordering::AcqRel) { Poll::Ready(()) } else { Poll::Pending }
+        slot.waker.register(cx.waker());
+        if slot.due.swap(false, Ordering::AcqRel) { Poll::Ready(()) } else { Poll::Pending }
     }
 }
 
 impl Drop for Ticks {
     /// Takes the connection's entry off the clock.
     fn drop(&mut self) {
-        if let Some(clock) = self.clock {
+        if let Source::Clock { slot, clock } = &self.0 {
             let mut schedule = clock.schedule();
-            let at = self.slot.at.load(Ordering::Relaxed);
-            schedule.due.remove(&(at, self.slot.id));
+            let at = slot.at.load(Ordering::Relaxed);
+            schedule.due.remove(&(at, slot.id));
         }
+    }
+}
+
+/// When a slot due at `deadline` is due next: one `interval` later, keeping its phase
+/// (deadlines set from the clock's wake-up would bunch every slot due at one wake-up
+/// together for good), or one `interval` from `now` if that is already past.
+fn next_deadline(deadline: u64, interval: u64, now: u64) -> u64 {
+    match deadline.saturating_add(interval) {
+        next if next > now => next,
+        _ => now.saturating_add(interval),
     }
 }
 
@@ -186,26 +219,34 @@ mod tests {
 
     use super::*;
 
+    /// The clock's entry of `ticks`.
+    fn slot(ticks: &Ticks) -> &Arc<Slot> {
+        match &ticks.0 {
+            Source::Clock { slot, .. } => slot,
+            Source::Timer(_) => panic!("the clock runs in tests"),
+        }
+    }
+
     /// Whether slot `id` is on the clock (other tests' connections may be on it too).
     fn scheduled(id: u64) -> bool {
         clock().expect("the clock runs").schedule().due.values().any(|slot| slot.id == id)
     }
 
     /// The next tick of `ticks`, or an error after 5 s.
-    async fn ticked(ticks: &Ticks) -> Result<(), tokio::time::error::Elapsed> {
+    async fn ticked(ticks: &mut Ticks) -> Result<(), tokio::time::error::Elapsed> {
         tokio::time::timeout(Duration::from_secs(5), std::future::poll_fn(|cx| ticks.poll_tick(cx))).await
     }
 
     #[tokio::test]
     async fn ticks_come_every_interval_and_a_dropped_one_leaves_the_clock() {
-        let ticks = Ticks::new(Duration::from_millis(20));
-        let id = ticks.slot.id;
+        let mut ticks = Ticks::new(Duration::from_millis(20));
+        let id = slot(&ticks).id;
         assert!(scheduled(id));
-        let later = Ticks::new(Duration::from_secs(3600));
+        let mut later = Ticks::new(Duration::from_secs(3600));
         assert!(later.poll_tick(&mut Context::from_waker(Waker::noop())).is_pending(), "not due at once");
         // Each wait ends only if the clock wakes the task.
         for _ in 0..3 {
-            ticked(&ticks).await.expect("a tick within the interval");
+            ticked(&mut ticks).await.expect("a tick within the interval");
         }
         drop(ticks);
         assert!(!scheduled(id), "the entry is gone with its ticks");
@@ -213,12 +254,44 @@ mod tests {
 
     #[tokio::test]
     async fn a_zero_interval_ticks_at_the_shortest_and_others_still_tick() {
-        let zero = Ticks::new(Duration::ZERO);
-        assert_eq!(zero.slot.interval, nanos(SHORTEST));
-        let other = Ticks::new(Duration::from_millis(30));
-        ticked(&zero).await.expect("a zero interval ticks");
+        let mut zero = Ticks::new(Duration::ZERO);
+        assert_eq!(slot(&zero).interval, nanos(SHORTEST));
+        let mut other = Ticks::new(Duration::from_millis(30));
+        ticked(&mut zero).await.expect("a zero interval ticks");
         // The clock does not spin on the short one: the other comes in its turn.
-        ticked(&other).await.expect("the other ticks too");
-        ticked(&zero).await.expect("and the short one again");
+        ticked(&mut other).await.expect("the other ticks too");
+        ticked(&mut zero).await.expect("and the short one again");
+    }
+
+    #[tokio::test]
+    async fn slots_due_together_keep_their_own_deadlines() {
+        // Made one after the other: due within microseconds, marked in one wake-up.
+        let mut first = Ticks::new(Duration::from_millis(20));
+        let mut second = Ticks::new(Duration::from_millis(20));
+        for _ in 0..2 {
+            ticked(&mut first).await.expect("the first ticks");
+            ticked(&mut second).await.expect("the second ticks");
+        }
+        let schedule = clock().expect("the clock runs").schedule();
+        let at = |ticks: &Ticks| slot(ticks).at.load(Ordering::Relaxed);
+        assert_ne!(at(&first), at(&second), "not bunched onto the clock's wake-up time");
+        drop(schedule);
+    }
+
+    #[tokio::test]
+    async fn without_the_clock_a_connection_ticks_on_its_own_timer() {
+        let mut ticks = Ticks::timer(Duration::from_millis(10));
+        let mut later = Ticks::timer(Duration::from_secs(3600));
+        assert!(later.poll_tick(&mut Context::from_waker(Waker::noop())).is_pending(), "not due at once");
+        for _ in 0..2 {
+            ticked(&mut ticks).await.expect("a tick within the interval");
+        }
+    }
+
+    #[test]
+    fn the_next_deadline_keeps_the_phase_unless_it_is_already_past() {
+        assert_eq!(next_deadline(1_000, 100, 1_020), 1_100, "a late wake-up keeps the phase");
+        assert_eq!(next_deadline(1_000, 100, 1_250), 1_350, "more than an interval late: no burst");
+        assert_eq!(next_deadline(u64::MAX - 5, 100, u64::MAX - 1), u64::MAX);
     }
 }

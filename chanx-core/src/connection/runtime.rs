@@ -296,7 +296,7 @@ impl<C: Consumer> Connection<'_, C> {
         let mut stopped =
             poll_fn(move |_| if control.stopped().is_some() { Poll::Ready(()) } else { Poll::Pending });
         // Not a tokio timer: see `heartbeat`.
-        let heartbeat = self
+        let mut heartbeat = self
             .settings
             .heartbeat
             .map(|beat| (Ticks::new(beat.interval), Gate::new(loop_waker.clone()), beat.timeout));
@@ -330,7 +330,7 @@ impl<C: Consumer> Connection<'_, C> {
             }
             // Polled only once its timer fired: on other turns it costs one atomic swap,
             // not a timer registration.
-            let beat = poll_fn(|_| match &heartbeat {
+            let beat = poll_fn(|_| match &mut heartbeat {
                 Some((ticks, gate, timeout)) => gate.poll(|cx| ticks.poll_tick(cx)).map(|_| *timeout),
                 None => Poll::Pending,
             });
