@@ -378,8 +378,12 @@ impl Shutdown {
 
     /// Starts the shutdown: open connections are closed with 1001.
     pub fn trigger(&self) {
+        // Cancelled first: a connection spawned after the copy below sees it and stops
+        // itself (`spawn`). Stopped outside the lock, which ending connections take.
         self.token.cancel();
-        for (_, control) in lock(&self.tasks).values() {
+        let open: Vec<Arc<Control>> =
+            lock(&self.tasks).values().map(|(_, control)| control.clone()).collect();
+        for control in open {
             control.stop(Stop::Shutdown);
         }
     }
