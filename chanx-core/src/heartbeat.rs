@@ -7,7 +7,8 @@
 //! its whole life. Measured on the System Echo benchmark, that cost about 4% of the
 //! server's CPU time per message for a lone client (BENCHMARKS.md). Here the runtime
 //! holds no timer for the heartbeat: the clock thread sleeps until the earliest
-//! connection is due, marks it and wakes its task.
+//! connection is due, marks it and wakes the connection's loop (whose waker never
+//! changes, see `wake::alongside`, so it is given once, not registered on each poll).
 //!
 //! The clock keeps one entry per connection with a heartbeat, removed when the
 //! connection's [`Ticks`] is dropped, so connections that come and go leave nothing
@@ -19,17 +20,15 @@ use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
-
-use futures_util::task::AtomicWaker;
 
 /// The shortest interval between ticks: a shorter one (zero) counts as this.
 pub(crate) const SHORTEST: Duration = Duration::from_millis(1);
 
 /// A connection's place on the clock: ready once every `interval`, from `interval`
 /// after it was made. Ticks missed while the connection was busy are not made up: it
-/// sees one, and the next is due on its schedule.
+/// sees one, and the next is due on its schedule. Polling it costs one atomic swap.
 #[derive(Debug)]
 pub(crate) struct Ticks(Source);
 
@@ -46,7 +45,9 @@ enum Source {
 #[derive(Debug)]
 struct Slot {
     due: AtomicBool,
-    waker: AtomicWaker,
+    /// Woken when `due` is set: the waker of whoever polls the ticks, which does not
+    /// change.
+    waker: Waker,
     /// In nanoseconds, as the deadlines.
     interval: u64,
     id: u64,
@@ -127,7 +128,7 @@ impl Clock {
                 for slot in fired.drain(..) {
                     slot.due.store(true, Ordering::Release);
                     // A waker that panics must not stop every connection's heartbeat.
-                    if std::panic::catch_unwind(AssertUnwindSafe(|| slot.waker.wake())).is_err() {
+                    if std::panic::catch_unwind(AssertUnwindSafe(|| slot.waker.wake_by_ref())).is_err() {
                         tracing::error!("a task's waker panicked when its heartbeat was due");
                     }
                 }
@@ -146,8 +147,10 @@ impl Clock {
 }
 
 impl Ticks {
-    /// Ticks every `interval` (at least [`SHORTEST`]), the first `interval` from now.
-    pub(crate) fn new(interval: Duration) -> Self {
+    /// Ticks every `interval` (at least [`SHORTEST`]), the first `interval` from now,
+    /// each waking `waker`, which must be the waker of whoever polls them for as long as
+    /// they do (the connection's loop: `wake::alongside` keeps it the same).
+    pub(crate) fn new(interval: Duration, waker: &Waker) -> Self {
         let interval = interval.max(SHORTEST);
         let Some(clock) = clock() else { return Ticks::timer(interval) };
         let at = clock.now().saturating_add(nanos(interval));
@@ -155,7 +158,7 @@ impl Ticks {
         let id = schedule.next_id;
         schedule.next_id += 1;
         let first = schedule.due.first_key_value().is_none_or(|((next, _), _)| at < *next);
-        let (due, waker, interval) = (AtomicBool::new(false), AtomicWaker::new(), nanos(interval));
+        let (due, waker, interval) = (AtomicBool::new(false), waker.clone(), nanos(interval));
         let slot = Arc::new(Slot { due, waker, interval, id, at: AtomicU64::new(at) });
         schedule.due.insert((at, id), slot.clone());
         drop(schedule);
@@ -173,17 +176,14 @@ impl Ticks {
         Ticks(Source::Timer(ticks))
     }
 
-    /// Ready once a tick is due since the last ready poll.
+    /// Ready once a tick is due since the last ready poll. On the clock, `cx` is not
+    /// used: the clock wakes the waker given to [`new`](Self::new).
     pub(crate) fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let slot = match &mut self.0 {
-            Source::Clock { slot, .. } => slot,
-            Source::Timer(ticks) => return ticks.poll_tick(cx).map(drop),
-        };
-        if slot.due.swap(false, Ordering::AcqRel) {
-            return Poll::Ready(());
+        match &mut self.0 {
+            Source::Clock { slot, .. } if slot.due.swap(false, Ordering::AcqRel) => Poll::Ready(()),
+            Source::Clock { .. } => Poll::Pending,
+            Source::Timer(ticks) => ticks.poll_tick(cx).map(drop),
         }
-        slot.waker.register(cx.waker());
-        if slot.due.swap(false, Ordering::AcqRel) { Poll::Ready(()) } else { Poll::Pending }
     }
 }
 
@@ -215,9 +215,12 @@ fn nanos(duration: Duration) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use std::task::Waker;
-
     use super::*;
+
+    /// The test task's waker, which wakes its one future.
+    async fn own_waker() -> Waker {
+        std::future::poll_fn(|cx| Poll::Ready(cx.waker().clone())).await
+    }
 
     /// The clock's entry of `ticks`.
     fn slot(ticks: &Ticks) -> &Arc<Slot> {
@@ -239,10 +242,11 @@ mod tests {
 
     #[tokio::test]
     async fn ticks_come_every_interval_and_a_dropped_one_leaves_the_clock() {
-        let mut ticks = Ticks::new(Duration::from_millis(20));
+        let waker = own_waker().await;
+        let mut ticks = Ticks::new(Duration::from_millis(20), &waker);
         let id = slot(&ticks).id;
         assert!(scheduled(id));
-        let mut later = Ticks::new(Duration::from_secs(3600));
+        let mut later = Ticks::new(Duration::from_secs(3600), &waker);
         assert!(later.poll_tick(&mut Context::from_waker(Waker::noop())).is_pending(), "not due at once");
         // Each wait ends only if the clock wakes the task.
         for _ in 0..3 {
@@ -254,11 +258,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_zero_interval_ticks_at_the_shortest_and_others_still_tick() {
-        let mut zero = Ticks::new(Duration::ZERO);
+        let waker = own_waker().await;
+        let mut zero = Ticks::new(Duration::ZERO, &waker);
         assert_eq!(slot(&zero).interval, nanos(SHORTEST));
-        let mut other = Ticks::new(Duration::from_millis(30));
+        let mut other = Ticks::new(Duration::from_millis(30), &waker);
         ticked(&mut zero).await.expect("a zero interval ticks");
-        // The clock does not spin on the short one: the other comes in its turn.
+        // The short one, due again at every wake-up, does not keep the other from its turn.
         ticked(&mut other).await.expect("the other ticks too");
         ticked(&mut zero).await.expect("and the short one again");
     }
@@ -266,8 +271,9 @@ mod tests {
     #[tokio::test]
     async fn slots_due_together_keep_their_own_deadlines() {
         // Made one after the other: due within microseconds, marked in one wake-up.
-        let mut first = Ticks::new(Duration::from_millis(20));
-        let mut second = Ticks::new(Duration::from_millis(20));
+        let waker = own_waker().await;
+        let mut first = Ticks::new(Duration::from_millis(20), &waker);
+        let mut second = Ticks::new(Duration::from_millis(20), &waker);
         for _ in 0..2 {
             ticked(&mut first).await.expect("the first ticks");
             ticked(&mut second).await.expect("the second ticks");

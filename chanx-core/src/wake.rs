@@ -60,9 +60,9 @@ impl<T: PassOn> Wake for Flag<T> {
     }
 }
 
-/// A gate for what a loop polls on each of its turns but is rarely ready (a timer): it
-/// is polled with the gate's own waker, and only after that waker fired, so that the
-/// other turns cost one atomic swap instead of a registration with the timer. The
+/// A gate for what a loop polls on each of its turns but is rarely ready (the event
+/// queue): it is polled with the gate's own waker, and only after that waker fired, so
+/// that the other turns cost one atomic swap instead of a waker registration. The
 /// waker it forwards to (`outer`) must be the waker of whoever polls the gate, for as
 /// long as it does: `main`'s waker under [`alongside`], which never changes.
 #[derive(Debug)]

@@ -288,7 +288,7 @@ impl<C: Consumer> Connection<'_, C> {
         R: Stream<Item = Incoming> + Unpin + Send,
     {
         // The loop's waker, the same for its whole life (`wake::alongside`): woken by a
-        // stop, and by the heartbeat's timer through its gate.
+        // stop, and by the heartbeat's clock.
         let loop_waker = poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
         self.control.watch(&loop_waker);
         let grace = self.settings.close_timeout;
@@ -296,10 +296,8 @@ impl<C: Consumer> Connection<'_, C> {
         let mut stopped =
             poll_fn(move |_| if control.stopped().is_some() { Poll::Ready(()) } else { Poll::Pending });
         // Not a tokio timer: see `heartbeat`.
-        let mut heartbeat = self
-            .settings
-            .heartbeat
-            .map(|beat| (Ticks::new(beat.interval), Gate::new(loop_waker.clone()), beat.timeout));
+        let mut heartbeat =
+            self.settings.heartbeat.map(|beat| (Ticks::new(beat.interval, &loop_waker), beat.timeout));
         // Events come from other tasks, whose pushes wake: gated, the queue is looked at
         // only after one did (or after an event, for the next one).
         let events = Gate::new(loop_waker);
@@ -328,10 +326,9 @@ impl<C: Consumer> Connection<'_, C> {
             if self.cx.raw_sender().is_closed() {
                 return Disconnect::Lost;
             }
-            // Polled only once its timer fired: on other turns it costs one atomic swap,
-            // not a timer registration.
-            let beat = poll_fn(|_| match &mut heartbeat {
-                Some((ticks, gate, timeout)) => gate.poll(|cx| ticks.poll_tick(cx)).map(|_| *timeout),
+            // One atomic swap on the turns where no tick is due.
+            let beat = poll_fn(|cx| match &mut heartbeat {
+                Some((ticks, timeout)) => ticks.poll_tick(cx).map(|()| *timeout),
                 None => Poll::Pending,
             });
             // Events first: they were queued before the client frame that is now
