@@ -7,8 +7,8 @@
 //! its whole life. Measured on the System Echo benchmark, that cost about 4% of the
 //! server's CPU time per message for a lone client (BENCHMARKS.md). Here the runtime
 //! holds no timer for the heartbeat: the clock thread sleeps until the earliest
-//! connection is due, marks it and wakes the connection's loop (whose waker never
-//! changes, see `wake::alongside`, so it is given once, not registered on each poll).
+//! connection is due and raises the connection's tick [`Signal`], given once (the loop
+//! reads that bit with the rest of its signals, not a waker registered on each poll).
 //!
 //! The clock keeps one entry per connection with a heartbeat, removed when the
 //! connection's [`Ticks`] is dropped, so connections that come and go leave nothing
@@ -18,17 +18,20 @@
 
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+
+use crate::wake::Signal;
 
 /// The shortest interval between ticks: a shorter one (zero) counts as this.
 pub(crate) const SHORTEST: Duration = Duration::from_millis(1);
 
 /// A connection's place on the clock: ready once every `interval`, from `interval`
 /// after it was made. Ticks missed while the connection was busy are not made up: it
-/// sees one, and the next is due on its schedule. Polling it costs one atomic swap.
+/// sees one, and the next is due on its schedule. Polling it costs one load of the
+/// connection's signals.
 #[derive(Debug)]
 pub(crate) struct Ticks(Source);
 
@@ -37,6 +40,9 @@ enum Source {
     Clock {
         slot: Arc<Slot>,
         clock: &'static Clock,
+        /// The slot's signal, here too: read on each of the loop's turns, it is not
+        /// looked for in the slot (one cache line less).
+        due: Signal,
     },
     /// The clock's thread could not be started: a tokio interval, as before the clock.
     Timer(tokio::time::Interval),
@@ -44,10 +50,8 @@ enum Source {
 
 #[derive(Debug)]
 struct Slot {
-    due: AtomicBool,
-    /// Woken when `due` is set: the waker of whoever polls the ticks, which does not
-    /// change.
-    waker: Waker,
+    /// Raised when the slot is due.
+    due: Signal,
     /// In nanoseconds, as the deadlines.
     interval: u64,
     id: u64,
@@ -126,9 +130,8 @@ impl Clock {
             if !fired.is_empty() {
                 drop(schedule);
                 for slot in fired.drain(..) {
-                    slot.due.store(true, Ordering::Release);
-                    // A waker that panics must not stop every connection's heartbeat.
-                    if std::panic::catch_unwind(AssertUnwindSafe(|| slot.waker.wake_by_ref())).is_err() {
+                    // A task whose waker panics must not stop every connection's heartbeat.
+                    if std::panic::catch_unwind(AssertUnwindSafe(|| slot.due.raise())).is_err() {
                         tracing::error!("a task's waker panicked when its heartbeat was due");
                     }
                 }
@@ -148,9 +151,8 @@ impl Clock {
 
 impl Ticks {
     /// Ticks every `interval` (at least [`SHORTEST`]), the first `interval` from now,
-    /// each waking `waker`, which must be the waker of whoever polls them for as long as
-    /// they do (the connection's loop: `wake::alongside` keeps it the same).
-    pub(crate) fn new(interval: Duration, waker: &Waker) -> Self {
+    /// each raising `due`.
+    pub(crate) fn new(interval: Duration, due: Signal) -> Self {
         let interval = interval.max(SHORTEST);
         let Some(clock) = clock() else { return Ticks::timer(interval) };
         let at = clock.now().saturating_add(nanos(interval));
@@ -158,14 +160,14 @@ impl Ticks {
         let id = schedule.next_id;
         schedule.next_id += 1;
         let first = schedule.due.first_key_value().is_none_or(|((next, _), _)| at < *next);
-        let (due, waker, interval) = (AtomicBool::new(false), waker.clone(), nanos(interval));
-        let slot = Arc::new(Slot { due, waker, interval, id, at: AtomicU64::new(at) });
+        let interval = nanos(interval);
+        let slot = Arc::new(Slot { due: due.clone(), interval, id, at: AtomicU64::new(at) });
         schedule.due.insert((at, id), slot.clone());
         drop(schedule);
         if first {
             clock.earlier.notify_one();
         }
-        Ticks(Source::Clock { slot, clock })
+        Ticks(Source::Clock { slot, clock, due })
     }
 
     /// Ticks on a tokio interval of the connection's own, for when the clock's thread
@@ -177,10 +179,10 @@ impl Ticks {
     }
 
     /// Ready once a tick is due since the last ready poll. On the clock, `cx` is not
-    /// used: the clock wakes the waker given to [`new`](Self::new).
+    /// used: the clock raises the signal given to [`new`](Self::new).
     pub(crate) fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         match &mut self.0 {
-            Source::Clock { slot, .. } if slot.due.swap(false, Ordering::AcqRel) => Poll::Ready(()),
+            Source::Clock { due, .. } if due.take() => Poll::Ready(()),
             Source::Clock { .. } => Poll::Pending,
             Source::Timer(ticks) => ticks.poll_tick(cx).map(drop),
         }
@@ -190,7 +192,7 @@ impl Ticks {
 impl Drop for Ticks {
     /// Takes the connection's entry off the clock.
     fn drop(&mut self) {
-        if let Source::Clock { slot, clock } = &self.0 {
+        if let Source::Clock { slot, clock, .. } = &self.0 {
             let mut schedule = clock.schedule();
             let at = slot.at.load(Ordering::Relaxed);
             schedule.due.remove(&(at, slot.id));
@@ -215,15 +217,22 @@ fn nanos(duration: Duration) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::task::Waker;
 
-    /// The test task's waker, which wakes its one future.
-    async fn own_waker() -> Waker {
-        std::future::poll_fn(|cx| Poll::Ready(cx.waker().clone())).await
+    use super::*;
+    use crate::wake::Signals;
+
+    /// Ticks, with signals of their own.
+    type Ticking = (Ticks, Arc<Signals>);
+
+    /// Ticks every `interval` on the clock.
+    fn ticking(interval: Duration) -> Ticking {
+        let signals = Arc::new(Signals::default());
+        (Ticks::new(interval, Signal::new(&signals, 2)), signals)
     }
 
     /// The clock's entry of `ticks`.
-    fn slot(ticks: &Ticks) -> &Arc<Slot> {
+    fn slot((ticks, _): &Ticking) -> &Arc<Slot> {
         match &ticks.0 {
             Source::Clock { slot, .. } => slot,
             Source::Timer(_) => panic!("the clock runs in tests"),
@@ -236,18 +245,27 @@ mod tests {
     }
 
     /// The next tick of `ticks`, or an error after 5 s.
-    async fn ticked(ticks: &mut Ticks) -> Result<(), tokio::time::error::Elapsed> {
-        tokio::time::timeout(Duration::from_secs(5), std::future::poll_fn(|cx| ticks.poll_tick(cx))).await
+    async fn ticked((ticks, signals): &mut Ticking) -> Result<(), tokio::time::error::Elapsed> {
+        let tick = std::future::poll_fn(|cx| {
+            // The clock wakes whoever registered with the signals, as the loop's task does.
+            signals.register(cx.waker());
+            ticks.poll_tick(cx)
+        });
+        tokio::time::timeout(Duration::from_secs(5), tick).await
+    }
+
+    /// Whether `ticks` are due now.
+    fn due((ticks, _): &mut Ticking) -> bool {
+        ticks.poll_tick(&mut Context::from_waker(Waker::noop())).is_ready()
     }
 
     #[tokio::test]
     async fn ticks_come_every_interval_and_a_dropped_one_leaves_the_clock() {
-        let waker = own_waker().await;
-        let mut ticks = Ticks::new(Duration::from_millis(20), &waker);
+        let mut ticks = ticking(Duration::from_millis(20));
         let id = slot(&ticks).id;
         assert!(scheduled(id));
-        let mut later = Ticks::new(Duration::from_secs(3600), &waker);
-        assert!(later.poll_tick(&mut Context::from_waker(Waker::noop())).is_pending(), "not due at once");
+        let mut later = ticking(Duration::from_secs(3600));
+        assert!(!due(&mut later), "not due at once");
         // Each wait ends only if the clock wakes the task.
         for _ in 0..3 {
             ticked(&mut ticks).await.expect("a tick within the interval");
@@ -258,10 +276,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_zero_interval_ticks_at_the_shortest_and_others_still_tick() {
-        let waker = own_waker().await;
-        let mut zero = Ticks::new(Duration::ZERO, &waker);
+        let mut zero = ticking(Duration::ZERO);
         assert_eq!(slot(&zero).interval, nanos(SHORTEST));
-        let mut other = Ticks::new(Duration::from_millis(30), &waker);
+        let mut other = ticking(Duration::from_millis(30));
         ticked(&mut zero).await.expect("a zero interval ticks");
         // The short one, due again at every wake-up, does not keep the other from its turn.
         ticked(&mut other).await.expect("the other ticks too");
@@ -271,24 +288,24 @@ mod tests {
     #[tokio::test]
     async fn slots_due_together_keep_their_own_deadlines() {
         // Made one after the other: due within microseconds, marked in one wake-up.
-        let waker = own_waker().await;
-        let mut first = Ticks::new(Duration::from_millis(20), &waker);
-        let mut second = Ticks::new(Duration::from_millis(20), &waker);
+        let mut first = ticking(Duration::from_millis(20));
+        let mut second = ticking(Duration::from_millis(20));
         for _ in 0..2 {
             ticked(&mut first).await.expect("the first ticks");
             ticked(&mut second).await.expect("the second ticks");
         }
         let schedule = clock().expect("the clock runs").schedule();
-        let at = |ticks: &Ticks| slot(ticks).at.load(Ordering::Relaxed);
+        let at = |ticks: &Ticking| slot(ticks).at.load(Ordering::Relaxed);
         assert_ne!(at(&first), at(&second), "not bunched onto the clock's wake-up time");
         drop(schedule);
     }
 
     #[tokio::test]
     async fn without_the_clock_a_connection_ticks_on_its_own_timer() {
-        let mut ticks = Ticks::timer(Duration::from_millis(10));
-        let mut later = Ticks::timer(Duration::from_secs(3600));
-        assert!(later.poll_tick(&mut Context::from_waker(Waker::noop())).is_pending(), "not due at once");
+        let unused = Arc::new(Signals::default());
+        let mut ticks = (Ticks::timer(Duration::from_millis(10)), unused.clone());
+        let mut later = (Ticks::timer(Duration::from_secs(3600)), unused);
+        assert!(!due(&mut later), "not due at once");
         for _ in 0..2 {
             ticked(&mut ticks).await.expect("a tick within the interval");
         }

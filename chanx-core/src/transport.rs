@@ -10,13 +10,11 @@
 use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
-use std::task::{Context, Poll, Waker, ready};
+use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use futures_util::future::FusedFuture;
-use futures_util::task::AtomicWaker;
 use futures_util::{Sink, SinkExt};
 use serde_json::value::RawValue;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
@@ -25,6 +23,7 @@ use crate::protocol::case;
 use crate::protocol::frame::{self, Keys};
 use crate::protocol::message::GroupCompleteMessage;
 use crate::queue::{Cost, QueueReceiver};
+use crate::wake::{MAIN, Signals};
 
 /// A frame from the client, whatever the transport.
 #[derive(Debug)]
@@ -79,31 +78,32 @@ impl Cost for Utf8Bytes {
 }
 
 /// Requests to the writer that do not wait in the outbound queue, and the connection's
-/// [`Stop`] signal to its loop.
+/// [`Stop`] to its loop: both told through the connection's [`Signals`], which are made
+/// with the lane, before the connection's task.
 #[derive(Debug, Default)]
 pub(crate) struct Control {
+    signals: Arc<Signals>,
     state: Mutex<ControlState>,
-    /// Set by each request, cleared when the writer takes them: the writer's polls
-    /// read this flag, not the lock.
-    requested: AtomicBool,
-    writer: AtomicWaker,
-    /// The [`Stop`] the connection's loop must honour (0 while there is none): read
-    /// with one load on each of the loop's turns, where a cancellation token took a
-    /// lock and a registration.
-    stop: AtomicU8,
-    /// The loop's waker, registered once ([`watch`](Self::watch)): the loop's waker
-    /// never changes (see `wake::alongside`), and it is woken once, by the stop.
-    loop_waker: AtomicWaker,
 }
+
+/// The bit of the connection's [`Signals`] raised by the event queue's waker.
+pub(crate) const EVENTS: u8 = 1 << 1;
+/// The bit raised when the heartbeat's next ping is due.
+pub(crate) const TICK: u8 = 1 << 2;
+/// Something was requested of the writer that it has not taken yet: the writer's polls
+/// read this bit, not the lock.
+const REQUESTED: u8 = 1 << 3;
+/// The connection's [`Stop`]: one of these, for good (none while there is none).
+const LAGGING: u8 = 1 << 4;
+const SHUTDOWN: u8 = 1 << 5;
 
 /// Why a connection's loop must end now, whatever it waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
 pub(crate) enum Stop {
     /// Its buffers are full ([`Overflow::Close`](crate::layer::Overflow::Close)): closed with 1013.
-    Lagging = 1,
+    Lagging,
     /// The server shuts down: closed with 1001.
-    Shutdown = 2,
+    Shutdown,
 }
 
 #[derive(Debug, Default)]
@@ -124,11 +124,29 @@ struct CloseRequest {
     discard: bool,
 }
 
+impl Stop {
+    /// The stop the connection's loop must honour, if any: read with one load of its
+    /// signals on each of the loop's turns.
+    pub(crate) fn raised(signals: &Signals) -> Option<Stop> {
+        match signals.raised(LAGGING | SHUTDOWN) {
+            0 => None,
+            LAGGING => Some(Stop::Lagging),
+            _ => Some(Stop::Shutdown),
+        }
+    }
+}
+
 impl Control {
+    /// The connection's signals, which its loop and writer keep (their own `Arc`, so
+    /// that their turns read the signals' cache line, not this one's).
+    pub fn signals(&self) -> &Arc<Signals> {
+        &self.signals
+    }
+
     fn update(&self, change: impl FnOnce(&mut ControlState)) {
         change(&mut self.state.lock().unwrap_or_else(PoisonError::into_inner));
-        self.requested.store(true, Ordering::Release);
-        self.writer.wake();
+        // The writer is polled on each of the task's turns.
+        self.signals.raise(REQUESTED);
     }
 
     /// Sends a ping soon.
@@ -155,45 +173,18 @@ impl Control {
         self.update(|s| s.finish = true);
     }
 
-    /// Tells the connection's loop to end; `true` if this is the first stop (a later
-    /// one changes nothing).
+    /// Tells the connection's loop to end (waking it); `true` if this is the first stop
+    /// (a later one changes nothing).
     pub fn stop(&self, stop: Stop) -> bool {
-        let first = self.stop.compare_exchange(0, stop as u8, Ordering::AcqRel, Ordering::Acquire).is_ok();
-        if first {
-            self.loop_waker.wake();
-        }
-        first
+        let bit = match stop {
+            Stop::Lagging => LAGGING,
+            Stop::Shutdown => SHUTDOWN,
+        };
+        self.signals.raise_unless(bit | MAIN, LAGGING | SHUTDOWN)
     }
 
-    /// The stop the connection's loop must honour, if any.
-    pub fn stopped(&self) -> Option<Stop> {
-        match self.stop.load(Ordering::Acquire) {
-            0 => None,
-            1 => Some(Stop::Lagging),
-            _ => Some(Stop::Shutdown),
-        }
-    }
-
-    /// Registers the loop's waker, woken by the first [`stop`](Self::stop). Once: the
-    /// loop's waker does not change, and nothing else takes it.
-    pub fn watch(&self, waker: &Waker) {
-        self.loop_waker.register(waker);
-    }
-
-    /// Ready once something was requested that the writer has not taken yet.
-    fn poll_requested(&self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.requested.load(Ordering::Acquire) {
-            return Poll::Ready(());
-        }
-        self.writer.register(cx.waker());
-        if self.requested.load(Ordering::Acquire) { Poll::Ready(()) } else { Poll::Pending }
-    }
-
-    /// What was requested since the last take (nothing, most of the time: one load).
+    /// What was requested since the writer last took the `REQUESTED` bit.
     fn take(&self) -> ControlState {
-        if !self.requested.load(Ordering::Acquire) || !self.requested.swap(false, Ordering::AcqRel) {
-            return ControlState::default();
-        }
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         // `finish` stays set: it is the connection's end, not a request to take once.
         ControlState {
@@ -298,6 +289,8 @@ pub(crate) struct Writer<W> {
     sink: W,
     rx: QueueReceiver<Outgoing>,
     control: Arc<Control>,
+    /// The control's signals, read on each poll.
+    signals: Arc<Signals>,
     /// Taken from the queue (or the control lane), not yet fed to the sink, in order.
     /// An idle writer keeps no storage here.
     batch: VecDeque<Outgoing>,
@@ -338,8 +331,8 @@ where
         camelize: bool,
         log: Option<MessageLog>,
     ) -> Self {
-        let batch = VecDeque::new();
-        Writer { sink, rx, control, batch, step: Step::Take, completion, camelize, log }
+        let (batch, signals) = (VecDeque::new(), control.signals().clone());
+        Writer { sink, rx, control, signals, batch, step: Step::Take, completion, camelize, log }
     }
 
     /// Fills the batch: a ping and a pong first, then the queued frames; `None` while
@@ -347,7 +340,10 @@ where
     /// and pong); the end of the connection (finish, close, or every sender gone) takes
     /// everything queued.
     fn take(&mut self, cx: &mut Context<'_>) -> Option<Step> {
-        let ControlState { ping, pong, close, finish } = self.control.take();
+        // Nothing requested, most of the time: one load.
+        let requested =
+            if self.signals.take(REQUESTED) { self.control.take() } else { ControlState::default() };
+        let ControlState { ping, pong, close, finish } = requested;
         if let Some(close) = close.as_ref().filter(|c| c.discard) {
             self.batch.clear();
             self.rx.close();
@@ -376,7 +372,16 @@ where
         }
         // Nothing to write: wait for a request too. (With frames to write, the writer
         // comes back here after them, and registers then.)
-        self.control.poll_requested(cx).is_ready().then_some(Step::Take)
+        self.poll_requested(cx).is_ready().then_some(Step::Take)
+    }
+
+    /// Ready once something was requested that the writer has not taken yet.
+    fn poll_requested(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.signals.raised(REQUESTED) != 0 {
+            return Poll::Ready(());
+        }
+        self.signals.register(cx.waker());
+        if self.signals.raised(REQUESTED) != 0 { Poll::Ready(()) } else { Poll::Pending }
     }
 
     /// Feeds the batch to the sink, each broadcast followed by `group_complete` when

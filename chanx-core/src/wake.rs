@@ -1,116 +1,193 @@
 //! A connection's loop and its writer in one task ([`alongside`]): a reply needs no hop
 //! to another task (often on another thread), and a broadcast wakes the writer alone,
 //! not the loop's wait for the next frame.
+//!
+//! What the task looks at on each of its turns (was the loop woken, is an event, a
+//! heartbeat tick or a control request waiting, must the connection stop) is one byte
+//! of [`Signals`], beside the task's waker: one cache line, however many parts of the
+//! connection raise it. Spread over an allocation each, those checks cost a cache miss
+//! apiece per message once a server holds many connections (BENCHMARKS.md).
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 
 use futures_util::future::FusedFuture;
 use futures_util::task::AtomicWaker;
 
-/// A waker that remembers that it fired, then passes the wake-up on: `main`'s waker
-/// under [`alongside`] (on to the task), and a [`Gate`]'s (on to `main`).
+/// The bit of [`Signals`] that `main`'s waker raises under [`alongside`]: `main` is
+/// polled on the task's next turn.
+pub(crate) const MAIN: u8 = 1;
+
+/// What a connection's task was woken for, as bits of one byte (their meaning is the
+/// connection's: [`MAIN`] here, the others in `transport`), and the task's waker.
+///
+/// Its waker (`Waker::from` an `Arc<Signals>`) raises [`MAIN`]; a [`Signal`] raises a
+/// bit of its own with it.
 #[derive(Debug)]
-struct Flag<T> {
-    fired: AtomicBool,
-    then: T,
+#[repr(C)]
+pub(crate) struct Signals {
+    /// First, and beside the bits: with the `Arc`'s counts before them they take 25
+    /// bytes, which one 64-byte cache line holds for three of the four 16-byte
+    /// alignments an allocation may have.
+    task: AtomicWaker,
+    raised: AtomicU8,
 }
 
-/// Where a [`Flag`] passes its wake-ups on.
-trait PassOn: Send + Sync + 'static {
-    fn pass_on(&self);
-}
-
-/// The task's waker, registered on each poll.
-impl PassOn for AtomicWaker {
-    fn pass_on(&self) {
-        self.wake();
+impl Default for Signals {
+    /// [`MAIN`] raised, so that `main`'s first poll goes through.
+    fn default() -> Self {
+        Signals { task: AtomicWaker::new(), raised: AtomicU8::new(MAIN) }
     }
 }
 
-/// A waker that does not change.
-impl PassOn for Waker {
-    fn pass_on(&self) {
-        self.wake_by_ref();
+impl Signals {
+    /// Raises `bits` and wakes the task.
+    pub(crate) fn raise(&self, bits: u8) {
+        self.raised.fetch_or(bits, Ordering::AcqRel);
+        self.task.wake();
+    }
+
+    /// Raises `bits` and wakes the task, unless one of `unless` is raised already;
+    /// whether it did.
+    pub(crate) fn raise_unless(&self, bits: u8, unless: u8) -> bool {
+        let raised = self
+            .raised
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| {
+                (now & unless == 0).then_some(now | bits)
+            })
+            .is_ok();
+        if raised {
+            self.task.wake();
+        }
+        raised
+    }
+
+    /// Which of `bits` are raised.
+    pub(crate) fn raised(&self, bits: u8) -> u8 {
+        self.raised.load(Ordering::Acquire) & bits
+    }
+
+    /// Whether `bit` is raised, lowering it: a plain load when it is not, which is most
+    /// turns (a locked read-modify-write would stall on the line every time).
+    pub(crate) fn take(&self, bit: u8) -> bool {
+        self.raised(bit) != 0 && self.raised.fetch_and(!bit, Ordering::AcqRel) & bit != 0
+    }
+
+    /// Registers the waker of the task that polls for these signals (woken by the next
+    /// raise).
+    pub(crate) fn register(&self, waker: &Waker) {
+        self.task.register(waker);
     }
 }
 
-impl<T> Flag<T> {
-    /// Fired at first, so that the first poll goes through.
-    fn new(then: T) -> Arc<Self> {
-        Arc::new(Flag { fired: AtomicBool::new(true), then })
-    }
-
-    /// Whether it fired since the last call.
-    fn take(&self) -> bool {
-        self.fired.swap(false, Ordering::AcqRel)
-    }
-}
-
-impl<T: PassOn> Wake for Flag<T> {
+/// `main`'s waker under [`alongside`].
+impl Wake for Signals {
     fn wake(self: Arc<Self>) {
         self.wake_by_ref();
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.fired.store(true, Ordering::Release);
-        self.then.pass_on();
+        self.raise(MAIN);
     }
 }
 
-/// A gate for what a loop polls on each of its turns but is rarely ready (the event
-/// queue): it is polled with the gate's own waker, and only after that waker fired, so
-/// that the other turns cost one atomic swap instead of a waker registration. The
-/// waker it forwards to (`outer`) must be the waker of whoever polls the gate, for as
-/// long as it does: `main`'s waker under [`alongside`], which never changes.
+/// One bit of a connection's [`Signals`], for what `main` waits on: raising it also
+/// raises [`MAIN`].
+#[derive(Debug, Clone)]
+pub(crate) struct Signal {
+    signals: Arc<Signals>,
+    bit: u8,
+}
+
+impl Signal {
+    /// Bit `bit` of `signals`.
+    pub(crate) fn new(signals: &Arc<Signals>, bit: u8) -> Self {
+        Signal { signals: signals.clone(), bit }
+    }
+
+    /// Raises it (and [`MAIN`]) and wakes the task.
+    pub(crate) fn raise(&self) {
+        self.signals.raise(self.bit | MAIN);
+    }
+
+    /// Whether it was raised since the last take.
+    pub(crate) fn take(&self) -> bool {
+        self.signals.take(self.bit)
+    }
+
+    /// Raises it without waking anybody (for the task that polls it, which looks again).
+    fn keep(&self) {
+        self.signals.raised.fetch_or(self.bit, Ordering::AcqRel);
+    }
+}
+
+/// A waker that raises a [`Signal`].
+impl Wake for Signal {
+    fn wake(self: Arc<Self>) {
+        self.raise();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.raise();
+    }
+}
+
+/// A gate for what `main` polls on each of its turns but is rarely ready (the event
+/// queue): it is polled with a waker that raises its [`Signal`], and only once that was
+/// raised, so that the other turns cost one load of a byte the task reads anyway.
 #[derive(Debug)]
 pub(crate) struct Gate {
-    fired: Arc<Flag<Waker>>,
+    signal: Signal,
     waker: Waker,
 }
 
 impl Gate {
-    /// A gate that lets the first poll through.
-    pub(crate) fn new(outer: Waker) -> Self {
-        let fired = Flag::new(outer);
-        Gate { waker: Waker::from(fired.clone()), fired }
+    /// A gate on `signal` that lets the first poll through.
+    pub(crate) fn new(signal: Signal) -> Self {
+        signal.keep();
+        Gate { waker: Waker::from(Arc::new(signal.clone())), signal }
     }
 
-    /// Runs `poll` with the gate's waker if it fired since the last run (or if the
-    /// last run was ready, so that the next readiness is armed); pending otherwise.
+    /// Runs `poll` with the gate's waker if its signal was raised since the last run (or
+    /// if the last run was ready, so that the next readiness is armed); pending
+    /// otherwise.
     pub(crate) fn poll<T>(&self, poll: impl FnOnce(&mut Context<'_>) -> Poll<T>) -> Poll<T> {
-        if !self.fired.take() {
+        if !self.signal.take() {
             return Poll::Pending;
         }
         let polled = poll(&mut Context::from_waker(&self.waker));
         if polled.is_ready() {
-            self.fired.fired.store(true, Ordering::Release);
+            self.signal.keep();
         }
         polled
     }
 }
 
-/// Polls `main` to its end with `side` alongside: `main` only when its own waker fired,
-/// `side` on every poll, with the task's waker. So a broadcast or a writable socket
-/// wakes the task to poll `side` alone, and what `main` pushed into `side`'s queue
-/// through a [quiet](crate::queue::QueueSender::quiet) sender is written in the same
-/// turn. When `main` ends, `side` is left as it is, for the caller to finish. `main` is
-/// always polled with the same waker, so that it may hand its waker out once (see
-/// [`Gate`]).
-pub(crate) async fn alongside<M, S>(mut main: Pin<&mut M>, mut side: Pin<&mut S>) -> M::Output
+/// Polls `main` to its end with `side` alongside: `main` only when its own waker
+/// (raising [`MAIN`] of `signals`) fired, `side` on every poll, with the task's waker,
+/// which `signals` also holds (whatever raises a bit wakes the task). So a broadcast or
+/// a writable socket wakes the task to poll `side` alone, and what `main` pushed into
+/// `side`'s queue through a [quiet](crate::queue::QueueSender::quiet) sender is written
+/// in the same turn. When `main` ends, `side` is left as it is, for the caller to
+/// finish. `main` is always polled with the same waker, so that it may hand its waker
+/// out once.
+pub(crate) async fn alongside<M, S>(
+    signals: &Arc<Signals>,
+    mut main: Pin<&mut M>,
+    mut side: Pin<&mut S>,
+) -> M::Output
 where
     M: Future,
     S: FusedFuture<Output = ()>,
 {
-    let branch = Flag::new(AtomicWaker::new());
-    let main_waker = Waker::from(branch.clone());
+    let main_waker = Waker::from(signals.clone());
     std::future::poll_fn(|cx: &mut Context<'_>| {
         // The task's waker registered first, so that a wake-up between the two is not
         // lost.
-        branch.then.register(cx.waker());
-        if branch.take()
+        signals.register(cx.waker());
+        if signals.take(MAIN)
             && let Poll::Ready(output) = main.as_mut().poll(&mut Context::from_waker(&main_waker))
         {
             return Poll::Ready(output);
@@ -127,7 +204,7 @@ where
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
-    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::{AtomicBool, AtomicUsize};
 
     use futures_util::FutureExt;
 
@@ -157,7 +234,7 @@ mod tests {
             })
             .fuse()
         );
-        alongside(main, side).await;
+        alongside(&Arc::new(Signals::default()), main, side).await;
         assert_eq!(main_polls.load(Ordering::Relaxed), 2, "the first poll, then once woken");
         assert_eq!(side_polls.load(Ordering::Relaxed), 5);
     }
@@ -172,9 +249,12 @@ mod tests {
     }
 
     #[test]
-    fn a_gate_polls_only_after_its_waker_fired_or_a_ready_poll() {
-        let outer = Arc::new(Count(AtomicUsize::new(0)));
-        let gate = Gate::new(Waker::from(outer.clone()));
+    fn a_gate_polls_only_after_its_signal_was_raised_or_a_ready_poll() {
+        let task = Arc::new(Count(AtomicUsize::new(0)));
+        let signals = Arc::new(Signals::default());
+        assert!(signals.take(MAIN), "main's first poll goes through");
+        signals.register(&Waker::from(task.clone()));
+        let gate = Gate::new(Signal::new(&signals, 2));
         let runs = std::cell::Cell::new(0);
         let inner = std::cell::RefCell::new(None::<Waker>);
         let poll = |ready: bool| {
@@ -185,12 +265,24 @@ mod tests {
             })
         };
         assert!(poll(false).is_pending(), "the first poll goes through");
-        assert!(poll(false).is_pending(), "not fired: not run");
+        assert!(poll(false).is_pending(), "not raised: not run");
+        assert_eq!(task.0.load(Ordering::Relaxed), 0, "nobody woken so far");
         inner.take().expect("the gate's waker").wake();
-        assert_eq!(outer.0.load(Ordering::Relaxed), 1, "the wake-up is forwarded");
-        assert!(poll(true).is_ready(), "fired: run, and ready");
+        assert_eq!(task.0.load(Ordering::Relaxed), 1, "the gate's waker wakes the task");
+        assert!(signals.take(MAIN), "and main");
+        assert!(poll(true).is_ready(), "raised: run, and ready");
         assert!(poll(false).is_pending(), "after a ready poll, run again to arm the next");
-        assert!(poll(true).is_pending(), "then not until fired");
+        assert!(poll(true).is_pending(), "then not until raised");
         assert_eq!(runs.get(), 3);
+    }
+
+    #[test]
+    fn a_raise_unless_another_bit_is_raised_happens_once() {
+        let signals = Signals::default();
+        assert!(signals.raise_unless(4, 4 | 8));
+        assert!(!signals.raise_unless(8, 4 | 8), "4 is raised: 8 is not");
+        assert_eq!(signals.raised(4 | 8), 4);
+        assert!(signals.take(4));
+        assert!(!signals.take(4), "taken once");
     }
 }

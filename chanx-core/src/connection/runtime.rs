@@ -34,8 +34,8 @@ use crate::protocol::validate::ErrorItem;
 use crate::queue::{QueueReceiver, queue};
 use crate::settings::{RateLimit, Settings};
 use crate::stats::count;
-use crate::transport::{Control, Incoming, MessageLog, Outgoing, Stop, Writer};
-use crate::wake::{Gate, alongside};
+use crate::transport::{Control, EVENTS, Incoming, MessageLog, Outgoing, Stop, TICK, Writer};
+use crate::wake::{Gate, Signal, Signals, alongside};
 
 mod topics;
 
@@ -63,8 +63,10 @@ struct Connection<'a, C> {
     topics: Subscriptions,
     /// On a standalone topic route, the topic that frames without `topic` are for.
     default_topic: Option<Arc<str>>,
-    /// The writer's control lane, and the [`Stop`] signal (lagging, shutdown).
+    /// The writer's control lane.
     control: Arc<Control>,
+    /// The connection's signals: its [`Stop`] (lagging, shutdown), events, ticks.
+    signals: Arc<Signals>,
     completion: bool,
     /// Whether client payloads are decamelized before they are decoded
     /// ([`Settings::camelize`]); the writer camelizes what goes out.
@@ -126,6 +128,7 @@ where
         let sender = Sender::new(tx.quiet(), lagging.clone(), settings);
         let cx = Context::new(info, sender, control.clone(), layer, settings);
         let rate = settings.inbound_rate.map(Bucket::new);
+        let signals = control.signals().clone();
         let mut connection = Connection {
             cx,
             consumer: PhantomData,
@@ -133,6 +136,7 @@ where
             topics: Subscriptions::new(C::TOPICS, settings),
             default_topic: None,
             control,
+            signals: signals.clone(),
             completion,
             camelize,
             settings,
@@ -151,7 +155,7 @@ where
             // Boxed, like the opening: it runs once, at the end.
             Box::pin(end(connection, consumer, reason)).await
         };
-        let server_closed = alongside(pin!(main), write.as_mut()).await;
+        let server_closed = alongside(&signals, pin!(main), write.as_mut()).await;
         // The writer's last frames; a client that stopped reading cannot hold the
         // connection's task forever.
         if !write.is_terminated() && tokio::time::timeout(settings.close_timeout, write).await.is_err() {
@@ -287,20 +291,19 @@ impl<C: Consumer> Connection<'_, C> {
     where
         R: Stream<Item = Incoming> + Unpin + Send,
     {
-        // The loop's waker, the same for its whole life (`wake::alongside`): woken by a
-        // stop, and by the heartbeat's clock.
-        let loop_waker = poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
-        self.control.watch(&loop_waker);
+        // A stop raises its bit and wakes the loop (`Control::stop`).
         let grace = self.settings.close_timeout;
-        let control = self.control.clone();
+        let signals = self.signals.clone();
         let mut stopped =
-            poll_fn(move |_| if control.stopped().is_some() { Poll::Ready(()) } else { Poll::Pending });
+            poll_fn(move |_| if Stop::raised(&signals).is_some() { Poll::Ready(()) } else { Poll::Pending });
         // Not a tokio timer: see `heartbeat`.
-        let mut heartbeat =
-            self.settings.heartbeat.map(|beat| (Ticks::new(beat.interval, &loop_waker), beat.timeout));
+        let mut heartbeat = self
+            .settings
+            .heartbeat
+            .map(|beat| (Ticks::new(beat.interval, Signal::new(&self.signals, TICK)), beat.timeout));
         // Events come from other tasks, whose pushes wake: gated, the queue is looked at
         // only after one did (or after an event, for the next one).
-        let events = Gate::new(loop_waker);
+        let events = Gate::new(Signal::new(&self.signals, EVENTS));
         // Boxed: it runs once, and inline it would size the connection's future (held
         // for its whole life) for a step that is over once the client is welcomed.
         let mut open = Box::pin(self.open(consumer, inbox));
@@ -312,7 +315,7 @@ impl<C: Consumer> Connection<'_, C> {
         loop {
             // Checked first on every turn, so that a client flooding frames cannot
             // delay a shutdown or a lagging close.
-            match self.control.stopped() {
+            match Stop::raised(&self.signals) {
                 None => {}
                 Some(Stop::Shutdown) => return self.server_close(GOING_AWAY, "Server shutting down"),
                 Some(Stop::Lagging) => {
@@ -326,7 +329,7 @@ impl<C: Consumer> Connection<'_, C> {
             if self.cx.raw_sender().is_closed() {
                 return Disconnect::Lost;
             }
-            // One atomic swap on the turns where no tick is due.
+            // One load of the signals on the turns where no tick is due.
             let beat = poll_fn(|cx| match &mut heartbeat {
                 Some((ticks, timeout)) => ticks.poll_tick(cx).map(|()| *timeout),
                 None => Poll::Pending,
