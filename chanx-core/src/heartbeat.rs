@@ -220,7 +220,7 @@ mod tests {
     use std::task::Waker;
 
     use super::*;
-    use crate::wake::Signals;
+    use crate::wake::{Signals, TICK};
 
     /// Ticks, with signals of their own.
     type Ticking = (Ticks, Arc<Signals>);
@@ -228,7 +228,7 @@ mod tests {
     /// Ticks every `interval` on the clock.
     fn ticking(interval: Duration) -> Ticking {
         let signals = Arc::new(Signals::default());
-        (Ticks::new(interval, Signal::new(&signals, 2)), signals)
+        (Ticks::new(interval, Signal::new(&signals, TICK)), signals)
     }
 
     /// The clock's entry of `ticks`.

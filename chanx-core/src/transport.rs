@@ -23,7 +23,7 @@ use crate::protocol::case;
 use crate::protocol::frame::{self, Keys};
 use crate::protocol::message::GroupCompleteMessage;
 use crate::queue::{Cost, QueueReceiver};
-use crate::wake::{MAIN, Signals};
+use crate::wake::{LAGGING, MAIN, REQUESTED, SHUTDOWN, Signals};
 
 /// A frame from the client, whatever the transport.
 #[derive(Debug)]
@@ -85,17 +85,6 @@ pub(crate) struct Control {
     signals: Arc<Signals>,
     state: Mutex<ControlState>,
 }
-
-/// The bit of the connection's [`Signals`] raised by the event queue's waker.
-pub(crate) const EVENTS: u8 = 1 << 1;
-/// The bit raised when the heartbeat's next ping is due.
-pub(crate) const TICK: u8 = 1 << 2;
-/// Something was requested of the writer that it has not taken yet: the writer's polls
-/// read this bit, not the lock.
-const REQUESTED: u8 = 1 << 3;
-/// The connection's [`Stop`]: one of these, for good (none while there is none).
-const LAGGING: u8 = 1 << 4;
-const SHUTDOWN: u8 = 1 << 5;
 
 /// Why a connection's loop must end now, whatever it waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -457,5 +446,28 @@ where
 {
     fn is_terminated(&self) -> bool {
         self.step == Step::Done
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+    use std::task::Waker;
+
+    use super::*;
+    use crate::wake::tests::Count;
+
+    #[test]
+    fn the_first_stop_wins_and_wakes_the_loop() {
+        let (control, task) = (Control::default(), Arc::new(Count::default()));
+        let signals = control.signals();
+        assert!(signals.take(MAIN), "the loop's first poll goes through");
+        signals.register(&Waker::from(task.clone()));
+        assert_eq!(Stop::raised(signals), None);
+        assert!(control.stop(Stop::Lagging));
+        assert!(!control.stop(Stop::Shutdown), "a later stop changes nothing");
+        assert_eq!(Stop::raised(signals), Some(Stop::Lagging));
+        assert_eq!(task.0.load(Ordering::Relaxed), 1, "woken once, by the first stop");
+        assert!(signals.take(MAIN), "for the loop");
     }
 }

@@ -19,18 +19,30 @@ use futures_util::task::AtomicWaker;
 /// The bit of [`Signals`] that `main`'s waker raises under [`alongside`]: `main` is
 /// polled on the task's next turn.
 pub(crate) const MAIN: u8 = 1;
+/// The bit raised by the event queue's waker (through its [`Gate`]).
+pub(crate) const EVENTS: u8 = 1 << 1;
+/// The bit the heartbeat's clock raises when the next ping is due.
+pub(crate) const TICK: u8 = 1 << 2;
+/// Something was requested of the writer that it has not taken yet: the writer's polls
+/// read this bit, not the control lane's lock.
+pub(crate) const REQUESTED: u8 = 1 << 3;
+/// The connection's stop for a full buffer: this or [`SHUTDOWN`], the first raised, for
+/// good.
+pub(crate) const LAGGING: u8 = 1 << 4;
+/// The connection's stop for the server's shutdown.
+pub(crate) const SHUTDOWN: u8 = 1 << 5;
 
-/// What a connection's task was woken for, as bits of one byte (their meaning is the
-/// connection's: [`MAIN`] here, the others in `transport`), and the task's waker.
+/// What a connection's task was woken for, as bits of one byte ([`MAIN`] and the
+/// constants after it), and the task's waker.
 ///
 /// Its waker (`Waker::from` an `Arc<Signals>`) raises [`MAIN`]; a [`Signal`] raises a
 /// bit of its own with it.
 #[derive(Debug)]
 #[repr(C)]
 pub(crate) struct Signals {
-    /// First, and beside the bits: with the `Arc`'s counts before them they take 25
-    /// bytes, which one 64-byte cache line holds for three of the four 16-byte
-    /// alignments an allocation may have.
+    /// First, and beside the bits: the two take 25 bytes, after the `Arc`'s 16 bytes of
+    /// counts (a 48-byte allocation), and one 64-byte cache line holds them for three of
+    /// the four 16-byte alignments the allocator may give it.
     task: AtomicWaker,
     raised: AtomicU8,
 }
@@ -117,9 +129,10 @@ impl Signal {
         self.signals.take(self.bit)
     }
 
-    /// Raises it without waking anybody (for the task that polls it, which looks again).
+    /// Raises it without waking anybody (for the task that polls it, which looks again
+    /// on its own turn: no other thread needs to see it).
     fn keep(&self) {
-        self.signals.raised.fetch_or(self.bit, Ordering::AcqRel);
+        self.signals.raised.fetch_or(self.bit, Ordering::Relaxed);
     }
 }
 
@@ -171,8 +184,8 @@ impl Gate {
 /// a writable socket wakes the task to poll `side` alone, and what `main` pushed into
 /// `side`'s queue through a [quiet](crate::queue::QueueSender::quiet) sender is written
 /// in the same turn. When `main` ends, `side` is left as it is, for the caller to
-/// finish. `main` is always polled with the same waker, so that it may hand its waker
-/// out once.
+/// finish. What `main` waits on but rarely needs (events, heartbeat ticks, the stop) it
+/// reads as bits of `signals`, not through wakers registered on each turn.
 pub(crate) async fn alongside<M, S>(
     signals: &Arc<Signals>,
     mut main: Pin<&mut M>,
@@ -202,7 +215,7 @@ where
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicBool, AtomicUsize};
 
@@ -240,7 +253,8 @@ mod tests {
     }
 
     /// A waker that counts its wake-ups.
-    struct Count(AtomicUsize);
+    #[derive(Default)]
+    pub(crate) struct Count(pub(crate) AtomicUsize);
 
     impl Wake for Count {
         fn wake(self: Arc<Self>) {
@@ -250,11 +264,11 @@ mod tests {
 
     #[test]
     fn a_gate_polls_only_after_its_signal_was_raised_or_a_ready_poll() {
-        let task = Arc::new(Count(AtomicUsize::new(0)));
+        let task = Arc::new(Count::default());
         let signals = Arc::new(Signals::default());
         assert!(signals.take(MAIN), "main's first poll goes through");
         signals.register(&Waker::from(task.clone()));
-        let gate = Gate::new(Signal::new(&signals, 2));
+        let gate = Gate::new(Signal::new(&signals, EVENTS));
         let runs = std::cell::Cell::new(0);
         let inner = std::cell::RefCell::new(None::<Waker>);
         let poll = |ready: bool| {
@@ -279,10 +293,10 @@ mod tests {
     #[test]
     fn a_raise_unless_another_bit_is_raised_happens_once() {
         let signals = Signals::default();
-        assert!(signals.raise_unless(4, 4 | 8));
-        assert!(!signals.raise_unless(8, 4 | 8), "4 is raised: 8 is not");
-        assert_eq!(signals.raised(4 | 8), 4);
-        assert!(signals.take(4));
-        assert!(!signals.take(4), "taken once");
+        assert!(signals.raise_unless(LAGGING, LAGGING | SHUTDOWN));
+        assert!(!signals.raise_unless(SHUTDOWN, LAGGING | SHUTDOWN), "lagging is raised: shutdown is not");
+        assert_eq!(signals.raised(LAGGING | SHUTDOWN), LAGGING);
+        assert!(signals.take(LAGGING));
+        assert!(!signals.take(LAGGING), "taken once");
     }
 }

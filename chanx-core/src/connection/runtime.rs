@@ -34,8 +34,8 @@ use crate::protocol::validate::ErrorItem;
 use crate::queue::{QueueReceiver, queue};
 use crate::settings::{RateLimit, Settings};
 use crate::stats::count;
-use crate::transport::{Control, EVENTS, Incoming, MessageLog, Outgoing, Stop, TICK, Writer};
-use crate::wake::{Gate, Signal, Signals, alongside};
+use crate::transport::{Control, Incoming, MessageLog, Outgoing, Stop, Writer};
+use crate::wake::{EVENTS, Gate, Signal, Signals, TICK, alongside};
 
 mod topics;
 
