@@ -171,6 +171,22 @@ async fn a_websocket_that_never_answers_the_close_is_dropped_after_the_shutdown_
     drop(socket);
 }
 
+/// A route that panics costs its own connection, nothing else: the server goes on
+/// serving, and shuts down as it should.
+#[tokio::test]
+async fn a_panicking_http_handler_drops_its_connection_only() {
+    async fn fails() -> &'static str {
+        panic!("this handler fails")
+    }
+    let app = app().route("/panic", get(fails));
+    let server = Server::start(app, |s| s).await;
+    let response = http_get(server.addr, "/panic", "").await;
+    assert!(response.is_empty(), "{response}");
+    let response = http_get(server.addr, "/peer", "").await;
+    assert!(response.starts_with("HTTP/1.1 200") && response.ends_with("peer 127.0.0.1"), "{response}");
+    server.stop().await;
+}
+
 /// Two servers in one process never share settings (and so a channel layer) by
 /// accident: a chanx route served by plain `axum::serve` without a `Settings` extension
 /// is refused with a reason, and `chanx::serve` gives its routes settings of its own.

@@ -1,6 +1,7 @@
 //! Logging that a hostile client cannot flood: [`throttled!`] writes at most one line
 //! per call site (one cause) every [`INTERVAL`], with the count of lines it held back.
 
+use std::any::Any;
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -51,6 +52,15 @@ macro_rules! throttled {
     }};
 }
 pub(crate) use throttled;
+
+/// The message of a caught panic, for its log line.
+pub(crate) fn panic_text(panic: &Box<dyn Any + Send>) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(non-text panic payload)")
+}
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,6 @@
 //! in the connection's task beside the loop ([`alongside`](crate::wake::alongside)): a
 //! reply is written in the turn that made it, without a wake-up.
 
-use std::any::Any;
 use std::borrow::Cow;
 use std::fmt::Display;
 use std::future::poll_fn;
@@ -26,7 +25,7 @@ use crate::connection::consumer::{Consumer, Disconnect};
 use crate::connection::context::{ConnectionInfo, Context, Sender};
 use crate::heartbeat::Ticks;
 use crate::layer::{Event, Inbox, LAGGING, LAGGING_REASON, Lagging};
-use crate::log::throttled;
+use crate::log::{panic_text, throttled};
 use crate::protocol::case;
 use crate::protocol::frame::{self, Keys, RawPayload};
 use crate::protocol::message::{CompleteMessage, ErrorMessage, ErrorPayload, EventCompleteMessage, Message};
@@ -714,14 +713,6 @@ async fn send<M: Message>(cx: &Context, message: &M, keys: Keys<'_>) {
         }
         Err(error) => throttled!(error, %error, action = M::ACTION, "failed to encode a framework frame"),
     }
-}
-
-fn panic_text(panic: &Box<dyn Any + Send>) -> &str {
-    panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(non-text panic payload)")
 }
 
 #[cfg(test)]

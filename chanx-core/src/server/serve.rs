@@ -13,22 +13,26 @@ use std::fmt;
 use std::future::IntoFuture;
 use std::io;
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::response::Response;
+use futures_util::FutureExt;
 use http::Request;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::Service;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::{TowerToHyperService, TowerToHyperServiceFuture};
-use tokio::net::TcpListener;
-use tokio::task::{JoinError, JoinSet};
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
+use crate::log::{panic_text, throttled};
 use crate::settings::Settings;
 
 /// Default of [`Serve::header_read_timeout`].
@@ -185,22 +189,17 @@ impl Serve {
         let mut signal = signal.unwrap_or_else(|| Box::pin(terminate_signal()));
         let mut http = http1::Builder::new();
         http.timer(TokioTimer::new()).header_read_timeout(header_read_timeout).max_buf_size(max_header_bytes);
-        let closing = CancellationToken::new();
-        let mut connections = JoinSet::new();
+        let closing = Arc::new(Closing::default());
+        // Not a `JoinSet`: its tasks wake the loop as each ends, a wake-up of the thread
+        // that runs it (often not a worker) for every connection.
+        let connections = TaskTracker::new();
         let mut accept_log = AcceptLog::default();
         tracing::info!("serving on http://{}/", listener.local_addr()?);
 
         loop {
-            // Accepting first: the signal and the ended tasks are looked at when no
-            // connection waits (the listener's cooperative budget makes sure it does not
-            // accept forever), not once per accepted connection.
             let accepted = tokio::select! {
                 biased;
                 accepted = listener.accept() => accepted,
-                Some(ended) = connections.join_next(), if !connections.is_empty() => {
-                    report(ended);
-                    continue;
-                }
                 () = &mut signal => break,
             };
             let (stream, remote) = match accepted {
@@ -225,27 +224,8 @@ impl Serve {
             let connection = http
                 .serve_connection(TokioIo::new(stream), AppService::new(&app, &settings, remote))
                 .with_upgrades();
-            let closing = closing.clone();
             // Boxed, as a WebSocket's task: moved as a pointer, not as its 1.5 KiB.
-            connections.spawn(Box::pin(async move {
-                let mut connection = std::pin::pin!(connection);
-                // Not `closing.is_cancelled()`: the signal may come before the first poll.
-                let mut shutting_down = false;
-                loop {
-                    tokio::select! {
-                        result = connection.as_mut() => {
-                            if let Err(error) = result {
-                                tracing::debug!(%error, %remote, "connection ended with an error");
-                            }
-                            break;
-                        }
-                        () = closing.cancelled(), if !shutting_down => {
-                            shutting_down = true;
-                            connection.as_mut().graceful_shutdown();
-                        }
-                    }
-                }
-            }));
+            connections.spawn(Box::pin(closing.clone().serve(connection, remote)));
         }
 
         drop(listener);
@@ -255,17 +235,17 @@ impl Serve {
             connections.len()
         );
         shutdown.trigger();
-        closing.cancel();
+        closing.graceful.cancel();
+        connections.close();
         let drained = tokio::time::timeout(shutdown_timeout, async {
-            while let Some(ended) = connections.join_next().await {
-                report(ended);
-            }
+            connections.wait().await;
             shutdown.connections_closed().await;
         })
         .await;
         if drained.is_err() {
             let http = connections.len();
-            connections.shutdown().await;
+            closing.now.cancel();
+            connections.wait().await;
             let websockets = shutdown.open_connections();
             shutdown.drop_connections();
             shutdown.connections_closed().await;
@@ -276,6 +256,46 @@ impl Serve {
         }
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// One HTTP connection, which may become a WebSocket.
+type HttpConnection = http1::UpgradeableConnection<TokioIo<TcpStream>, AppService>;
+
+/// What the serve loop tells its HTTP connections at shutdown: finish the requests in
+/// progress and close ([`graceful`](Closing::graceful)), then, once the shutdown timeout
+/// is reached, stop at once ([`now`](Closing::now)).
+#[derive(Default)]
+struct Closing {
+    graceful: CancellationToken,
+    now: CancellationToken,
+}
+
+impl Closing {
+    /// Serves one HTTP connection to its end, or until the shutdown drops it; a panic
+    /// in it (an axum handler's, say) is logged, not left to the panic hook alone.
+    async fn serve(self: Arc<Self>, connection: HttpConnection, remote: SocketAddr) {
+        let served = async {
+            let mut connection = std::pin::pin!(connection);
+            // Waited on, not read with `is_cancelled()` when the task starts: the signal
+            // may come after.
+            tokio::select! {
+                result = connection.as_mut() => return result,
+                () = self.graceful.cancelled() => {}
+            }
+            connection.as_mut().graceful_shutdown();
+            tokio::select! {
+                result = connection => result,
+                () = self.now.cancelled() => Ok(()),
+            }
+        };
+        match AssertUnwindSafe(served).catch_unwind().await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::debug!(%error, %remote, "connection ended with an error"),
+            Err(panic) => {
+                throttled!(error, %remote, panic = panic_text(&panic), "an HTTP connection's task panicked")
+            }
+        }
     }
 }
 
@@ -314,13 +334,6 @@ impl Service<Request<Incoming>> for AppService {
         extensions.insert(ConnectInfo(self.remote));
         extensions.insert(self.settings.clone());
         self.router.call(request)
-    }
-}
-
-/// Logs a connection task that panicked (one that ended otherwise logged itself).
-fn report(ended: Result<(), JoinError>) {
-    if let Err(error) = ended {
-        tracing::error!(%error, "a connection task failed");
     }
 }
 

@@ -9,12 +9,12 @@ use std::sync::Arc;
 use crate::protocol::frame::RawPayload;
 use futures_util::FutureExt;
 
-use super::{Connection, INTERNAL_ERROR, panic_text, send, send_failure, settle};
+use super::{Connection, INTERNAL_ERROR, send, send_failure, settle};
 use crate::connection::channel::Dispatch;
 use crate::connection::consumer::{Consumer, Disconnect};
 use crate::connection::context::Context;
 use crate::connection::topic::{Subscription, TopicType};
-use crate::log::throttled;
+use crate::log::{panic_text, throttled};
 use crate::protocol::frame;
 use crate::protocol::message::{
     ErrorMessage, ErrorPayload, Message, SubscribeMessage, SubscribedMessage, TopicErrorReason,
