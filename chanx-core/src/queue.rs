@@ -56,6 +56,8 @@ struct State<T> {
     /// it, except the small storage the writer gives back: most connections never get
     /// an event, and an idle one keeps room for a few frames at most.
     items: VecDeque<T>,
+    /// The budget the queued items took, returned when they are taken.
+    permits: usize,
     senders: usize,
     /// The receiver is gone or closed the queue.
     closed: bool,
@@ -132,7 +134,7 @@ pub(crate) fn queue<T: Cost>(limit: usize) -> (QueueSender<T>, QueueReceiver<T>)
     // A semaphore holds at most `Semaphore::MAX_PERMITS`, and a permit count is a u32.
     let limit = limit.clamp(1, u32::MAX as usize >> 1);
     let shared = Arc::new(Shared {
-        state: Mutex::new(State { items: VecDeque::new(), senders: 1, closed: false }),
+        state: Mutex::new(State { items: VecDeque::new(), permits: 0, senders: 1, closed: false }),
         ready: AtomicWaker::new(),
         budget: Semaphore::new(limit),
         limit,
@@ -151,13 +153,14 @@ impl<T> QueueSender<T> {
 }
 
 impl<T: Cost> QueueSender<T> {
-    /// Queues an item whose budget is already taken.
-    fn enqueue(&self, item: T) -> Result<(), PushError> {
+    /// Queues an item whose budget, `permits`, is already taken.
+    fn enqueue(&self, item: T, permits: u32) -> Result<(), PushError> {
         let mut state = self.shared.state();
         if state.closed {
             return Err(PushError::Closed);
         }
         state.items.push_back(item);
+        state.permits += permits as usize;
         drop(state);
         if self.wakes {
             self.shared.ready.wake();
@@ -173,7 +176,7 @@ impl<T: Cost> QueueSender<T> {
             Err(TryAcquireError::NoPermits) => return Err(PushError::Full),
             Err(TryAcquireError::Closed) => return Err(PushError::Closed),
         }
-        self.enqueue(item)
+        self.enqueue(item, permits)
     }
 
     /// Queues `item`, waiting while the queue is over budget, for at most `patience`
@@ -188,7 +191,7 @@ impl<T: Cost> QueueSender<T> {
             // of every send, which is part of every frame's step.
             Err(TryAcquireError::NoPermits) => Box::pin(self.wait_for_room(permits, patience)).await?,
         }
-        self.enqueue(item)
+        self.enqueue(item, permits)
     }
 
     /// Takes `permits` of the budget once there is room, waiting at most `patience`.
@@ -235,9 +238,9 @@ impl<T: Cost> QueueReceiver<T> {
         // The queue is empty now; whatever storage it got from the batch goes, and the
         // batch's comes back through `give_back` once it is written.
         let spare = std::mem::take(&mut state.items);
+        let permits = std::mem::take(&mut state.permits);
         drop(state);
         drop(spare);
-        let permits: usize = batch.range(start..).map(|item| self.shared.permits(item) as usize).sum();
         self.shared.budget.add_permits(permits);
         Some(batch.len() - start)
     }
@@ -251,12 +254,14 @@ impl<T: Cost> QueueReceiver<T> {
         let mut state = self.shared.state();
         match state.items.pop_front() {
             Some(item) => {
+                let permits = self.shared.permits(&item) as usize;
+                state.permits -= permits;
                 // An emptied queue gives its storage back.
                 let spare =
                     if state.items.is_empty() { std::mem::take(&mut state.items) } else { VecDeque::new() };
                 drop(state);
                 drop(spare);
-                self.shared.budget.add_permits(self.shared.permits(&item) as usize);
+                self.shared.budget.add_permits(permits);
                 Ok(Some(item))
             }
             None if state.senders == 0 => Err(()),
@@ -329,6 +334,7 @@ impl<T> QueueReceiver<T> {
         let dropped = {
             let mut state = self.shared.state();
             state.closed = true;
+            state.permits = 0;
             std::mem::take(&mut state.items)
         };
         drop(dropped);
