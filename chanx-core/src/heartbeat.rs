@@ -65,12 +65,19 @@ struct Slot {
 struct Schedule {
     due: BTreeMap<(u64, u64), Arc<Slot>>,
     next_id: u64,
+    /// The deadline the thread sleeps until (`u64::MAX`: until it is told), or 0 while
+    /// it is awake (it looks at the schedule again before it sleeps). Only an entry due
+    /// before then needs to wake the thread. Connections come and go with the same
+    /// interval, so a new one is almost never due first; but when the ones before it
+    /// had all closed, the schedule was empty and each set-up woke the thread, which
+    /// was sleeping towards a deadline that was gone, for nothing.
+    sleeping_until: u64,
 }
 
 #[derive(Debug)]
 struct Clock {
     schedule: Mutex<Schedule>,
-    /// Told when an entry goes in ahead of every other: the thread's sleep is too long.
+    /// Told when an entry goes in that is due before the thread wakes up.
     earlier: Condvar,
     epoch: Instant,
 }
@@ -139,12 +146,17 @@ impl Clock {
                 continue;
             }
             schedule = match schedule.due.first_key_value() {
-                Some(((at, _), _)) => {
+                Some((&(at, _), _)) => {
                     let wait = Duration::from_nanos(at.saturating_sub(now));
+                    schedule.sleeping_until = at;
                     self.earlier.wait_timeout(schedule, wait).unwrap_or_else(PoisonError::into_inner).0
                 }
-                None => self.earlier.wait(schedule).unwrap_or_else(PoisonError::into_inner),
+                None => {
+                    schedule.sleeping_until = u64::MAX;
+                    self.earlier.wait(schedule).unwrap_or_else(PoisonError::into_inner)
+                }
             };
+            schedule.sleeping_until = 0;
         }
     }
 }
@@ -159,12 +171,12 @@ impl Ticks {
         let mut schedule = clock.schedule();
         let id = schedule.next_id;
         schedule.next_id += 1;
-        let first = schedule.due.first_key_value().is_none_or(|((next, _), _)| at < *next);
+        let sooner = at < schedule.sleeping_until;
         let interval = nanos(interval);
         let slot = Arc::new(Slot { due: due.clone(), interval, id, at: AtomicU64::new(at) });
         schedule.due.insert((at, id), slot.clone());
         drop(schedule);
-        if first {
+        if sooner {
             clock.earlier.notify_one();
         }
         Ticks(Source::Clock { slot, clock, due })
@@ -272,6 +284,21 @@ mod tests {
         }
         drop(ticks);
         assert!(!scheduled(id), "the entry is gone with its ticks");
+    }
+
+    #[tokio::test]
+    async fn a_slot_due_before_the_clock_wakes_up_wakes_it() {
+        let _long = ticking(Duration::from_secs(3600));
+        // Asleep towards a deadline at least as far as other tests' (`u64::MAX` if
+        // they have none): a slot due sooner must tell it, or waits for that deadline.
+        let asleep = async {
+            while clock().expect("the clock runs").schedule().sleeping_until == 0 {
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), asleep).await.expect("the clock sleeps");
+        let mut short = ticking(Duration::from_millis(10));
+        ticked(&mut short).await.expect("the clock was woken for the sooner slot");
     }
 
     #[tokio::test]
