@@ -202,13 +202,14 @@ async fn linger<R: Stream<Item = Incoming> + Unpin>(reader: &mut R, limit: Durat
 
 /// Leaves every group and forgets the connection in the layer.
 async fn leave_all(cx: &mut Context) {
-    let channel = cx.channel_name().to_owned();
-    for group in std::mem::take(&mut cx.groups) {
-        if let Err(error) = cx.layer().layer().group_discard(&group, &channel).await {
+    let groups = std::mem::take(&mut cx.groups);
+    let (layer, channel) = (cx.layer().layer(), cx.channel_name());
+    for group in groups {
+        if let Err(error) = layer.group_discard(&group, channel).await {
             throttled!(warn, %error, group, "failed to leave a group");
         }
     }
-    cx.layer().layer().unregister(&channel).await;
+    layer.unregister(channel).await;
 }
 
 /// What the connection loop woke up for.
