@@ -213,8 +213,12 @@ impl Settings {
         self
     }
 
-    /// How long a closing connection may take to write its last frames before it is
-    /// dropped (default 5 s); bounds what a client that stopped reading can hold.
+    /// How long each step of a connection's end may take before it is given up
+    /// (default 5 s): a handler still running when the connection must stop, then
+    /// [`on_disconnect`](crate::Consumer::on_disconnect), then writing the last frames
+    /// (this bounds what a client that stopped reading can hold), then, after a close
+    /// the server started, waiting for the client's close frame. Each step has its own
+    /// timeout, so an end whose every step runs late takes a few times this.
     pub fn close_timeout(mut self, timeout: Duration) -> Self {
         self.close_timeout = timeout;
         self
