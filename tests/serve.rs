@@ -1,11 +1,13 @@
 //! `chanx::serve` over real sockets: slow clients are dropped, oversized request heads
 //! refused, and shutdown completes, closing WebSockets with 1001, whatever the clients do.
 //!
-//! Each test fails on a plain `axum::serve(listener, app).with_graceful_shutdown(signal)`
-//! (checked by swapping it into `Server::start`): it has no header-read timeout (the slow
-//! client stays connected, and shutdown waits for the half-sent request for ever), no
-//! limit below hyper's ~400 KB read buffer, does not close chanx WebSockets on shutdown,
-//! and has no bound on the shutdown.
+//! Each test but the panicking handler's fails on a plain
+//! `axum::serve(listener, app).with_graceful_shutdown(signal)` (checked by swapping it
+//! into `Server::start`): it has no header-read timeout (the slow client stays
+//! connected, and shutdown waits for the half-sent request for ever), no limit below
+//! hyper's ~400 KB read buffer, does not close chanx WebSockets on shutdown, and has no
+//! bound on the shutdown. The panicking handler's test holds for both: it guards that
+//! `chanx::serve`'s own catching of panics keeps the server serving.
 
 mod common;
 
@@ -185,6 +187,20 @@ async fn a_panicking_http_handler_drops_its_connection_only() {
     let response = http_get(server.addr, "/peer", "").await;
     assert!(response.starts_with("HTTP/1.1 200") && response.ends_with("peer 127.0.0.1"), "{response}");
     server.stop().await;
+}
+
+/// A server whose future is dropped (its task aborted) drops its HTTP connections, a
+/// keep-alive one between requests included, rather than leaving them to their clients.
+#[tokio::test]
+async fn an_aborted_server_closes_its_http_connections() {
+    let server = Server::start(app(), |s| s).await;
+    let mut stream = TcpStream::connect(server.addr).await.expect("connect");
+    stream.write_all(b"GET /peer HTTP/1.1\r\nHost: test\r\n\r\n").await.expect("send a request");
+    let mut response = [0; 12];
+    timeout(WAIT, stream.read_exact(&mut response)).await.expect("a response").expect("read");
+    assert_eq!(&response, b"HTTP/1.1 200");
+    server.task.abort();
+    read_until_closed(&mut stream).await;
 }
 
 /// Two servers in one process never share settings (and so a channel layer) by

@@ -255,6 +255,8 @@ impl<T: Cost> QueueReceiver<T> {
         match state.items.pop_front() {
             Some(item) => {
                 let permits = self.shared.permits(&item) as usize;
+                // What it took when it was queued: an item's cost does not change.
+                debug_assert!(state.permits >= permits, "a queued item's cost changed");
                 state.permits -= permits;
                 // An emptied queue gives its storage back.
                 let spare =

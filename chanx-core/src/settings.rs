@@ -214,11 +214,14 @@ impl Settings {
     }
 
     /// How long each step of a connection's end may take before it is given up
-    /// (default 5 s): a handler still running when the connection must stop, then
+    /// (default 5 s): a handler still running when the connection must stop, then the
+    /// topics' `on_unsubscribe` hooks (together), then
     /// [`on_disconnect`](crate::Consumer::on_disconnect), then writing the last frames
     /// (this bounds what a client that stopped reading can hold), then, after a close
     /// the server started, waiting for the client's close frame. Each step has its own
-    /// timeout, so an end whose every step runs late takes a few times this.
+    /// timeout, so an end whose every step runs late takes a few times this. Leaving
+    /// the connection's groups, between `on_disconnect` and the last frames, is bounded
+    /// by the channel layer's own timeouts.
     pub fn close_timeout(mut self, timeout: Duration) -> Self {
         self.close_timeout = timeout;
         self

@@ -190,6 +190,10 @@ impl Serve {
         let mut http = http1::Builder::new();
         http.timer(TokioTimer::new()).header_read_timeout(header_read_timeout).max_buf_size(max_header_bytes);
         let closing = Arc::new(Closing::default());
+        // Dropped before it returns (aborted, or the losing branch of a `select!`), the
+        // server drops its HTTP connections too, as a `JoinSet` of them would, and as
+        // the shutdown timeout does.
+        let _dropped = closing.now.clone().drop_guard();
         // Not a `JoinSet`: its tasks wake the loop as each ends, a wake-up of the thread
         // that runs it (often not a worker) for every connection.
         let connections = TaskTracker::new();
@@ -265,10 +269,17 @@ type HttpConnection = http1::UpgradeableConnection<TokioIo<TcpStream>, AppServic
 /// What the serve loop tells its HTTP connections at shutdown: finish the requests in
 /// progress and close ([`graceful`](Closing::graceful)), then, once the shutdown timeout
 /// is reached, stop at once ([`now`](Closing::now)).
-#[derive(Default)]
 struct Closing {
+    /// A child of `now`: stopping at once also ends the graceful wait.
     graceful: CancellationToken,
     now: CancellationToken,
+}
+
+impl Default for Closing {
+    fn default() -> Self {
+        let now = CancellationToken::new();
+        Closing { graceful: now.child_token(), now }
+    }
 }
 
 impl Closing {
