@@ -86,24 +86,27 @@ struct Clock {
 /// be started (then it was logged, and each connection gets a tokio timer).
 fn clock() -> Option<&'static Clock> {
     static CLOCK: OnceLock<Option<&'static Clock>> = OnceLock::new();
-    *CLOCK.get_or_init(|| {
-        let clock = Clock { schedule: Mutex::default(), earlier: Condvar::new(), epoch: Instant::now() };
-        let clock: &'static Clock = Box::leak(Box::new(clock));
-        let started = std::thread::Builder::new()
-            .name("chanx-heartbeat".into())
-            .stack_size(64 * 1024)
-            .spawn(move || clock.run());
-        match started {
-            Ok(_) => Some(clock),
-            Err(error) => {
-                tracing::error!(%error, "cannot start the heartbeat thread: each connection gets a timer");
-                None
-            }
+    *CLOCK.get_or_init(|| match Clock::start() {
+        Ok(clock) => Some(clock),
+        Err(error) => {
+            tracing::error!(%error, "cannot start the heartbeat thread: each connection gets a timer");
+            None
         }
     })
 }
 
 impl Clock {
+    /// A clock and its thread, for the rest of the process.
+    fn start() -> std::io::Result<&'static Clock> {
+        let clock = Clock { schedule: Mutex::default(), earlier: Condvar::new(), epoch: Instant::now() };
+        let clock: &'static Clock = Box::leak(Box::new(clock));
+        std::thread::Builder::new()
+            .name("chanx-heartbeat".into())
+            .stack_size(64 * 1024)
+            .spawn(move || clock.run())?;
+        Ok(clock)
+    }
+
     fn schedule(&self) -> MutexGuard<'_, Schedule> {
         // Nothing panics while holding this lock; recover the data if something ever did.
         self.schedule.lock().unwrap_or_else(PoisonError::into_inner)
@@ -166,7 +169,14 @@ impl Ticks {
     /// each raising `due`.
     pub(crate) fn new(interval: Duration, due: Signal) -> Self {
         let interval = interval.max(SHORTEST);
-        let Some(clock) = clock() else { return Ticks::timer(interval) };
+        match clock() {
+            Some(clock) => Ticks::on(clock, interval, due),
+            None => Ticks::timer(interval),
+        }
+    }
+
+    /// Ticks on `clock`.
+    fn on(clock: &'static Clock, interval: Duration, due: Signal) -> Self {
         let at = clock.now().saturating_add(nanos(interval));
         let mut schedule = clock.schedule();
         let id = schedule.next_id;
@@ -239,8 +249,13 @@ mod tests {
 
     /// Ticks every `interval` on the clock.
     fn ticking(interval: Duration) -> Ticking {
+        made(|due| Ticks::new(interval, due))
+    }
+
+    /// The ticks `make` makes, raising a signal of their own.
+    fn made(make: impl FnOnce(Signal) -> Ticks) -> Ticking {
         let signals = Arc::new(Signals::default());
-        (Ticks::new(interval, Signal::new(&signals, TICK)), signals)
+        (make(Signal::new(&signals, TICK)), signals)
     }
 
     /// The clock's entry of `ticks`.
@@ -288,16 +303,19 @@ mod tests {
 
     #[tokio::test]
     async fn a_slot_due_before_the_clock_wakes_up_wakes_it() {
-        let _long = ticking(Duration::from_secs(3600));
-        // Asleep towards a deadline at least as far as other tests' (`u64::MAX` if
-        // they have none): a slot due sooner must tell it, or waits for that deadline.
+        // A clock of this test's own: no other test's slot wakes it.
+        let clock = Clock::start().expect("a clock thread");
+        let on = |interval| made(|due| Ticks::on(clock, interval, due));
+        let _long = on(Duration::from_secs(3600));
+        // Asleep towards the hour's deadline: a slot due sooner must tell it, or waits
+        // for that deadline.
         let asleep = async {
-            while clock().expect("the clock runs").schedule().sleeping_until == 0 {
+            while clock.schedule().sleeping_until == 0 {
                 tokio::task::yield_now().await;
             }
         };
         tokio::time::timeout(Duration::from_secs(5), asleep).await.expect("the clock sleeps");
-        let mut short = ticking(Duration::from_millis(10));
+        let mut short = on(Duration::from_millis(10));
         ticked(&mut short).await.expect("the clock was woken for the sooner slot");
     }
 
