@@ -67,10 +67,8 @@ struct Schedule {
     next_id: u64,
     /// The deadline the thread sleeps until (`u64::MAX`: until it is told), or 0 while
     /// it is awake (it looks at the schedule again before it sleeps). Only an entry due
-    /// before then needs to wake the thread. Connections come and go with the same
-    /// interval, so a new one is almost never due first; but when the ones before it
-    /// had all closed, the schedule was empty and each set-up woke the thread, which
-    /// was sleeping towards a deadline that was gone, for nothing.
+    /// before then wakes the thread; an entry's removal never does, so the thread may
+    /// wake at a deadline that is gone, and sleep again.
     sleeping_until: u64,
 }
 
